@@ -1,0 +1,656 @@
+"""The check definitions: one per graded function, plus the two vanishing-gradient experiments.
+
+Each check generates its inputs from ``t.rng`` (seeded: the public seed in the self-check, the
+instructor's hidden seed when grading) plus fixed edge cases, calls the student's code through
+``t.call`` and compares with ``t.expect`` or with finite differences the judge computes itself.
+The same definitions run in the self-check (direct calls) and in grading (through a worker).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .api import ACTIVATION_NAMES
+from .compare import (
+    CheckFailed,
+    assert_close,
+    assert_norm_close,
+    check_shape,
+    describe_inputs,
+    relative_difference,
+    show,
+)
+from .functions import central_differences, curved
+from .protocol import RngSeed, ScalarFunction
+from .trial import Trial, check
+
+H = 1e-5  # finite-difference step: float64 central differences are accurate to ~1e-10 with it
+GRADIENT_TOL = 1e-6  # ||g - g_num|| / (||g|| + ||g_num||): correct code 1e-9..1e-11, bugs >= 0.2
+BACKPROP_TOL = 1e-7  # per-layer ||g - g_ref|| / ||g_ref||: float64 implementations agree to 1e-14
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+def _away_from_zero(rng: np.random.Generator, shape, scale: float, gap: float) -> np.ndarray:
+    """Random values with |z| >= gap, so derivatives of ReLU-type functions are well defined."""
+    z = rng.normal(0.0, scale, size=shape)
+    return np.where(np.abs(z) < gap, np.copysign(gap, z) + z, z)
+
+
+def _elementwise_cases(t: Trial, kink: bool) -> list[tuple[str, np.ndarray]]:
+    """Inputs of every rank and dtype; for kinked functions none lies within 0.01 of zero."""
+    rng = t.rng
+
+    def draw(shape, scale=3.0):
+        if kink:
+            return _away_from_zero(rng, shape, scale, 0.01)
+        return rng.normal(0.0, scale, size=shape)
+
+    return [
+        ("non-square 2-d", draw((5, 3))),
+        ("0-d", np.array(draw(()))),
+        ("1-d", draw((7,))),
+        ("3-d", draw((2, 3, 4))),
+        ("float32", draw((4, 3)).astype(np.float32)),
+        ("large magnitudes", np.array([-1e4, -1000.0, -60.0, -1.5, 0.5, 60.0, 1000.0, 1e4])),
+    ]
+
+
+def _tolerances(z: np.ndarray) -> dict[str, float]:
+    if z.dtype == np.float32:
+        return {"rtol": 1e-5, "atol": 1e-6}
+    return {"rtol": 1e-7, "atol": 1e-10}
+
+
+def _assert_float_dtype(name: str, got: np.ndarray, z: np.ndarray) -> None:
+    if got.dtype.kind != "f":
+        raise CheckFailed(
+            f"{name} returned an array of dtype {got.dtype} for input {show(z)}; "
+            "expected floating-point values"
+        )
+    if z.dtype == np.float64 and got.dtype != np.float64:
+        raise CheckFailed(
+            f"{name} returned {got.dtype} for a float64 input {show(z)}: precision is lost; "
+            "keep float64"
+        )
+
+
+# --- activations ---------------------------------------------------------------------------------
+
+def _check_activation(t: Trial, name: str, hint: str, alphas: tuple = ()) -> None:
+    for label, z in _elementwise_cases(t, kink=False):
+        got = t.call(name, z, inputs={"z": z})
+        expected = t.expect(name, (z,), lambda R, z=z: getattr(R, name)(z))[0]
+        _assert_float_dtype(name, got, z)
+        assert_close(f"{name}(z)", got, expected, {"z": z, "case": label}, hint=hint,
+                     elementwise_input=z, **_tolerances(z))
+    for alpha in alphas:
+        z = t.rng.normal(0.0, 2.0, size=(4, 5))
+        got = t.call(name, z, alpha, inputs={"z": z, "alpha": alpha})
+        expected = t.expect(name, (z, alpha), lambda R, z=z, a=alpha: getattr(R, name)(z, a))[0]
+        assert_close(f"{name}(z, alpha={alpha})", got, expected, {"z": z, "alpha": alpha},
+                     hint="use the alpha argument, not a fixed 0.01", elementwise_input=z)
+
+
+@check("sigmoid", 2)
+def check_sigmoid(t: Trial) -> None:
+    """sigmoid(z) = 1 / (1 + exp(-z)), elementwise, on every shape and dtype"""
+    _check_activation(t, "sigmoid", "sigma(z) = 1 / (1 + exp(-z)); for z < 0 use "
+                      "exp(z) / (1 + exp(z)), which gives the same value without overflow")
+
+
+@check("sigmoid_stability", 1, tags=("sigmoid",))
+def check_sigmoid_stability(t: Trial) -> None:
+    """sigmoid gives no overflow warning and no NaN for |z| up to 1e4"""
+    for z in (np.array([-1e4, -1000.0, -745.0, -710.0, -100.0, 0.0, 100.0, 710.0, 1000.0, 1e4]),
+              np.array([-1e4, -1000.0, -89.0, -88.0, 0.0, 88.0, 89.0, 1e4], dtype=np.float32)):
+        before = len(t.warnings)
+        got = t.call("sigmoid", z, inputs={"z": z})
+        if not np.all(np.isfinite(got)):
+            raise CheckFailed(f"sigmoid returned inf or NaN for {show(z, 10)}: got {show(got, 10)}"
+                              "\n  hint: exp(z) / (1 + exp(z)) is inf / inf = NaN for large z")
+        noisy = [w for w in t.warnings[before:] if "overflow" in w or "invalid" in w]
+        if noisy:
+            raise CheckFailed(
+                f"sigmoid is not numerically stable: for z = {show(z, 10)} numpy warned "
+                f"'{noisy[0]}'\n  hint: exp(-z) overflows for z < -709 (float64) or z < -88 "
+                "(float32). Compute exp(-|z|), which never overflows, and choose the formula by "
+                "the sign of z."
+            )
+
+
+def _check_derivative(t: Trial, name: str, forward: str, hint: str, kink_values=None,
+                      alphas: tuple = ()) -> None:
+    kink = kink_values is not None
+    for label, z in _elementwise_cases(t, kink=kink):
+        got = t.call(name, z, inputs={"z": z})
+        expected = t.expect(name, (z,), lambda R, z=z: getattr(R, name)(z))[0]
+        _assert_float_dtype(name, got, z)
+        assert_close(f"{name}(z)", got, expected, {"z": z, "case": label}, hint=hint,
+                     elementwise_input=z, **_tolerances(z))
+    if kink:
+        z = np.array([0.0, -0.0, 0.0])
+        got = t.call(name, z, inputs={"z": z})
+        if not np.all(np.isin(got, kink_values)):
+            raise CheckFailed(f"{name}(0) = {show(got)}: at exactly 0 either "
+                              f"{' or '.join(map(str, kink_values))} is accepted")
+    for alpha in alphas:
+        z = _away_from_zero(t.rng, (4, 5), 2.0, 0.01)
+        got = t.call(name, z, alpha, inputs={"z": z, "alpha": alpha})
+        expected = t.expect(name, (z, alpha), lambda R, z=z, a=alpha: getattr(R, name)(z, a))[0]
+        assert_close(f"{name}(z, alpha={alpha})", got, expected, {"z": z, "alpha": alpha},
+                     hint="use the alpha argument, not a fixed 0.01", elementwise_input=z)
+    # The derivative must also agree with finite differences of the student's own forward, when
+    # that forward is right (otherwise the forward's own check reports it).
+    if not t.failed(forward):
+        z = _away_from_zero(t.rng, (6, 4), 2.0, 0.05) if kink else t.rng.normal(0, 2.0, (6, 4))
+        got = t.call(name, z, inputs={"z": z})
+        plus = t.call(forward, z + H, inputs={"z": z + H})
+        minus = t.call(forward, z - H, inputs={"z": z - H})
+        numerical = (plus - minus) / (2 * H)
+        error = relative_difference(got, numerical)
+        if error > GRADIENT_TOL:
+            raise CheckFailed(
+                f"{name} disagrees with finite differences of your {forward}: "
+                f"||g - g_num|| / (||g|| + ||g_num||) = {error:.3g} (allowed {GRADIENT_TOL:g})\n"
+                f"  input: {describe_inputs({'z': z})}\n"
+                f"  numerical {show(numerical)}\n  yours     {show(got)}\n  hint: {hint}"
+            )
+
+
+@check("sigmoid_grad", 2, depends=("sigmoid",))
+def check_sigmoid_grad(t: Trial) -> None:
+    """sigmoid_grad(z) = sigma(z) * (1 - sigma(z)), the derivative at the pre-activation z"""
+    _check_derivative(t, "sigmoid_grad", "sigmoid",
+                      "sigma'(z) = s * (1 - s) with s = sigmoid(z), evaluated at z itself")
+
+
+@check("tanh", 1)
+def check_tanh(t: Trial) -> None:
+    """tanh(z), elementwise, on every shape and dtype"""
+    _check_activation(t, "tanh", "np.tanh is stable; (e^z - e^-z) / (e^z + e^-z) overflows "
+                      "for large |z|")
+
+
+@check("tanh_grad", 2, depends=("tanh",))
+def check_tanh_grad(t: Trial) -> None:
+    """tanh_grad(z) = 1 - tanh(z)**2, the derivative at the pre-activation z"""
+    _check_derivative(t, "tanh_grad", "tanh", "tanh'(z) = 1 - tanh(z)**2; square tanh(z), "
+                      "not z, and evaluate at z itself")
+
+
+@check("relu", 1)
+def check_relu(t: Trial) -> None:
+    """relu(z) = max(z, 0), elementwise, without modifying z"""
+    _check_activation(t, "relu", "relu(z) = max(z, 0) elementwise: np.maximum(z, 0)")
+
+
+@check("relu_grad", 2, depends=("relu",))
+def check_relu_grad(t: Trial) -> None:
+    """relu_grad(z) is 1 where z > 0 and 0 where z < 0"""
+    _check_derivative(t, "relu_grad", "relu", "the slope of max(z, 0) is 1 for z > 0 and 0 for "
+                      "z < 0, whatever the size of z", kink_values=(0.0, 1.0))
+
+
+@check("leaky_relu", 1)
+def check_leaky_relu(t: Trial) -> None:
+    """leaky_relu(z, alpha): z where z > 0, alpha * z elsewhere"""
+    _check_activation(t, "leaky_relu", "z for z > 0, alpha * z otherwise", alphas=(0.2, 0.0))
+
+
+@check("leaky_relu_grad", 2, depends=("leaky_relu",))
+def check_leaky_relu_grad(t: Trial) -> None:
+    """leaky_relu_grad(z, alpha) is 1 where z > 0 and alpha where z < 0"""
+    _check_derivative(t, "leaky_relu_grad", "leaky_relu", "the slope is 1 for z > 0 and alpha "
+                      "(not 0) for z < 0", kink_values=(0.01, 1.0), alphas=(0.2,))
+
+
+# --- layers --------------------------------------------------------------------------------------
+
+def _dense_cases(t: Trial) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    rng = t.rng
+    cases = []
+    # N, D, M all different, so a missing transpose fails on shape; then a square case, where
+    # it would pass the shapes and must fail on values; then a single example.
+    for n, d, m in ((5, 4, 3), (4, 4, 4), (1, 3, 2)):
+        cases.append((rng.normal(size=(n, d)), rng.normal(size=(d, m)), rng.normal(size=m)))
+    return cases
+
+
+@check("dense_forward", 2)
+def check_dense_forward(t: Trial) -> None:
+    """dense_forward(x, W, b) returns out = x @ W + b, shape (N, M)"""
+    for x, W, b in _dense_cases(t):
+        out, _ = t.call("dense_forward", x, W, b, inputs={"x": x, "W": W, "b": b})
+        expected = t.expect("dense_forward", (x, W, b), lambda R, x=x, W=W, b=b:
+                            R.dense_forward(x, W, b)[0])[0]
+        assert_close("out", out, expected, {"x": x, "W": W, "b": b},
+                     hint="out = x @ W + b: x is (N, D), W is (D, M), b is (M,)")
+
+
+def _own_numerical_dense(t: Trial, x, W, b, dout):
+    """Finite differences of sum(dout * dense_forward(x, W, b)) via the student's forward."""
+    grads = []
+    for position in range(3):
+        values = [x, W, b]
+
+        def loss(v, position=position, values=values):
+            args = list(values)
+            args[position] = v
+            out, _ = t.call("dense_forward", *args)
+            return float(np.sum(dout * out))
+
+        grads.append(central_differences(loss, values[position], H))
+    return grads
+
+
+@check("dense_backward", 4, depends=("dense_forward",))
+def check_dense_backward(t: Trial) -> None:
+    """dense_backward returns dx (N, D), dW (D, M) and db (M,) of out = x @ W + b"""
+    hints = {
+        "dx": "dx = dout @ W.T has the shape of x (N, D)",
+        "dW": "dW = x.T @ dout has the shape of W (D, M)",
+        "db": "db sums dout over the batch axis (axis 0): shape (M,), a sum, not a mean",
+    }
+    for x, W, b in _dense_cases(t):
+        dout = t.rng.normal(size=(x.shape[0], W.shape[1]))
+        inputs = {"x": x, "W": W, "b": b, "dout": dout}
+        _, cache = t.call("dense_forward", x, W, b, inputs=inputs)
+        got = t.call("dense_backward", dout, cache, inputs=inputs)
+        expected = t.expect("dense_backward", (x, W, b, dout), lambda R, x=x, W=W, b=b, d=dout:
+                            R.dense_backward(d, R.dense_forward(x, W, b)[1]))
+        try:
+            for label, g, e in zip(("dx", "dW", "db"), got, expected, strict=True):
+                assert_close(label, g, e, inputs, hint=hints[label])
+        except CheckFailed:
+            if not t.failed("dense_forward"):
+                raise
+            # Your forward is wrong; a backward that is right *for your forward* earns its points.
+            numerical = _own_numerical_dense(t, x, W, b, dout)
+            for label, g, e in zip(("dx", "dW", "db"), got, numerical, strict=True):
+                check_shape(label, g, e.shape, inputs)
+                if relative_difference(g, e) > GRADIENT_TOL:
+                    raise
+            t.notes.append("dense_backward matches the gradient of your own dense_forward; "
+                           "the bug is in dense_forward")
+            return
+    x, W, b = _dense_cases(t)[0]
+    dout = t.rng.normal(size=(x.shape[0], W.shape[1]))
+    if not t.failed("dense_forward"):
+        _, cache = t.call("dense_forward", x, W, b)
+        got = t.call("dense_backward", dout, cache)
+        for label, g, e in zip(("dx", "dW", "db"), got, _own_numerical_dense(t, x, W, b, dout),
+                               strict=True):
+            error = relative_difference(g, e)
+            if error > GRADIENT_TOL:
+                raise CheckFailed(f"{label} disagrees with finite differences of your "
+                                  f"dense_forward: relative difference {error:.3g}\n"
+                                  f"  hint: {hints[label]}")
+
+
+@check("activation_forward", 2, depends=("sigmoid", "tanh", "relu", "leaky_relu"))
+def check_activation_forward(t: Trial) -> None:
+    """activation_forward(z, name) applies the named activation"""
+    for name in ACTIVATION_NAMES:
+        z = _away_from_zero(t.rng, (5, 3), 2.0, 0.01)
+        a, _ = t.call("activation_forward", z, name, inputs={"z": z, "activation": name})
+        expected = t.expect("activation_forward", (z, name),
+                            lambda R, z=z, n=name: R.activation_forward(z, n)[0])[0]
+        assert_close(f"activation_forward(z, {name!r})", a, expected,
+                     {"z": z, "activation": name}, elementwise_input=z,
+                     hint=f"for {name!r} return {name}(z) and keep what backward needs in cache")
+
+
+@check("activation_backward", 3, depends=("activation_forward", "sigmoid_grad", "tanh_grad",
+                                          "relu_grad", "leaky_relu_grad"))
+def check_activation_backward(t: Trial) -> None:
+    """activation_backward(da, cache) returns dz = da * f'(z) at the pre-activation z"""
+    for name in ACTIVATION_NAMES:
+        z = _away_from_zero(t.rng, (5, 3), 2.0, 0.05)
+        da = t.rng.normal(size=z.shape)
+        inputs = {"z": z, "da": da, "activation": name}
+        _, cache = t.call("activation_forward", z, name, inputs=inputs)
+        got = t.call("activation_backward", da, cache, inputs=inputs)
+        expected = t.expect("activation_backward", (z, da, name), lambda R, z=z, da=da, n=name:
+                            R.activation_backward(da, R.activation_forward(z, n)[1]))[0]
+        try:
+            assert_close(f"dz for {name!r}", got, expected, inputs,
+                         hint="dz = da * f'(z): multiply by the upstream da, and evaluate f' at "
+                              "the pre-activation z, not at a = f(z)")
+        except CheckFailed:
+            if not t.failed("activation_forward"):
+                raise
+            def loss(v, n=name, da=da):
+                return float(np.sum(da * t.call("activation_forward", v, n)[0]))
+            numerical = central_differences(loss, z, H)
+            if relative_difference(got, numerical) > GRADIENT_TOL:
+                raise
+            t.notes.append(f"activation_backward matches your own activation_forward for {name}")
+
+
+@check("mse_loss", 2)
+def check_mse_loss(t: Trial) -> None:
+    """mse_loss returns sum((pred - target)**2) / (2N) and its gradient (pred - target) / N"""
+    for n, m in ((6, 3), (1, 2), (4, 4)):
+        pred, target = t.rng.normal(size=(n, m)), t.rng.normal(size=(n, m))
+        inputs = {"pred": pred, "target": target}
+        loss, dpred = t.call("mse_loss", pred, target, inputs=inputs)
+        e_loss, e_dpred = t.expect("mse_loss", (pred, target),
+                                   lambda R, p=pred, y=target: R.mse_loss(p, y))
+        assert_close("loss", np.asarray(loss), e_loss, inputs, rtol=1e-9,
+                     hint="loss = sum((pred - target)**2) / (2 * N), N = pred.shape[0]")
+        assert_close("dpred", dpred, e_dpred, inputs,
+                     hint="d/dpred of sum((pred - target)**2) / (2N) is (pred - target) / N")
+
+
+@check("softmax_cross_entropy", 3)
+def check_softmax_cross_entropy(t: Trial) -> None:
+    """softmax_cross_entropy returns the mean loss and dlogits, stable for any logit size"""
+    rng = t.rng
+    cases = [rng.normal(size=(6, 4)), rng.normal(size=(1, 3)), rng.normal(size=(5, 2)),
+             rng.normal(scale=1e3, size=(4, 3)),
+             np.array([[1e4, 0.0, -1e4], [-1e4, -1e4, 1e4], [500.0, 500.0, -800.0]])]
+    for logits in cases:
+        labels = rng.integers(0, logits.shape[1], size=logits.shape[0])
+        inputs = {"logits": logits, "labels": labels}
+        loss, dlogits = t.call("softmax_cross_entropy", logits, labels, inputs=inputs)
+        e_loss, e_dlogits = t.expect("softmax_cross_entropy", (logits, labels),
+                                     lambda R, z=logits, y=labels: R.softmax_cross_entropy(z, y))
+        hint = ("subtract each row's max before exp; loss = mean over the batch of "
+                "-log softmax(logits)[label]; dlogits = (softmax - onehot) / N")
+        assert_close("loss", np.asarray(loss), e_loss, inputs, rtol=1e-9, hint=hint)
+        assert_close("dlogits", dlogits, e_dlogits, inputs, hint=hint)
+
+
+# --- network -------------------------------------------------------------------------------------
+
+def _moments(w: np.ndarray) -> tuple[float, float, float]:
+    mean = float(w.mean())
+    var = float(w.var())
+    kurtosis = float(np.mean((w - mean) ** 4) / var**2) if var > 0 else 0.0
+    return mean, var, kurtosis
+
+
+@check("init_params", 3)
+def check_init_params(t: Trial) -> None:
+    """init_params: Glorot uniform for sigmoid/tanh, He normal for ReLUs, zero biases, rng only"""
+    sizes = [200, 300, 100]
+    seed = int(t.rng.integers(1 << 30))
+    for activation in ACTIVATION_NAMES:
+        inputs = {"layer_sizes": sizes, "activation": activation, "rng": f"default_rng({seed})"}
+        params = t.call("init_params", sizes, activation, RngSeed(seed), inputs=inputs)
+        if len(params) != len(sizes) - 1:
+            raise CheckFailed(f"init_params({sizes}, {activation!r}) returned {len(params)} "
+                              f"layers, expected {len(sizes) - 1} (one (W, b) per pair of sizes)")
+        for layer, ((W, b), fan_in, fan_out) in enumerate(
+            zip(params, sizes[:-1], sizes[1:], strict=True), start=1
+        ):
+            where = f"layer {layer} of init_params({sizes}, {activation!r})"
+            check_shape(f"W of {where}", W, (fan_in, fan_out), inputs)
+            check_shape(f"b of {where}", b, (fan_out,), inputs)
+            if W.dtype != np.float64 or b.dtype != np.float64:
+                raise CheckFailed(f"{where}: W and b must be float64, got {W.dtype}, {b.dtype}")
+            if np.any(b != 0):
+                raise CheckFailed(f"{where}: biases must start at zero, got {show(b)}")
+            mean, var, kurtosis = _moments(W)
+            if activation in ("sigmoid", "tanh"):
+                limit = np.sqrt(6.0 / (fan_in + fan_out))
+                target, rule = limit**2 / 3, f"Glorot uniform U(-a, a), a = {limit:.4g}"
+                inside = float(np.mean(np.abs(W) < limit / 2))
+                if np.max(np.abs(W)) > limit * (1 + 1e-9) or not 0.45 < inside < 0.55:
+                    raise CheckFailed(
+                        f"{where}: W is not uniform on (-a, a) with a = sqrt(6 / (fan_in + "
+                        f"fan_out)) = {limit:.4g}: max |W| = {np.max(np.abs(W)):.4g}, "
+                        f"{inside:.0%} of |W| < a/2 (uniform: 50%)\n"
+                        "  hint: rng.uniform(-a, a, size=(fan_in, fan_out))"
+                    )
+            else:
+                target, rule = 2.0 / fan_in, "He normal N(0, 2 / fan_in)"
+                if not 2.7 < kurtosis < 3.3:
+                    raise CheckFailed(f"{where}: W does not look normal (kurtosis {kurtosis:.2f}, "
+                                      "a normal distribution has 3)\n"
+                                      "  hint: rng.normal(0, np.sqrt(2 / fan_in), size=...)")
+            if abs(var / target - 1) > 0.1 or abs(mean) > 5 * np.sqrt(target / W.size):
+                raise CheckFailed(
+                    f"{where}: W has mean {mean:.3g} and variance {var:.4g}; {rule} has mean 0 "
+                    f"and variance {target:.4g} (fan_in = {fan_in}, fan_out = {fan_out})"
+                )
+        again = t.call("init_params", sizes, activation, RngSeed(seed), inputs=inputs)
+        other = t.call("init_params", sizes, activation, RngSeed(seed + 1), inputs=inputs)
+        if not all(np.array_equal(p[0], q[0]) for p, q in zip(params, again, strict=False)):
+            raise CheckFailed(f"init_params({sizes}, {activation!r}) gave different weights for "
+                              "two generators with the same seed\n  hint: draw every random "
+                              "number from rng (rng.uniform, rng.normal), never np.random.*")
+        if any(np.array_equal(p[0], q[0]) for p, q in zip(params, other, strict=False)):
+            raise CheckFailed(f"init_params({sizes}, {activation!r}) gave the same weights for "
+                              "generators with different seeds: draw them from rng")
+
+
+def _random_params(rng: np.random.Generator, sizes: list[int]) -> list[tuple]:
+    return [(rng.normal(0.0, 1.0 / np.sqrt(i), size=(i, o)), rng.normal(0.0, 0.5, size=o))
+            for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+
+
+def _mlp_cases(t: Trial):
+    rng = t.rng
+    cases = [([4, 6, 3], name) for name in ACTIVATION_NAMES]
+    cases += [([3, 5, 4, 2], "relu"), ([5, 3], "tanh"), ([6] + [8] * 8 + [3], "sigmoid")]
+    for sizes, activation in cases:
+        x = rng.normal(size=(7, sizes[0]))
+        yield x, _random_params(rng, sizes), activation
+
+
+def _flat(params) -> tuple:
+    return tuple(array for pair in params for array in pair)
+
+
+@check("mlp_forward", 3, depends=("dense_forward", "activation_forward"))
+def check_mlp_forward(t: Trial) -> None:
+    """mlp_forward: activation after every layer but the last, which stays linear"""
+    for x, params, activation in _mlp_cases(t):
+        sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
+        inputs = {"x": x, "layer_sizes": sizes, "activation": activation}
+        out, _ = t.call("mlp_forward", x, params, activation, inputs=inputs)
+        expected = t.expect("mlp_forward", (x, *_flat(params), activation),
+                            lambda R, x=x, p=params, a=activation: R.mlp_forward(x, p, a)[0])[0]
+        assert_close("out", out, expected, inputs, rtol=1e-9,
+                     hint="apply the activation after every layer except the last one, whose "
+                          "output is returned as it is (linear)")
+
+
+def _own_numerical_mlp(t: Trial, x, params, activation, dout) -> list[np.ndarray]:
+    """Finite differences of sum(dout * mlp_forward(...)) w.r.t. every parameter, judge-side."""
+    flat = list(_flat(params))
+    grads = []
+    for position in range(len(flat)):
+        def loss(v, position=position):
+            values = list(flat)
+            values[position] = v
+            pairs = [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
+            return float(np.sum(dout * t.call("mlp_forward", x, pairs, activation)[0]))
+        grads.append(central_differences(loss, flat[position], H))
+    return grads
+
+
+@check("mlp_backward", 4, depends=("mlp_forward", "dense_backward", "activation_backward"))
+def check_mlp_backward(t: Trial) -> None:
+    """mlp_backward: per-layer (dW, db) in the order of params, right in every layer"""
+    for x, params, activation in _mlp_cases(t):
+        sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
+        dout = t.rng.normal(size=(x.shape[0], sizes[-1]))
+        inputs = {"x": x, "layer_sizes": sizes, "activation": activation, "dout": dout}
+        _, caches = t.call("mlp_forward", x, params, activation, inputs=inputs)
+        grads = t.call("mlp_backward", dout, caches, inputs=inputs)
+        expected = t.expect("mlp_backward", (x, *_flat(params), activation, dout),
+                            lambda R, x=x, p=params, a=activation, d=dout:
+                            _flat(R.mlp_backward(d, R.mlp_forward(x, p, a)[1])))
+        try:
+            _compare_layers(grads, expected, params, inputs)
+        except CheckFailed:
+            if not t.failed("mlp_forward") or len(params) > 3:
+                raise
+            numerical = _own_numerical_mlp(t, x, params, activation, dout)
+            if any(relative_difference(g, e) > GRADIENT_TOL
+                   for g, e in zip(_flat(grads), numerical, strict=True)):
+                raise
+            t.notes.append("mlp_backward matches the gradient of your own mlp_forward")
+            return
+    # Finite differences through the student's own forward, on a net shallow enough (depth <= 3)
+    # for them to be trusted.
+    if t.failed("mlp_forward"):
+        return
+    x = t.rng.normal(size=(4, 3))
+    params = _random_params(t.rng, [3, 4, 3, 2])
+    dout = t.rng.normal(size=(4, 2))
+    _, caches = t.call("mlp_forward", x, params, "tanh")
+    grads = t.call("mlp_backward", dout, caches)
+    numerical = _own_numerical_mlp(t, x, params, "tanh", dout)
+    for index, (g, e) in enumerate(zip(_flat(grads), numerical, strict=True)):
+        error = relative_difference(g, e)
+        if error > GRADIENT_TOL:
+            which = ("dW", "db")[index % 2]
+            raise CheckFailed(f"{which} of layer {index // 2 + 1} disagrees with finite "
+                              f"differences of your mlp_forward (3-layer tanh net): relative "
+                              f"difference {error:.3g} (allowed {GRADIENT_TOL:g})")
+
+
+def _compare_layers(grads, expected, params, inputs) -> None:
+    if len(grads) != len(params):
+        raise CheckFailed(f"mlp_backward returned {len(grads)} (dW, db) pairs for a net of "
+                          f"{len(params)} layers\n  input: {describe_inputs(inputs)}")
+    flat = _flat(grads)
+    reversed_order = _flat(grads[::-1])
+    for index, (g, e) in enumerate(zip(flat, expected, strict=True)):
+        layer, which = index // 2 + 1, ("dW", "db")[index % 2]
+        try:
+            assert_norm_close(f"{which} of layer {layer}", g, e, inputs, tol=BACKPROP_TOL,
+                              hint="walk the caches from the last layer back to the first: "
+                                   "dense_backward after the activation's backward, and return "
+                                   "the list in the order of params")
+        except CheckFailed as failure:
+            if len(grads) > 1 and all(
+                r.shape == x.shape and relative_difference(r, x) < 1e-9
+                for r, x in zip(reversed_order, expected, strict=True)
+            ):
+                raise CheckFailed(failure.message, diagnosis="the gradients are right but in "
+                                  "reversed order: return them first layer first") from None
+            raise
+
+
+# --- gradient checking ---------------------------------------------------------------------------
+
+@check("numerical_gradient", 3)
+def check_numerical_gradient(t: Trial) -> None:
+    """numerical_gradient: central differences for x of any shape, x left unchanged"""
+    for shape, eps in (((5,), None), ((3, 4), None), ((2, 2, 3), 1e-3), ((), 1e-3), ((6,), 1e-3)):
+        C = t.rng.uniform(0.5, 2.0, size=shape)
+        D = t.rng.uniform(-1.0, 1.0, size=shape)
+        x = np.array(t.rng.normal(size=shape))
+        spec = ScalarFunction("curved", (("C", C), ("D", D)))
+        f = curved(C, D)
+        inputs = {"f": "sum(C * x**2) / 2 + sum(D * sin(x))", "x": x}
+        if eps is None:
+            got = t.call("numerical_gradient", spec, x, inputs=inputs)
+            expected, tol = central_differences(f, x, 1e-6), 1e-7
+        else:
+            inputs["eps"] = eps
+            got = t.call("numerical_gradient", spec, x, eps, inputs=inputs)
+            expected, tol = central_differences(f, x, eps), 1e-9
+        if got.dtype.kind != "f":
+            raise CheckFailed(f"numerical_gradient returned dtype {got.dtype}; expected float64")
+        assert_norm_close("the numerical gradient", got, expected, inputs, tol=tol,
+                          hint="use central differences (f(x + eps) - f(x - eps)) / (2 * eps), "
+                               "one entry at a time, for every index of an n-d x (np.ndindex)")
+
+
+@check("relative_error", 1)
+def check_relative_error(t: Trial) -> None:
+    """relative_error(a, b) = ||a - b|| / max(||a|| + ||b||, 1e-12)"""
+    a = t.rng.normal(size=(4, 3))
+    cases = [(a, a + 1e-3 * t.rng.normal(size=a.shape)), (a, -a), (a, np.zeros_like(a)),
+             (np.zeros((2, 2)), np.zeros((2, 2))), (np.full(3, 1e-14), np.zeros(3)),
+             (t.rng.normal(size=(2, 3, 2)), t.rng.normal(size=(2, 3, 2)))]
+    for a, b in cases:
+        got = t.call("relative_error", a, b, inputs={"a": a, "b": b})
+        expected = np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12)
+        assert_close("relative_error(a, b)", np.asarray(got), np.asarray(expected),
+                     {"a": a, "b": b}, rtol=1e-9, atol=1e-15,
+                     hint="Frobenius norms (np.linalg.norm); the denominator is "
+                          "max(||a|| + ||b||, 1e-12), so two zero arrays give 0")
+
+
+# --- the lesson: vanishing and healthy gradients, with the student's own network ---------------
+
+DEPTH, WIDTH, BATCH, OUTPUTS = 10, 64, 64, 10
+VANISH_MAX = 1e-3  # sigmoid + Glorot at depth 10: <= 1.7e-6 over 100 seeds (5,000x margin)
+RELU_RATIO_MIN = 1e-2  # ReLU + He at depth 10: >= 0.18 over 100 seeds (18x margin)
+RELU_DELTA_MIN = 0.1  # backpropagated ||dL/dz_1|| / ||dL/dz_L||: >= 0.28 with He init
+VANISHING_SEEDS = (11, 12)
+
+
+def _deep_gradients(t: Trial, activation: str, seed: int):
+    """Student's init + forward + backward on a deep MSE problem; the judge computes dL/dout."""
+    data = np.random.default_rng(seed)
+    x = data.normal(size=(BATCH, WIDTH))
+    target = data.normal(size=(BATCH, OUTPUTS))
+    sizes = [WIDTH] * (DEPTH + 1) + [OUTPUTS]
+    params = t.call("init_params", sizes, activation, RngSeed(seed))
+    out, caches = t.call("mlp_forward", x, params, activation)
+    dout = (out - target) / BATCH
+    grads = t.call("mlp_backward", dout, caches)
+    norms = [float(np.linalg.norm(dW)) for dW, _ in grads]
+    if len(norms) != len(sizes) - 1 or not np.all(np.isfinite(norms)):
+        raise CheckFailed(f"the {DEPTH}-layer {activation} net's gradients are not finite numbers")
+    return x, params, dout, norms
+
+
+def _ratio(first: float, last: float) -> float:
+    if last == 0.0:
+        return 0.0 if first == 0.0 else float("inf")
+    return first / last
+
+
+@check("vanishing_sigmoid", 3, depends=("init_params", "mlp_forward", "mlp_backward"),
+       tags=("init_params", "mlp_forward", "mlp_backward"))
+def check_vanishing_sigmoid(t: Trial) -> None:
+    """In your 10-layer sigmoid net (Glorot init) the first layer's gradient vanishes"""
+    for seed in VANISHING_SEEDS:
+        _, _, _, norms = _deep_gradients(t, "sigmoid", seed)
+        ratio = _ratio(norms[0], norms[DEPTH - 1])
+        t.notes.append(f"sigmoid, seed {seed}: ||dW_1|| / ||dW_{DEPTH}|| = {ratio:.3g}")
+        if ratio > VANISH_MAX:
+            raise CheckFailed(
+                f"in a {DEPTH}-hidden-layer sigmoid net of width {WIDTH} (your init_params, "
+                f"mlp_forward, mlp_backward; seed {seed}) ||dW_1|| / ||dW_{DEPTH}|| = "
+                f"{ratio:.3g}; it should vanish (<= {VANISH_MAX:g}): each sigmoid layer "
+                "multiplies the gradient by sigma'(z) <= 1/4"
+            )
+
+
+@check("vanishing_relu", 3, depends=("init_params", "mlp_forward", "mlp_backward"),
+       tags=("init_params", "mlp_forward", "mlp_backward"))
+def check_vanishing_relu(t: Trial) -> None:
+    """In your 10-layer ReLU net (He init) the first layer still gets a healthy gradient"""
+    for seed in VANISHING_SEEDS:
+        x, params, dout, norms = _deep_gradients(t, "relu", seed)
+        ratio = _ratio(norms[0], norms[DEPTH - 1])
+        # ||dL/dz_l||: with dout kept for one example only, layer l's db is exactly that
+        # example's row of dL/dz_l (examples do not mix in an MLP), so summing squares over the
+        # batch gives the norm from the student's own mlp_backward.
+        delta_sq = np.zeros(2)
+        for n in range(BATCH):
+            single = np.zeros_like(dout)
+            single[n] = dout[n]
+            _, caches = t.call("mlp_forward", x, params, "relu")
+            grads = t.call("mlp_backward", single, caches)
+            delta_sq += [np.sum(grads[0][1] ** 2), np.sum(grads[DEPTH - 1][1] ** 2)]
+        delta_ratio = _ratio(float(np.sqrt(delta_sq[0])), float(np.sqrt(delta_sq[1])))
+        t.notes.append(f"relu, seed {seed}: ||dW_1|| / ||dW_{DEPTH}|| = {ratio:.3g}, "
+                       f"||dL/dz_1|| / ||dL/dz_{DEPTH}|| = {delta_ratio:.3g}")
+        if ratio < RELU_RATIO_MIN or delta_ratio < RELU_DELTA_MIN:
+            raise CheckFailed(
+                f"in a {DEPTH}-hidden-layer ReLU net of width {WIDTH} with He init (seed "
+                f"{seed}) ||dW_1|| / ||dW_{DEPTH}|| = {ratio:.3g} (needs >= {RELU_RATIO_MIN:g}) "
+                f"and ||dL/dz_1|| / ||dL/dz_{DEPTH}|| = {delta_ratio:.3g} (needs >= "
+                f"{RELU_DELTA_MIN:g}); ReLU with He init keeps the gradient's size layer to layer"
+            )

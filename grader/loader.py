@@ -1,0 +1,199 @@
+"""Import a student's submission, whatever import style its modules use.
+
+A submission is a folder holding ``activations.py``, ``layers.py``, ``network.py`` and
+``gradient_check.py`` (at its top or in an ``exercises/`` subfolder). Student modules may import
+one another as ``from exercises.layers import f``, ``from .layers import f`` or
+``from layers import f``; all three must reach the *same* module object, or a stand-in for a
+broken function would reach one copy and miss the other. So the folder is loaded as a fresh
+package, and both ``exercises.X`` and the bare ``X`` are routed to that package's ``X``.
+
+``overrides`` replaces named functions by other callables right after their module runs, before
+any later module imports them: this is how a dependent function is graded with the reference in
+place of a broken one.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import itertools
+import sys
+import types
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from .api import MODULES
+
+_counter = itertools.count()
+
+
+class SubmissionError(Exception):
+    """The submission cannot be loaded at all (missing folder or modules)."""
+
+
+def find_module_dir(path: Path) -> Path:
+    """Return the folder that holds the exercise modules: ``path`` or ``path/exercises``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise SubmissionError(f"{path} is not a folder")
+    for candidate in (path, path / "exercises"):
+        if any((candidate / f"{module}.py").is_file() for module in MODULES):
+            return candidate
+    raise SubmissionError(
+        f"no exercise modules in {path}: expected {', '.join(m + '.py' for m in MODULES)}"
+    )
+
+
+class _AliasLoader(importlib.abc.Loader):
+    """Makes ``import layers`` return the already-created package module ``<pkg>.layers``."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def create_module(self, spec):
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module):
+        pass
+
+
+class _OverridingLoader(importlib.abc.Loader):
+    """Runs a student module, then puts the stand-ins in place before anyone imports from it."""
+
+    def __init__(self, inner, overrides: Mapping[str, Callable]):
+        self.inner = inner
+        self.overrides = overrides
+
+    def create_module(self, spec):
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module):
+        self.inner.exec_module(module)
+        short = module.__name__.rsplit(".", 1)[-1]
+        for name in MODULES.get(short, ()):
+            if name in self.overrides:
+                setattr(module, name, self.overrides[name])
+
+
+class _Router(importlib.abc.MetaPathFinder):
+    """Serves each loaded submission; routes ``exercises.X`` and bare ``X`` to the latest."""
+
+    def __init__(self):
+        self.packages: dict[str, tuple[Path, Mapping[str, Callable]]] = {}
+        self.current: str | None = None
+
+    def find_spec(self, fullname, path=None, target=None):
+        head, _, tail = fullname.partition(".")
+        if tail and "." not in tail and head in self.packages:
+            folder, overrides = self.packages[head]
+            file = folder / f"{tail}.py"
+            if not file.is_file():
+                return None
+            spec = importlib.util.spec_from_file_location(fullname, file)
+            spec.loader = _OverridingLoader(spec.loader, overrides)
+            return spec
+        if self.current is None:
+            return None
+        folder, _ = self.packages[self.current]
+        short = tail if head == "exercises" and "." not in tail else (fullname if not tail else "")
+        if short in MODULES and (folder / f"{short}.py").is_file():
+            return importlib.util.spec_from_loader(
+                fullname, _AliasLoader(f"{self.current}.{short}")
+            )
+        return None
+
+
+_ROUTER = _Router()
+
+
+class Submission:
+    """The loaded API functions of one submission: ``submission.functions["sigmoid"]``.
+
+    ``missing`` maps each API function that could not be found to the reason (module absent,
+    import failed, name not defined).
+    """
+
+    def __init__(self, functions: dict[str, Callable], missing: dict[str, str], package: str):
+        self.functions = functions
+        self.missing = missing
+        self.package = package
+
+    def __getattr__(self, name: str) -> Callable:
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None) -> Submission:
+    """Import a submission folder as a fresh package and collect its API functions.
+
+    path: the submission folder. overrides: API name -> callable put in place of the student's.
+    Import errors do not raise: the functions of a module that fails to import are reported in
+    ``Submission.missing`` with the error, so the rest can still be graded.
+    """
+    folder = find_module_dir(Path(path)).resolve()
+    overrides = dict(overrides or {})
+    package = f"_submission_{next(_counter)}"
+    package_module = types.ModuleType(package)
+    package_module.__path__ = [str(folder)]
+    package_module.__package__ = package
+    package_module.__spec__ = importlib.machinery.ModuleSpec(package, None, is_package=True)
+    sys.modules[package] = package_module
+
+    # Earlier loads (in this process) leave aliases behind; this submission's must win.
+    for name in [*MODULES, "exercises"]:
+        sys.modules.pop(name, None)
+    for name in [m for m in sys.modules if m.startswith("exercises.")]:
+        sys.modules.pop(name, None)
+    sys.modules["exercises"] = package_module
+
+    _ROUTER.packages[package] = (folder, overrides)
+    _ROUTER.current = package
+    if _ROUTER not in sys.meta_path:
+        sys.meta_path.insert(0, _ROUTER)
+    functions: dict[str, Callable] = {}
+    missing: dict[str, str] = {}
+    for module_name, names in MODULES.items():
+        if not (folder / f"{module_name}.py").is_file():
+            for name in names:
+                missing[name] = f"{module_name}.py is missing"
+            continue
+        try:
+            module = importlib.import_module(f"{package}.{module_name}")
+        except BaseException as error:  # noqa: BLE001 - a student's import may raise anything
+            reason = f"importing {module_name}.py raised {type(error).__name__}: {error}"
+            for name in names:
+                missing[name] = reason
+            continue
+        for name in names:
+            function = getattr(module, name, None)
+            if callable(function):
+                functions[name] = function
+            else:
+                missing[name] = f"{module_name}.py defines no function {name}"
+    return Submission(functions, missing, package)
+
+
+SOLUTIONS_DIR = Path(__file__).resolve().parent.parent / "solutions"
+
+
+def reference_functions(solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, Callable]:
+    """The reference implementation, imported as the package ``solutions`` from its folder."""
+    if "solutions" not in sys.modules:
+        init = Path(solutions_dir) / "__init__.py"
+        if not init.is_file():
+            raise SubmissionError(f"the reference solutions are not at {solutions_dir}")
+        spec = importlib.util.spec_from_file_location(
+            "solutions", init, submodule_search_locations=[str(solutions_dir)]
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["solutions"] = module
+        spec.loader.exec_module(module)
+    functions = {}
+    for module_name, names in MODULES.items():
+        module = importlib.import_module(f"solutions.{module_name}")
+        for name in names:
+            functions[name] = getattr(module, name)
+    return functions

@@ -1,0 +1,224 @@
+"""How a check talks to student code: calls in, plain data out.
+
+A check never touches the student's objects. It asks a ``Student`` to call an API function with
+arguments it generated and gets back a ``Reply`` holding plain numbers only: exact ``numpy.ndarray``
+copies of numeric dtype, floats, or ``Handle``s standing for values only the student's own code
+reads (caches). ``InProcessStudent`` does this with direct calls (the self-check); the sandboxed
+worker does the same across a process boundary (instructor grading), so one set of checks serves
+both.
+"""
+
+from __future__ import annotations
+
+import io
+import traceback
+import warnings
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .api import RESULT_KINDS
+from .functions import SCALAR_FUNCTIONS
+
+
+@dataclass(frozen=True)
+class Handle:
+    """A value (a cache) that stays with the student's code; the judge only passes it back."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class RngSeed:
+    """Stands for ``np.random.default_rng(seed)``, built where the student's code runs."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class ScalarFunction:
+    """Stands for a trusted scalar function from ``grader.functions``, built where it is called."""
+
+    name: str
+    arrays: tuple[tuple[str, np.ndarray], ...]
+
+    def build(self):
+        return SCALAR_FUNCTIONS[self.name](**dict(self.arrays))
+
+
+@dataclass
+class Reply:
+    """What came back from one call: the plain value, or why there is none.
+
+    value: plain data shaped by ``api.RESULT_KINDS`` (arrays, floats, Handles).
+    error: the student's exception as text, with the line of their code that raised it.
+    bad_output: why the returned value is not acceptable plain data.
+    warnings: warning messages emitted during the call.
+    inputs_after: plain copies of the array arguments after the call, for the mutation check.
+    """
+
+    value: Any = None
+    error: str | None = None
+    bad_output: str | None = None
+    warnings: tuple[str, ...] = ()
+    inputs_after: tuple = ()
+    stdout: str = ""
+    missing: str | None = None
+
+
+class Student(Protocol):
+    """Anything that can run the student's API functions and reply with plain data."""
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Reply: ...
+
+
+class BadOutput(Exception):
+    """The student's function returned something that is not the plain data the API promises."""
+
+
+_NUMERIC_KINDS = "biuf"
+_NUMPY_SCALARS = frozenset(
+    np.dtype(code).type for code in "?bhilqBHILQefdg"
+)
+
+
+def plain_array(value: Any) -> np.ndarray:
+    """An exact, numeric ndarray copy of value, or BadOutput. Never runs the value's methods."""
+    kind = type(value)
+    if kind is np.ndarray:
+        if value.dtype.kind not in _NUMERIC_KINDS:
+            raise BadOutput(f"an array of dtype {value.dtype} (expected a float array)")
+        return np.array(value, copy=True)
+    if kind in _NUMPY_SCALARS:
+        return np.array(value)
+    if kind in (float, int):
+        return np.array(value, dtype=np.float64 if kind is float else np.int64)
+    if isinstance(value, np.ndarray):
+        raise BadOutput(f"an ndarray subclass {kind.__name__} (expected a plain numpy array)")
+    raise BadOutput(f"a {kind.__name__} (expected a numpy array)")
+
+
+def plain_scalar(value: Any) -> float:
+    array = plain_array(value)
+    if array.size != 1:
+        raise BadOutput(f"an array of shape {array.shape} (expected a single number)")
+    return float(array.reshape(()))
+
+
+def to_plain(value: Any, kind: Any, keep: Any) -> Any:
+    """Convert a student's return value to plain data following ``kind`` (see api.RESULT_KINDS).
+
+    keep: a callable storing an opaque value and returning its Handle.
+    """
+    if kind == "array":
+        return plain_array(value)
+    if kind == "scalar":
+        return plain_scalar(value)
+    if kind == "opaque":
+        return keep(value)
+    if kind == "params":
+        if type(value) not in (list, tuple):
+            raise BadOutput(f"a {type(value).__name__} (expected a list of (W, b) pairs)")
+        pairs = []
+        for pair in value:
+            if type(pair) not in (list, tuple) or len(pair) != 2:
+                raise BadOutput("a list whose items are not (W, b) pairs")
+            pairs.append((plain_array(pair[0]), plain_array(pair[1])))
+        return pairs
+    if isinstance(kind, tuple):
+        if type(value) not in (list, tuple):
+            raise BadOutput(f"a {type(value).__name__} (expected a tuple of {len(kind)} values)")
+        if len(value) != len(kind):
+            raise BadOutput(f"{len(value)} values (expected a tuple of {len(kind)})")
+        return tuple(to_plain(item, sub, keep) for item, sub in zip(value, kind, strict=True))
+    raise ValueError(f"unknown result kind {kind!r}")
+
+
+def _copy_args(value: Any, resolve_handle) -> Any:
+    """Give the student fresh copies, and turn stand-ins into the real objects."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, Handle):
+        return resolve_handle(value)
+    if isinstance(value, RngSeed):
+        return np.random.default_rng(value.seed)
+    if isinstance(value, ScalarFunction):
+        return value.build()
+    if isinstance(value, list):
+        return [_copy_args(item, resolve_handle) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_args(item, resolve_handle) for item in value)
+    return value
+
+
+def _snapshot(value: Any) -> Any:
+    """Plain copies of the arrays among the arguments as they are after the call."""
+    if type(value) is np.ndarray:
+        return value.copy()
+    if isinstance(value, list | tuple):
+        return tuple(_snapshot(item) for item in value)
+    return None
+
+
+def describe_exception(error: BaseException, student_files: tuple[str, ...] = ()) -> str:
+    """One line for the error, plus the deepest line of student code it passed through."""
+    text = f"{type(error).__name__}: {error}"
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [f for f in frames if any(f.filename.startswith(root) for root in student_files)]
+    if own:
+        frame = own[-1]
+        text += f"\n  at {Path(frame.filename).name}, line {frame.lineno}: {frame.line}"
+    return text
+
+
+def call_and_capture(function, name: str, args: tuple, kwargs: dict, keep, resolve_handle,
+                     student_files: tuple[str, ...] = ()) -> Reply:
+    """Run one student function and pack everything the judge may look at into a Reply."""
+    real_args = _copy_args(args, resolve_handle)
+    real_kwargs = {key: _copy_args(v, resolve_handle) for key, v in kwargs.items()}
+    reply = Reply()
+    buffer = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with np.errstate(over="warn", invalid="warn", divide="warn"), redirect_stdout(buffer):
+            try:
+                value = function(*real_args, **real_kwargs)
+            except Exception as error:  # noqa: BLE001 - any student exception is a verdict
+                reply.error = describe_exception(error, student_files)
+                value = None
+    reply.warnings = tuple(f"{w.category.__name__}: {w.message}" for w in caught)
+    reply.stdout = buffer.getvalue()[-2000:]
+    reply.inputs_after = (_snapshot(real_args), {k: _snapshot(v) for k, v in real_kwargs.items()})
+    if reply.error is None:
+        try:
+            reply.value = to_plain(value, RESULT_KINDS[name], keep)
+        except BadOutput as bad:
+            reply.bad_output = f"returned {bad}"
+    return reply
+
+
+@dataclass
+class InProcessStudent:
+    """Calls the student's functions directly, in this process (the self-check)."""
+
+    functions: dict[str, Any]
+    missing: dict[str, str] = field(default_factory=dict)
+    student_files: tuple[str, ...] = ()
+    _store: dict[int, Any] = field(default_factory=dict)
+
+    def _keep(self, value: Any) -> Handle:
+        handle = Handle(len(self._store))
+        self._store[handle.id] = value
+        return handle
+
+    def _resolve(self, handle: Handle) -> Any:
+        return self._store[handle.id]
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Reply:
+        if name not in self.functions:
+            return Reply(missing=self.missing.get(name, f"{name} is not defined"))
+        return call_and_capture(self.functions[name], name, args, kwargs, self._keep,
+                                self._resolve, self.student_files)

@@ -1,0 +1,27 @@
+"""Self-check: one test per exercise function, with its points.
+
+    python -m pytest grader/selfcheck.py                  # checks exercises/
+    python -m pytest grader/selfcheck.py -k sigmoid_grad  # one function
+    python -m pytest grader/selfcheck.py --submission DIR # another folder
+
+A failure says which function, on which input, expected vs got, the error measure and a hint.
+The instructor's grading runs these same checks with other random inputs.
+"""
+
+import pytest
+
+from grader import checks  # noqa: F401 - registers the check definitions
+from grader.trial import REGISTRY
+
+
+@pytest.mark.parametrize("name", list(REGISTRY),
+                         ids=[f"{name} ({c.points} pts)" for name, c in REGISTRY.items()])
+def test_exercise(name, self_check_results, request):
+    result = self_check_results[name]
+    request.node.user_properties.append(("points", (result.score, result.max_score)))
+    if not result.passed:
+        lines = [f"{name} ({result.max_score} points): {result.title}", result.feedback]
+        if result.diagnosis:
+            lines.append(f"  diagnosis: {result.diagnosis}")
+        lines += [f"  note: {note}" for note in result.notes]
+        pytest.fail("\n".join(lines), pytrace=False)

@@ -1,0 +1,203 @@
+"""The machinery a check definition uses: the registry, the Trial, and where expected values come
+from.
+
+A check is a function ``check(t: Trial) -> None`` registered with ``@check(name, points, ...)``;
+it raises ``CheckFailed`` with feedback on the first wrong answer. ``t.call`` runs a student
+function through whatever ``Student`` the Trial holds and hands back plain data, after making sure
+the call did not raise and left its inputs as they were. ``t.expect`` gives the right answer:
+computed by the reference when grading, read from recorded data in the public self-check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from .compare import CheckFailed, describe_inputs
+from .protocol import Handle, RngSeed, ScalarFunction, Student
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded check: the function(s) it blames, its points and what it depends on."""
+
+    name: str
+    points: int
+    run: Callable[[Trial], None]
+    tags: tuple[str, ...]
+    depends: tuple[str, ...]
+    title: str
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(name: str, points: int, *, depends: tuple[str, ...] = (), tags: tuple[str, ...] = (),
+          title: str = ""):
+    """Register a check definition. Checks run in registration order, so define upstream first."""
+
+    def register(function: Callable[[Trial], None]) -> Callable[[Trial], None]:
+        unknown = [d for d in depends if d not in REGISTRY]
+        if unknown:
+            raise ValueError(f"check {name} depends on unregistered {unknown}")
+        REGISTRY[name] = Check(name, points, function, tags or (name,), depends,
+                               title or (function.__doc__ or name).strip().splitlines()[0])
+        return function
+
+    return register
+
+
+def upstream(name: str) -> set[str]:
+    """Every check that ``name`` depends on, directly or not."""
+    seen: set[str] = set()
+    stack = list(REGISTRY[name].depends)
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(REGISTRY[current].depends)
+    return seen
+
+
+# --- expected values -----------------------------------------------------------------------------
+
+def _key(name: str, args: tuple) -> str:
+    """A stable digest of a case: the same inputs give the same key in every process."""
+    digest = hashlib.sha256(name.encode())
+    for arg in args:
+        if isinstance(arg, np.ndarray):
+            digest.update(f"{arg.dtype.str}{arg.shape}".encode())
+            digest.update(np.ascontiguousarray(arg).tobytes())
+        else:
+            digest.update(repr(arg).encode())
+    return digest.hexdigest()[:24]
+
+
+def _as_arrays(value: Any) -> tuple[np.ndarray, ...]:
+    if isinstance(value, tuple | list):
+        return tuple(np.asarray(v) for v in value)
+    return (np.asarray(value),)
+
+
+class LiveExpected:
+    """Expected values computed by the reference implementation (instructor side only)."""
+
+    def __init__(self, reference: dict[str, Callable]):
+        self.reference = SimpleNamespace(**reference)
+        self.recorded: dict[str, tuple[np.ndarray, ...]] = {}
+
+    def __call__(self, name: str, args: tuple, compute: Callable) -> tuple[np.ndarray, ...]:
+        value = _as_arrays(compute(self.reference))
+        self.recorded[_key(name, args)] = value
+        return value
+
+    def save(self, path: Path) -> None:
+        arrays = {f"{key}.{i}": v for key, vs in self.recorded.items() for i, v in enumerate(vs)}
+        np.savez_compressed(path, **arrays)
+
+
+class RecordedExpected:
+    """Expected values read from data recorded with the public seed (the student's self-check)."""
+
+    def __init__(self, path: Path):
+        grouped: dict[str, list[tuple[int, np.ndarray]]] = {}
+        with np.load(path, allow_pickle=False) as data:
+            for entry in data.files:
+                key, index = entry.rsplit(".", 1)
+                grouped.setdefault(key, []).append((int(index), data[entry]))
+        self.data = {key: tuple(v for _, v in sorted(items)) for key, items in grouped.items()}
+        self.reference = None
+
+    def __call__(self, name: str, args: tuple, compute: Callable) -> tuple[np.ndarray, ...]:
+        try:
+            return self.data[_key(name, args)]
+        except KeyError:
+            raise LookupError(
+                f"no recorded expected value for a {name} case: the recorded data does not match "
+                "this grader version (run `python -m grader record` as the instructor)"
+            ) from None
+
+
+# --- the trial -----------------------------------------------------------------------------------
+
+class Trial:
+    """What one check sees while it runs against one submission."""
+
+    def __init__(self, student: Student, expected, seed: int, check_name: str,
+                 verdicts: dict[str, bool]):
+        self.student = student
+        self._expected = expected
+        self.check_name = check_name
+        self.seed = seed
+        self.rng = np.random.default_rng([seed, zlib.crc32(check_name.encode())])
+        self._verdicts = verdicts
+        self.warnings: list[str] = []
+        self.notes: list[str] = []
+
+    # Upstream verdicts let a check say "your dense_forward is wrong" instead of blaming the
+    # function under test for a bug it only inherited.
+    def failed(self, name: str) -> bool:
+        return self._verdicts.get(name) is False
+
+    def expect(self, name: str, args: tuple, compute: Callable) -> tuple[np.ndarray, ...]:
+        """The right answer for ``name`` on ``args``; ``compute(R)`` gets the reference ``R``."""
+        return self._expected(name, args, compute)
+
+    def call(self, name: str, *args: Any, inputs: dict[str, object] | None = None,
+             **kwargs: Any) -> Any:
+        """Call the student's ``name``; fail the check if it raised, returned junk or mutated."""
+        reply = self.student.call(name, *args, **kwargs)
+        shown = inputs if inputs is not None else _default_inputs(args)
+        if reply.missing:
+            raise CheckFailed(f"{name} is not available: {reply.missing}")
+        if reply.error:
+            if reply.error.startswith("NotImplementedError"):
+                raise CheckFailed(f"{name} is not implemented yet (it raises NotImplementedError)")
+            raise CheckFailed(
+                f"{name} raised an error\n  input: {describe_inputs(shown)}\n  {reply.error}"
+            )
+        if reply.bad_output:
+            raise CheckFailed(f"{name} {reply.bad_output}\n  input: {describe_inputs(shown)}")
+        self.warnings.extend(reply.warnings)
+        after_args, after_kwargs = reply.inputs_after
+        _assert_unchanged(name, args, after_args, shown)
+        for key, value in kwargs.items():
+            _assert_unchanged(name, value, after_kwargs.get(key), shown)
+        return reply.value
+
+
+def _default_inputs(args: tuple) -> dict[str, object]:
+    shown: dict[str, object] = {}
+    for i, arg in enumerate(args):
+        if isinstance(arg, np.ndarray):
+            shown[f"arg{i + 1}"] = arg
+        elif isinstance(arg, str | int | float):
+            shown[f"arg{i + 1}"] = arg
+    return shown
+
+
+def _assert_unchanged(name: str, before: Any, after: Any, shown: dict) -> None:
+    if isinstance(before, np.ndarray):
+        if after is None or after.shape != before.shape or not np.array_equal(
+            after, before, equal_nan=True
+        ):
+            raise CheckFailed(
+                f"{name} modified its input array in place (it must leave its inputs unchanged)\n"
+                f"  input before: {describe_inputs({'x': before})}\n"
+                f"  input after:  {describe_inputs({'x': after}) if after is not None else '?'}\n"
+                "  hint: operations like z[z < 0] = 0 or x += ... write into the caller's array; "
+                "work on a copy or use functions that return new arrays (np.maximum, np.where)"
+            )
+    elif isinstance(before, list | tuple) and not isinstance(before, Handle | RngSeed):
+        after = after if isinstance(after, tuple) else (None,) * len(before)
+        for item_before, item_after in zip(before, after, strict=False):
+            _assert_unchanged(name, item_before, item_after, shown)
+    elif isinstance(before, ScalarFunction):
+        return
