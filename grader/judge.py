@@ -98,13 +98,22 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
                 if retry.passed or not retry.internal_error:
                     result = retry
             if not result.passed:
-                result.notes.insert(0, f"{', '.join(broken_upstream)} failed its own check; "
-                                       "this failure may come from it: fix that first")
+                nearest = [d for d in check.depends if d in failed] or broken_upstream
+                result.notes.insert(0, f"{_join(nearest)} failed {_its(nearest)} own check; "
+                                       "this failure may come from there: fix that first")
         verdicts[check.name] = result.passed
         results.append(result)
         if progress:
             progress(result)
     return results
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _its(names: list[str]) -> str:
+    return "its" if len(names) == 1 else "their"
 
 
 def total(results: list[CheckResult]) -> tuple[int, int]:

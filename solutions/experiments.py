@@ -353,8 +353,12 @@ def layer_speed(
 # Experiment 3: the cure pays
 # --------------------------------------------------------------------------------------------
 
-# Saturating activations need a bigger step to move at all; relu with lr 0.5 diverges.
-DEFAULT_LR = {"sigmoid": 0.5, "tanh": 0.5, "relu": 0.1, "leaky_relu": 0.1}
+# (activation, learning rate) pairs. sigmoid stays at chance for every lr we tried (0.1 to 5);
+# tanh fails at lr 0.5 for a different reason (the step is too large, not the gradient too small)
+# and learns at lr 0.1, so both are shown. The shallow sigmoid control shows that depth, not the
+# data set, is what defeats the sigmoid.
+DEFAULT_RUNS = (("sigmoid", 0.5), ("tanh", 0.5), ("tanh", 0.1), ("relu", 0.1))
+DEFAULT_CONTROLS = (("sigmoid", 0.5),)
 
 
 def _decision_grid(params, activation, forward, extent, resolution) -> dict:
@@ -366,46 +370,47 @@ def _decision_grid(params, activation, forward, extent, resolution) -> dict:
 
 
 def training_comparison(
-    activations: Sequence[str] = ("sigmoid", "tanh", "relu"),
+    runs: Sequence[tuple[str, float]] = DEFAULT_RUNS,
     *,
     depth: int = 10,
     width: int = 32,
     epochs: int = 300,
     batch: int = 32,
-    lr: dict[str, float] | None = None,
     n_per_class: int = 300,
     noise: float = 0.2,
     seed: int = 0,
-    control_depth: int | None = 2,
+    controls: Sequence[tuple[str, float]] = DEFAULT_CONTROLS,
+    control_depth: int = 2,
     grid_resolution: int = 150,
     init: Callable = init_params,
     forward: Callable = mlp_forward,
     backward: Callable = mlp_backward,
     loss: Callable = softmax_cross_entropy,
 ) -> dict:
-    """Train one deep net per activation on the spirals; optionally a shallow control net each.
+    """Train one deep net per (activation, lr) in `runs` on the spirals, plus shallow controls.
 
-    lr: learning rate per activation (default DEFAULT_LR). Returns a dict with
+    Every net gets the init that `init` pairs with its activation, the same data, and the same
+    seed. Returns a dict with
       x: (N, 2) float64, labels: (N,) int64: the data set;
       depth, width, epochs, chance: settings and the chance accuracy 1 / n_classes;
-      runs: one dict per activation with activation, lr, accuracy (list per epoch), loss,
-        final_accuracy, and grid = {"ticks": (R,) float64, "pred": (R, R) int64}, the predicted
-        class over the plane for a decision-boundary plot;
-      controls: the same (without grid) for nets of depth `control_depth`, or [] if None.
+      runs: one dict per entry of `runs` with activation, depth, lr, accuracy (list of `epochs`
+        floats, training accuracy after each epoch), loss, final_accuracy, best_accuracy,
+        best_epoch (1-based), and grid = {"ticks": (R,) float64, "pred": (R, R) int64}: the
+        predicted class over the plane, for a decision-boundary plot;
+      controls: the same (without grid) for nets of depth `control_depth`, one per `controls`.
     """
-    lr = {**DEFAULT_LR, **(lr or {})}
     x, labels = make_spirals(n_per_class, noise, np.random.default_rng(seed))
     extent = (float(x.min()) - 0.1, float(x.max()) + 0.1)
     networks = dict(init=init, forward=forward, backward=backward, loss=loss)
 
-    def run(act: str, n_layers: int, with_grid: bool) -> dict:
+    def run(act: str, lr: float, n_layers: int, with_grid: bool) -> dict:
         res = train_classifier(
             x,
             labels,
             act,
             depth=n_layers,
             width=width,
-            lr=lr[act],
+            lr=lr,
             epochs=epochs,
             batch=batch,
             seed=seed,
@@ -413,6 +418,9 @@ def training_comparison(
         )
         keep = ("activation", "depth", "lr", "accuracy", "loss", "final_accuracy")
         summary = {key: res[key] for key in keep}
+        best = int(np.argmax(res["accuracy"]))
+        summary["best_accuracy"] = res["accuracy"][best]
+        summary["best_epoch"] = best + 1
         if with_grid:
             summary["grid"] = _decision_grid(res["params"], act, forward, extent, grid_resolution)
         return summary
@@ -424,10 +432,8 @@ def training_comparison(
         "width": width,
         "epochs": epochs,
         "chance": 1.0 / (int(labels.max()) + 1),
-        "runs": [run(act, depth, True) for act in activations],
-        "controls": [run(act, control_depth, False) for act in activations]
-        if control_depth
-        else [],
+        "runs": [run(act, lr, depth, True) for act, lr in runs],
+        "controls": [run(act, lr, control_depth, False) for act, lr in controls],
     }
 
 
@@ -551,8 +557,8 @@ def plot_layer_speed(data: dict, path) -> Path:
 
 
 def plot_training(data: dict, path) -> Path:
-    """Training accuracy vs epoch, one line per activation; dashed: the shallow controls."""
-    fig, axes = _figure(1, 1, (7.0, 4.5))
+    """Training accuracy vs epoch, one line per deep run; dashed: the shallow controls."""
+    fig, axes = _figure(1, 1, (8.0, 5.4))
     ax = axes[0, 0]
     colors = {}
     for run in data["runs"]:
@@ -560,10 +566,11 @@ def plot_training(data: dict, path) -> Path:
         (line,) = ax.plot(
             epochs,
             run["accuracy"],
-            label=f"{run['activation']}, depth {run['depth']}, "
-            f"lr {run['lr']} (final {run['final_accuracy']:.0%})",
+            linewidth=1.3,
+            label=f"{run['activation']}, depth {run['depth']}, lr {run['lr']}: "
+            f"final {run['final_accuracy']:.0%}, best {run['best_accuracy']:.0%}",
         )
-        colors[run["activation"]] = line.get_color()
+        colors.setdefault(run["activation"], line.get_color())
     for run in data["controls"]:
         epochs = np.arange(1, len(run["accuracy"]) + 1)
         ax.plot(
@@ -571,20 +578,21 @@ def plot_training(data: dict, path) -> Path:
             run["accuracy"],
             linestyle="--",
             linewidth=1,
-            alpha=0.8,
             color=colors.get(run["activation"]),
-            label=f"{run['activation']}, depth {run['depth']} (final {run['final_accuracy']:.0%})",
+            label=f"{run['activation']}, depth {run['depth']}, lr {run['lr']} (control): "
+            f"final {run['final_accuracy']:.0%}",
         )
     ax.axhline(data["chance"], color="grey", linestyle=":", label=f"chance ({data['chance']:.0%})")
     ax.set_ylim(0.0, 1.02)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training accuracy")
     ax.set_title(
-        f"Spirals ({len(data['labels'])} points, 3 classes): "
-        f"{data['depth']} hidden layers x {data['width']}, minibatch SGD"
+        f"Spirals ({len(data['labels'])} points, 3 classes), {data['depth']} hidden layers "
+        f"x {data['width']}, minibatch SGD"
     )
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="center right")
+    # Below the axes: inside, it would cover the curves at chance or near 100%.
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8)
     return _save(fig, path)
 
 
@@ -619,7 +627,7 @@ def plot_decision_boundary(data: dict, path) -> Path:
             vmax=n_classes - 0.5,
             edgecolors="none",
         )
-        ax.set_title(f"{run['activation']}: train acc {run['final_accuracy']:.0%}")
+        ax.set_title(f"{run['activation']}, lr {run['lr']}: train acc {run['final_accuracy']:.0%}")
         ax.set_xlabel("$x_1$")
         ax.set_ylabel("$x_2$")
         ax.set_aspect("equal")
@@ -647,40 +655,46 @@ def _median_first_vs_last(run: dict) -> float:
         return float(np.median(first / last))
 
 
-def summarize(flow=None, speed=None, training=None) -> list[str]:
+def _label(run: dict) -> str:
+    return f"{run['activation']} (lr {run['lr']})"
+
+
+def summarize(
+    flow: Sequence[dict] | None = None, speed: dict | None = None, training: dict | None = None
+) -> list[str]:
     """Sentences that state what the measurements show, built from the numbers themselves."""
     sentences = []
     if flow:
         sig, relu = _find(flow, "sigmoid", "glorot"), _find(flow, "relu", "he")
         if sig and relu:
+            r = sig["ratio"]
+            scale = f", about 10^{np.log10(r):.0f}," if 0 < r < float("inf") else ""
             sentences.append(
-                f"sigmoid+glorot: ||dW_1||/||dW_L|| = {sig['ratio']:.1e}, i.e. the first hidden "
-                f"layer gets about 10^{np.log10(sig['ratio']):.0f} of the last hidden layer's "
-                f"gradient; relu+he keeps r = {relu['ratio']:.2g} "
-                f"(r_delta = {relu['ratio_delta']:.2g})."
+                f"sigmoid+glorot: ||dW_1||/||dW_L|| = {r:.1e}: the first hidden layer gets"
+                f"{scale} of the last hidden layer's gradient, while relu+he keeps "
+                f"r = {relu['ratio']:.2g} (r_delta = {relu['ratio_delta']:.2g})."
             )
         small = _find(flow, "tanh", "small")
         if small:
-            balanced = 0.1 <= small["ratio"] <= 10
-            sentences.append(
+            sentence = (
                 f"tanh+small: r = {small['ratio']:.2g} but r_delta = {small['ratio_delta']:.1e}"
-                + (
-                    ": the weight gradients look balanced only because the activations shrink "
-                    "forward as fast as dL/dz shrinks backward (dW_l = a_{l-1}^T dz_l), and "
-                    "every one of them is tiny "
-                    f"(||dW_1|| = {small['dW_norms'][0]:.1e})."
-                    if balanced
-                    else "."
-                )
             )
+            if 0.1 <= small["ratio"] <= 10:
+                sentence += (
+                    ": the weight gradients look balanced only because the activations shrink "
+                    "forward as fast as dL/dz shrinks backward (dW_l = a_{l-1}^T dz_l), and all "
+                    f"of them are tiny (||dW_1|| = {small['dW_norms'][0]:.1e})"
+                )
+            sentences.append(sentence + ".")
     if speed:
-        parts = [f"{run['activation']} {_median_first_vs_last(run):.1e}" for run in speed["runs"]]
+        parts = [f"{_median_first_vs_last(run):.1e} ({run['activation']})" for run in speed["runs"]]
         sentences.append(
-            "While training, layer 1 moves (relative to its size) this fraction of what the last "
-            "hidden layer moves per epoch, median over epochs: " + ", ".join(parts) + "."
+            "During training, layer 1's weights move, relative to their size, "
+            + " and ".join(parts)
+            + " times as far per epoch as the last hidden layer's (median over epochs)."
         )
     if training:
-        parts = [f"{run['activation']} {run['final_accuracy']:.0%}" for run in training["runs"]]
+        parts = [f"{_label(run)} {run['final_accuracy']:.0%}" for run in training["runs"]]
         sentence = (
             f"On the spirals after {training['epochs']} epochs with {training['depth']} hidden "
             f"layers, training accuracy is "
@@ -689,20 +703,24 @@ def summarize(flow=None, speed=None, training=None) -> list[str]:
         )
         if training["controls"]:
             depth = training["controls"][0]["depth"]
-            controls = [
-                f"{c['activation']} {c['final_accuracy']:.0%}" for c in training["controls"]
-            ]
+            controls = [f"{_label(c)} {c['final_accuracy']:.0%}" for c in training["controls"]]
             sentence += f"; with {depth} hidden layers: " + ", ".join(controls)
         sentences.append(sentence + ".")
+        # A net that once did well and then fell back is stepping too far, not too little.
+        for run in training["runs"]:
+            if run["best_accuracy"] - run["final_accuracy"] > 0.2:
+                sentences.append(
+                    f"{_label(run)} reached {run['best_accuracy']:.0%} at epoch "
+                    f"{run['best_epoch']} and fell back to {run['final_accuracy']:.0%}: "
+                    "an unstable step size, not a vanishing gradient."
+                )
     return sentences
 
 
 QUICK = {
     "flow": dict(depth=6, width=16, batch=16),
     "speed": dict(depth=4, width=16, epochs=3, n_per_class=40),
-    "training": dict(
-        depth=4, width=16, epochs=4, n_per_class=40, control_depth=2, grid_resolution=40
-    ),
+    "training": dict(depth=4, width=16, epochs=4, n_per_class=40, grid_resolution=40),
 }
 
 
@@ -747,7 +765,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         for run in training["runs"] + training["controls"]:
             print(
                 f"  {run['activation']:<8} depth {run['depth']:>2}  lr {run['lr']:<4} "
-                f"{run['final_accuracy']:.1%}"
+                f"final {run['final_accuracy']:6.1%}  best {run['best_accuracy']:6.1%} "
+                f"(epoch {run['best_epoch']})"
             )
         written["training"] = plot_training(training, out / "training.png")
         written["decision_boundary"] = plot_decision_boundary(
