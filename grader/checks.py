@@ -601,7 +601,34 @@ def _deep_gradients(t: Trial, activation: str, seed: int):
     norms = [float(np.linalg.norm(dW)) for dW, _ in grads]
     if len(norms) != len(sizes) - 1 or not np.all(np.isfinite(norms)):
         raise CheckFailed(f"the {DEPTH}-layer {activation} net's gradients are not finite numbers")
-    return x, params, dout, norms
+    return x, params, dout, caches, grads
+
+
+def _delta_norms(t: Trial, x, params, dout, caches, grads, layers: tuple[int, int]):
+    """||dL/dz_l|| for two hidden layers, from the student's own mlp_backward.
+
+    With dout kept for one example only, layer l's db is exactly that example's row of dL/dz_l
+    (examples do not mix in an MLP), so summing squares over the batch gives the norm.
+    """
+    def per_example(fresh_forward: bool):
+        squares = np.zeros(len(layers))
+        sums = [np.zeros_like(grads[layer][1]) for layer in layers]
+        for n in range(BATCH):
+            single = np.zeros_like(dout)
+            single[n] = dout[n]
+            handle = t.call("mlp_forward", x, params, "relu")[1] if fresh_forward else caches
+            rows = t.call("mlp_backward", single, handle)
+            for i, layer in enumerate(layers):
+                squares[i] += np.sum(rows[layer][1] ** 2)
+                sums[i] += rows[layer][1]
+        consistent = all(relative_difference(total, grads[layer][1]) < 1e-8
+                         for total, layer in zip(sums, layers, strict=True))
+        return np.sqrt(squares), consistent
+
+    norms, consistent = per_example(fresh_forward=False)
+    if not consistent:  # the backward changed its caches: pay for a fresh forward each time
+        norms, _ = per_example(fresh_forward=True)
+    return norms
 
 
 def _ratio(first: float, last: float) -> float:
@@ -615,7 +642,8 @@ def _ratio(first: float, last: float) -> float:
 def check_vanishing_sigmoid(t: Trial) -> None:
     """In your 10-layer sigmoid net (Glorot init) the first layer's gradient vanishes"""
     for seed in VANISHING_SEEDS:
-        _, _, _, norms = _deep_gradients(t, "sigmoid", seed)
+        grads = _deep_gradients(t, "sigmoid", seed)[-1]
+        norms = [float(np.linalg.norm(dW)) for dW, _ in grads]
         ratio = _ratio(norms[0], norms[DEPTH - 1])
         t.notes.append(f"sigmoid, seed {seed}: ||dW_1|| / ||dW_{DEPTH}|| = {ratio:.3g}")
         if ratio > VANISH_MAX:
@@ -632,19 +660,11 @@ def check_vanishing_sigmoid(t: Trial) -> None:
 def check_vanishing_relu(t: Trial) -> None:
     """In your 10-layer ReLU net (He init) the first layer still gets a healthy gradient"""
     for seed in VANISHING_SEEDS:
-        x, params, dout, norms = _deep_gradients(t, "relu", seed)
+        x, params, dout, caches, grads = _deep_gradients(t, "relu", seed)
+        norms = [float(np.linalg.norm(dW)) for dW, _ in grads]
         ratio = _ratio(norms[0], norms[DEPTH - 1])
-        # ||dL/dz_l||: with dout kept for one example only, layer l's db is exactly that
-        # example's row of dL/dz_l (examples do not mix in an MLP), so summing squares over the
-        # batch gives the norm from the student's own mlp_backward.
-        delta_sq = np.zeros(2)
-        for n in range(BATCH):
-            single = np.zeros_like(dout)
-            single[n] = dout[n]
-            _, caches = t.call("mlp_forward", x, params, "relu")
-            grads = t.call("mlp_backward", single, caches)
-            delta_sq += [np.sum(grads[0][1] ** 2), np.sum(grads[DEPTH - 1][1] ** 2)]
-        delta_ratio = _ratio(float(np.sqrt(delta_sq[0])), float(np.sqrt(delta_sq[1])))
+        first, last = _delta_norms(t, x, params, dout, caches, grads, (0, DEPTH - 1))
+        delta_ratio = _ratio(float(first), float(last))
         t.notes.append(f"relu, seed {seed}: ||dW_1|| / ||dW_{DEPTH}|| = {ratio:.3g}, "
                        f"||dL/dz_1|| / ||dL/dz_{DEPTH}|| = {delta_ratio:.3g}")
         if ratio < RELU_RATIO_MIN or delta_ratio < RELU_DELTA_MIN:

@@ -154,12 +154,12 @@ def _copy_args(value: Any, resolve_handle) -> Any:
     return value
 
 
-def _snapshot(value: Any) -> Any:
-    """Plain copies of the arrays among the arguments as they are after the call."""
-    if type(value) is np.ndarray:
-        return value.copy()
-    if isinstance(value, list | tuple):
-        return tuple(_snapshot(item) for item in value)
+def _snapshot(sent: Any, given: Any) -> Any:
+    """Plain copies, after the call, of the arrays the judge sent (not of resolved caches)."""
+    if isinstance(sent, np.ndarray) and type(given) is np.ndarray:
+        return given.copy()
+    if isinstance(sent, list | tuple) and isinstance(given, list | tuple):
+        return tuple(_snapshot(s, g) for s, g in zip(sent, given, strict=False))
     return None
 
 
@@ -191,7 +191,8 @@ def call_and_capture(function, name: str, args: tuple, kwargs: dict, keep, resol
                 value = None
     reply.warnings = tuple(f"{w.category.__name__}: {w.message}" for w in caught)
     reply.stdout = buffer.getvalue()[-2000:]
-    reply.inputs_after = (_snapshot(real_args), {k: _snapshot(v) for k, v in real_kwargs.items()})
+    reply.inputs_after = (_snapshot(args, real_args),
+                          {k: _snapshot(kwargs[k], v) for k, v in real_kwargs.items()})
     if reply.error is None:
         try:
             reply.value = to_plain(value, RESULT_KINDS[name], keep)
