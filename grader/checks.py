@@ -205,6 +205,26 @@ def check_leaky_relu_grad(t: Trial) -> None:
                       "(not 0) for z < 0", kink_values=(0.01, 1.0), alphas=(0.2,))
 
 
+def _cache_from_forward(t: Trial, forward: str, *args, inputs: dict):
+    """The student's cache for a backward check, or None to skip this input.
+
+    When the student's forward is broken (its own check failed) and crashes on an input, that
+    input cannot test the backward; it is skipped rather than blamed on the backward.
+    """
+    try:
+        return t.call(forward, *args, inputs=inputs)[1]
+    except CheckFailed:
+        if t.failed(forward):
+            return None
+        raise
+
+
+def _require_tested(t: Trial, name: str, forward: str, tested: int) -> None:
+    if tested == 0:
+        raise CheckFailed(f"{name} could not be tested: your {forward} fails on every input "
+                          f"{name} is checked with (see {forward}'s own check)")
+
+
 # --- layers --------------------------------------------------------------------------------------
 
 def _dense_cases(t: Trial) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -252,10 +272,14 @@ def check_dense_backward(t: Trial) -> None:
         "dW": "dW = x.T @ dout has the shape of W (D, M)",
         "db": "db sums dout over the batch axis (axis 0): shape (M,), a sum, not a mean",
     }
+    tested = 0
     for x, W, b in _dense_cases(t):
         dout = t.rng.normal(size=(x.shape[0], W.shape[1]))
         inputs = {"x": x, "W": W, "b": b, "dout": dout}
-        _, cache = t.call("dense_forward", x, W, b, inputs=inputs)
+        cache = _cache_from_forward(t, "dense_forward", x, W, b, inputs=inputs)
+        if cache is None:
+            continue
+        tested += 1
         got = t.call("dense_backward", dout, cache, inputs=inputs)
         expected = t.expect("dense_backward", (x, W, b, dout), lambda R, x=x, W=W, b=b, d=dout:
                             R.dense_backward(d, R.dense_forward(x, W, b)[1]))
@@ -274,6 +298,7 @@ def check_dense_backward(t: Trial) -> None:
             t.notes.append("dense_backward matches the gradient of your own dense_forward; "
                            "the bug is in dense_forward")
             return
+    _require_tested(t, "dense_backward", "dense_forward", tested)
     x, W, b = _dense_cases(t)[0]
     dout = t.rng.normal(size=(x.shape[0], W.shape[1]))
     if not t.failed("dense_forward"):
@@ -305,11 +330,15 @@ def check_activation_forward(t: Trial) -> None:
                                           "relu_grad", "leaky_relu_grad"))
 def check_activation_backward(t: Trial) -> None:
     """activation_backward(da, cache) returns dz = da * f'(z) at the pre-activation z"""
+    tested = 0
     for name in ACTIVATION_NAMES:
         z = _away_from_zero(t.rng, (5, 3), 2.0, 0.05)
         da = t.rng.normal(size=z.shape)
         inputs = {"z": z, "da": da, "activation": name}
-        _, cache = t.call("activation_forward", z, name, inputs=inputs)
+        cache = _cache_from_forward(t, "activation_forward", z, name, inputs=inputs)
+        if cache is None:
+            continue
+        tested += 1
         got = t.call("activation_backward", da, cache, inputs=inputs)
         expected = t.expect("activation_backward", (z, da, name), lambda R, z=z, da=da, n=name:
                             R.activation_backward(da, R.activation_forward(z, n)[1]))[0]
@@ -326,6 +355,7 @@ def check_activation_backward(t: Trial) -> None:
             if relative_difference(got, numerical) > GRADIENT_TOL:
                 raise
             t.notes.append(f"activation_backward matches your own activation_forward for {name}")
+    _require_tested(t, "activation_backward", "activation_forward", tested)
 
 
 @check("mse_loss", 2)
@@ -475,11 +505,15 @@ def _own_numerical_mlp(t: Trial, x, params, activation, dout) -> list[np.ndarray
 @check("mlp_backward", 4, depends=("mlp_forward", "dense_backward", "activation_backward"))
 def check_mlp_backward(t: Trial) -> None:
     """mlp_backward: per-layer (dW, db) in the order of params, right in every layer"""
+    tested = 0
     for x, params, activation in _mlp_cases(t):
         sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
         dout = t.rng.normal(size=(x.shape[0], sizes[-1]))
         inputs = {"x": x, "layer_sizes": sizes, "activation": activation, "dout": dout}
-        _, caches = t.call("mlp_forward", x, params, activation, inputs=inputs)
+        caches = _cache_from_forward(t, "mlp_forward", x, params, activation, inputs=inputs)
+        if caches is None:
+            continue
+        tested += 1
         grads = t.call("mlp_backward", dout, caches, inputs=inputs)
         expected = t.expect("mlp_backward", (x, *_flat(params), activation, dout),
                             lambda R, x=x, p=params, a=activation, d=dout:
@@ -495,6 +529,7 @@ def check_mlp_backward(t: Trial) -> None:
                 raise
             t.notes.append("mlp_backward matches the gradient of your own mlp_forward")
             return
+    _require_tested(t, "mlp_backward", "mlp_forward", tested)
     # Finite differences through the student's own forward, on a net shallow enough (depth <= 3)
     # for them to be trusted.
     if t.failed("mlp_forward"):

@@ -1,5 +1,5 @@
 # module: network
-# blames: init_params vanishing_relu
+# blames: init_params
 # why: "small random weights" randn * 0.01 for ReLU layers; signal and gradient shrink every layer
 import numpy as np
 

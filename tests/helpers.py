@@ -1,0 +1,22 @@
+"""Shared helpers for the project's tests: grading a folder in this process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.judge import CheckResult, grade
+from grader.loader import reference_functions
+from grader.public import in_process_student_factory
+from grader.trial import LiveExpected
+
+GRADING_SEED = 20261129
+
+
+def grade_in_process(path: Path, seed: int = GRADING_SEED) -> list[CheckResult]:
+    """Grade like the instructor does (reference answers, stand-ins), without a worker."""
+    reference = reference_functions()
+    return grade(in_process_student_factory(path), LiveExpected(reference), seed, reference)
+
+
+def failed_checks(results: list[CheckResult]) -> set[str]:
+    return {r.name for r in results if not r.passed}
