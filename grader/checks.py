@@ -82,14 +82,16 @@ def _check_activation(t: Trial, name: str, hint: str, alphas: tuple = ()) -> Non
         got = t.call(name, z, inputs={"z": z})
         expected = t.expect(name, (z,), lambda R, z=z: getattr(R, name)(z))[0]
         _assert_float_dtype(name, got, z)
-        assert_close(f"{name}(z)", got, expected, {"z": z, "case": label}, hint=hint,
-                     elementwise_input=z, **_tolerances(z))
+        with t.diagnosing(name, (z,), got):
+            assert_close(f"{name}(z)", got, expected, {"z": z, "case": label}, hint=hint,
+                         elementwise_input=z, **_tolerances(z))
     for alpha in alphas:
         z = t.rng.normal(0.0, 2.0, size=(4, 5))
         got = t.call(name, z, alpha, inputs={"z": z, "alpha": alpha})
         expected = t.expect(name, (z, alpha), lambda R, z=z, a=alpha: getattr(R, name)(z, a))[0]
-        assert_close(f"{name}(z, alpha={alpha})", got, expected, {"z": z, "alpha": alpha},
-                     hint="use the alpha argument, not a fixed 0.01", elementwise_input=z)
+        with t.diagnosing(name, (z, alpha), got):
+            assert_close(f"{name}(z, alpha={alpha})", got, expected, {"z": z, "alpha": alpha},
+                         hint="use the alpha argument, not a fixed 0.01", elementwise_input=z)
 
 
 @check("sigmoid", 2)
@@ -126,8 +128,9 @@ def _check_derivative(t: Trial, name: str, forward: str, hint: str, kink_values=
         got = t.call(name, z, inputs={"z": z})
         expected = t.expect(name, (z,), lambda R, z=z: getattr(R, name)(z))[0]
         _assert_float_dtype(name, got, z)
-        assert_close(f"{name}(z)", got, expected, {"z": z, "case": label}, hint=hint,
-                     elementwise_input=z, **_tolerances(z))
+        with t.diagnosing(name, (z,), got):
+            assert_close(f"{name}(z)", got, expected, {"z": z, "case": label}, hint=hint,
+                         elementwise_input=z, **_tolerances(z))
     if kink:
         z = np.array([0.0, -0.0, 0.0])
         got = t.call(name, z, inputs={"z": z})
@@ -138,8 +141,9 @@ def _check_derivative(t: Trial, name: str, forward: str, hint: str, kink_values=
         z = _away_from_zero(t.rng, (4, 5), 2.0, 0.01)
         got = t.call(name, z, alpha, inputs={"z": z, "alpha": alpha})
         expected = t.expect(name, (z, alpha), lambda R, z=z, a=alpha: getattr(R, name)(z, a))[0]
-        assert_close(f"{name}(z, alpha={alpha})", got, expected, {"z": z, "alpha": alpha},
-                     hint="use the alpha argument, not a fixed 0.01", elementwise_input=z)
+        with t.diagnosing(name, (z, alpha), got):
+            assert_close(f"{name}(z, alpha={alpha})", got, expected, {"z": z, "alpha": alpha},
+                         hint="use the alpha argument, not a fixed 0.01", elementwise_input=z)
     # The derivative must also agree with finite differences of the student's own forward, when
     # that forward is right (otherwise the forward's own check reports it).
     if not t.failed(forward):
@@ -244,8 +248,9 @@ def check_dense_forward(t: Trial) -> None:
         out, _ = t.call("dense_forward", x, W, b, inputs={"x": x, "W": W, "b": b})
         expected = t.expect("dense_forward", (x, W, b), lambda R, x=x, W=W, b=b:
                             R.dense_forward(x, W, b)[0])[0]
-        assert_close("out", out, expected, {"x": x, "W": W, "b": b},
-                     hint="out = x @ W + b: x is (N, D), W is (D, M), b is (M,)")
+        with t.diagnosing("dense_forward", (x, W, b), out):
+            assert_close("out", out, expected, {"x": x, "W": W, "b": b},
+                         hint="out = x @ W + b: x is (N, D), W is (D, M), b is (M,)")
 
 
 def _own_numerical_dense(t: Trial, x, W, b, dout):
@@ -284,8 +289,9 @@ def check_dense_backward(t: Trial) -> None:
         expected = t.expect("dense_backward", (x, W, b, dout), lambda R, x=x, W=W, b=b, d=dout:
                             R.dense_backward(d, R.dense_forward(x, W, b)[1]))
         try:
-            for label, g, e in zip(("dx", "dW", "db"), got, expected, strict=True):
-                assert_close(label, g, e, inputs, hint=hints[label])
+            with t.diagnosing("dense_backward", (x, W, b, dout), got):
+                for label, g, e in zip(("dx", "dW", "db"), got, expected, strict=True):
+                    assert_close(label, g, e, inputs, hint=hints[label])
         except CheckFailed:
             if not t.failed("dense_forward"):
                 raise
@@ -343,9 +349,10 @@ def check_activation_backward(t: Trial) -> None:
         expected = t.expect("activation_backward", (z, da, name), lambda R, z=z, da=da, n=name:
                             R.activation_backward(da, R.activation_forward(z, n)[1]))[0]
         try:
-            assert_close(f"dz for {name!r}", got, expected, inputs,
-                         hint="dz = da * f'(z): multiply by the upstream da, and evaluate f' at "
-                              "the pre-activation z, not at a = f(z)")
+            with t.diagnosing("activation_backward", (z, da, name), got):
+                assert_close(f"dz for {name!r}", got, expected, inputs,
+                             hint="dz = da * f'(z): multiply by the upstream da, and evaluate "
+                                  "f' at the pre-activation z, not at a = f(z)")
         except CheckFailed:
             if not t.failed("activation_forward"):
                 raise
@@ -367,10 +374,11 @@ def check_mse_loss(t: Trial) -> None:
         loss, dpred = t.call("mse_loss", pred, target, inputs=inputs)
         e_loss, e_dpred = t.expect("mse_loss", (pred, target),
                                    lambda R, p=pred, y=target: R.mse_loss(p, y))
-        assert_close("loss", np.asarray(loss), e_loss, inputs, rtol=1e-9,
-                     hint="loss = sum((pred - target)**2) / (2 * N), N = pred.shape[0]")
-        assert_close("dpred", dpred, e_dpred, inputs,
-                     hint="d/dpred of sum((pred - target)**2) / (2N) is (pred - target) / N")
+        with t.diagnosing("mse_loss", (pred, target), (loss, dpred)):
+            assert_close("loss", np.asarray(loss), e_loss, inputs, rtol=1e-9,
+                         hint="loss = sum((pred - target)**2) / (2 * N), N = pred.shape[0]")
+            assert_close("dpred", dpred, e_dpred, inputs,
+                         hint="d/dpred of sum((pred - target)**2) / (2N) is (pred - target) / N")
 
 
 @check("softmax_cross_entropy", 3)
@@ -388,8 +396,9 @@ def check_softmax_cross_entropy(t: Trial) -> None:
                                      lambda R, z=logits, y=labels: R.softmax_cross_entropy(z, y))
         hint = ("subtract each row's max before exp; loss = mean over the batch of "
                 "-log softmax(logits)[label]; dlogits = (softmax - onehot) / N")
-        assert_close("loss", np.asarray(loss), e_loss, inputs, rtol=1e-9, hint=hint)
-        assert_close("dlogits", dlogits, e_dlogits, inputs, hint=hint)
+        with t.diagnosing("softmax_cross_entropy", (logits, labels), (loss, dlogits)):
+            assert_close("loss", np.asarray(loss), e_loss, inputs, rtol=1e-9, hint=hint)
+            assert_close("dlogits", dlogits, e_dlogits, inputs, hint=hint)
 
 
 # --- network -------------------------------------------------------------------------------------
@@ -432,28 +441,62 @@ def check_init_params(t: Trial) -> None:
                         f"{where}: W is not uniform on (-a, a) with a = sqrt(6 / (fan_in + "
                         f"fan_out)) = {limit:.4g}: max |W| = {np.max(np.abs(W)):.4g}, "
                         f"{inside:.0%} of |W| < a/2 (uniform: 50%)\n"
-                        "  hint: rng.uniform(-a, a, size=(fan_in, fan_out))"
+                        "  hint: rng.uniform(-a, a, size=(fan_in, fan_out))",
+                        diagnosis=_init_diagnosis(var, kurtosis, fan_in, fan_out, activation),
                     )
             else:
                 target, rule = 2.0 / fan_in, "He normal N(0, 2 / fan_in)"
                 if not 2.7 < kurtosis < 3.3:
                     raise CheckFailed(f"{where}: W does not look normal (kurtosis {kurtosis:.2f}, "
                                       "a normal distribution has 3)\n"
-                                      "  hint: rng.normal(0, np.sqrt(2 / fan_in), size=...)")
+                                      "  hint: rng.normal(0, np.sqrt(2 / fan_in), size=...)",
+                                      diagnosis=_init_diagnosis(var, kurtosis, fan_in, fan_out,
+                                                                activation))
             if abs(var / target - 1) > 0.1 or abs(mean) > 5 * np.sqrt(target / W.size):
                 raise CheckFailed(
                     f"{where}: W has mean {mean:.3g} and variance {var:.4g}; {rule} has mean 0 "
-                    f"and variance {target:.4g} (fan_in = {fan_in}, fan_out = {fan_out})"
+                    f"and variance {target:.4g} (fan_in = {fan_in}, fan_out = {fan_out})",
+                    diagnosis=_init_diagnosis(var, kurtosis, fan_in, fan_out, activation),
                 )
         again = t.call("init_params", sizes, activation, RngSeed(seed), inputs=inputs)
         other = t.call("init_params", sizes, activation, RngSeed(seed + 1), inputs=inputs)
         if not all(np.array_equal(p[0], q[0]) for p, q in zip(params, again, strict=False)):
             raise CheckFailed(f"init_params({sizes}, {activation!r}) gave different weights for "
                               "two generators with the same seed\n  hint: draw every random "
-                              "number from rng (rng.uniform, rng.normal), never np.random.*")
+                              "number from rng (rng.uniform, rng.normal), never np.random.*",
+                              diagnosis="draws from numpy's global generator (np.random.*) "
+                                        "instead of the rng argument")
         if any(np.array_equal(p[0], q[0]) for p, q in zip(params, other, strict=False)):
             raise CheckFailed(f"init_params({sizes}, {activation!r}) gave the same weights for "
                               "generators with different seeds: draw them from rng")
+
+
+def _init_diagnosis(var: float, kurtosis: float, fan_in: int, fan_out: int,
+                    activation: str) -> str | None:
+    """Name the usual initialisation mistakes from the weights' statistics."""
+    def near(a: float, b: float) -> bool:
+        return abs(a / b - 1) < 0.1
+
+    if near(var, 1e-4):
+        return "uses small random weights (0.01 * standard normal): gradients shrink in every layer"
+    if near(var, 1.0):
+        return "uses unscaled standard-normal weights: activations and gradients explode"
+    if activation in ("relu", "leaky_relu"):
+        if near(var, 2.0 / fan_out):
+            return "He init scales by fan_out; it is N(0, 2 / fan_in)"
+        if near(var, 2.0 / fan_in) and kurtosis < 2.2:
+            return "draws He weights from a uniform distribution; He init here is normal"
+        if near(var, 2.0 / (fan_in + fan_out)):
+            return "uses Glorot's variance for a ReLU layer; ReLU needs He init, 2 / fan_in"
+    else:
+        limit_sq = 6.0 / (fan_in + fan_out)
+        if near(var, limit_sq / 3) and kurtosis > 2.5:
+            return "draws Glorot weights from a normal distribution; here it is uniform on (-a, a)"
+        if near(var, limit_sq):
+            return "draws from N(0, a^2): a is the bound of U(-a, a), not a standard deviation"
+        if near(var, 2.0 / fan_in):
+            return "uses He init for a sigmoid/tanh layer; these use Glorot uniform"
+    return None
 
 
 def _random_params(rng: np.random.Generator, sizes: list[int]) -> list[tuple]:
@@ -483,9 +526,10 @@ def check_mlp_forward(t: Trial) -> None:
         out, _ = t.call("mlp_forward", x, params, activation, inputs=inputs)
         expected = t.expect("mlp_forward", (x, *_flat(params), activation),
                             lambda R, x=x, p=params, a=activation: R.mlp_forward(x, p, a)[0])[0]
-        assert_close("out", out, expected, inputs, rtol=1e-9,
-                     hint="apply the activation after every layer except the last one, whose "
-                          "output is returned as it is (linear)")
+        with t.diagnosing("mlp_forward", (x, params, activation), out):
+            assert_close("out", out, expected, inputs, rtol=1e-9,
+                         hint="apply the activation after every layer except the last one, "
+                              "whose output is returned as it is (linear)")
 
 
 def _own_numerical_mlp(t: Trial, x, params, activation, dout) -> list[np.ndarray]:
@@ -593,9 +637,35 @@ def check_numerical_gradient(t: Trial) -> None:
             expected, tol = central_differences(f, x, eps), 1e-9
         if got.dtype.kind != "f":
             raise CheckFailed(f"numerical_gradient returned dtype {got.dtype}; expected float64")
-        assert_norm_close("the numerical gradient", got, expected, inputs, tol=tol,
-                          hint="use central differences (f(x + eps) - f(x - eps)) / (2 * eps), "
-                               "one entry at a time, for every index of an n-d x (np.ndindex)")
+        step = 1e-6 if eps is None else eps
+        variants = {
+            "uses forward differences (f(x + eps) - f(x)) / eps; central differences "
+            "(f(x + eps) - f(x - eps)) / (2 eps) are far more accurate":
+                _forward_differences(f, x, step),
+            "misses the factor 2: central differences divide by 2 * eps": 2 * expected,
+        }
+        try:
+            assert_norm_close("the numerical gradient", got, expected, inputs, tol=tol,
+                              hint="use central differences (f(x + eps) - f(x - eps)) / "
+                                   "(2 * eps), one entry at a time, for every index of an n-d x "
+                                   "(np.ndindex)")
+        except CheckFailed as failure:
+            failure.diagnosis = next((label for label, v in variants.items()
+                                      if got.shape == v.shape
+                                      and relative_difference(got, v) < 1e-7), None)
+            raise
+
+
+def _forward_differences(f, x: np.ndarray, eps: float) -> np.ndarray:
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    base = f(x)
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        x[index] = original + eps
+        grad[index] = (f(x) - base) / eps
+        x[index] = original
+    return grad
 
 
 @check("relative_error", 1)
@@ -608,10 +678,20 @@ def check_relative_error(t: Trial) -> None:
     for a, b in cases:
         got = t.call("relative_error", a, b, inputs={"a": a, "b": b})
         expected = np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12)
-        assert_close("relative_error(a, b)", np.asarray(got), np.asarray(expected),
-                     {"a": a, "b": b}, rtol=1e-9, atol=1e-15,
-                     hint="Frobenius norms (np.linalg.norm); the denominator is "
-                          "max(||a|| + ||b||, 1e-12), so two zero arrays give 0")
+        try:
+            assert_close("relative_error(a, b)", np.asarray(got), np.asarray(expected),
+                         {"a": a, "b": b}, rtol=1e-9, atol=1e-15,
+                         hint="Frobenius norms (np.linalg.norm); the denominator is "
+                              "max(||a|| + ||b||, 1e-12), so two zero arrays give 0")
+        except CheckFailed as failure:
+            with np.errstate(all="ignore"):
+                by_a = np.linalg.norm(a - b) / np.linalg.norm(a)
+            if not np.isfinite(got):
+                failure.diagnosis = ("divides by ||a|| + ||b|| without the 1e-12 floor: "
+                                     "0 / 0 = NaN when both are zero")
+            elif np.isclose(got, by_a, rtol=1e-9):
+                failure.diagnosis = "divides by ||a|| only; the measure is symmetric in a and b"
+            raise
 
 
 # --- the lesson: vanishing and healthy gradients, with the student's own network ---------------

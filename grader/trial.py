@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .compare import CheckFailed, describe_inputs
+from .diagnoses import diagnose
 from .protocol import Handle, RngSeed, ScalarFunction, Student
 
 
@@ -140,6 +142,7 @@ class Trial:
         self._verdicts = verdicts
         self.warnings: list[str] = []
         self.notes: list[str] = []
+        self.reference = getattr(expected, "reference", None)
 
     # Upstream verdicts let a check say "your dense_forward is wrong" instead of blaming the
     # function under test for a bug it only inherited.
@@ -149,6 +152,16 @@ class Trial:
     def expect(self, name: str, args: tuple, compute: Callable) -> tuple[np.ndarray, ...]:
         """The right answer for ``name`` on ``args``; ``compute(R)`` gets the reference ``R``."""
         return self._expected(name, args, compute)
+
+    @contextmanager
+    def diagnosing(self, function: str, args: tuple, got: Any) -> Iterator[None]:
+        """On a failed comparison, name the known misconception the output matches, if any."""
+        try:
+            yield
+        except CheckFailed as failure:
+            if failure.diagnosis is None:
+                failure.diagnosis = diagnose(function, args, got, self.reference)
+            raise
 
     def call(self, name: str, *args: Any, inputs: dict[str, object] | None = None,
              **kwargs: Any) -> Any:

@@ -480,6 +480,8 @@ def _floored(values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plot_norms_by_activation(results, key: str, ylabel: str, title: str, path) -> Path:
+    from matplotlib.ticker import MaxNLocator
+
     activations = list(dict.fromkeys(res["activation"] for res in results))
     ncols = 2 if len(activations) > 1 else 1
     nrows = -(-len(activations) // ncols)
@@ -496,6 +498,7 @@ def _plot_norms_by_activation(results, key: str, ylabel: str, title: str, path) 
                 any_floored = True
                 ax.plot(layers[zero], values[zero], "x", color=line.get_color(), markersize=8)
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(act)
         ax.set_xlabel("hidden layer l (1 = next to the input)")
         ax.set_ylabel(ylabel)
@@ -538,7 +541,7 @@ def plot_layer_speed(data: dict, path) -> Path:
     from matplotlib import colormaps
 
     runs = data["runs"]
-    fig, axes = _figure(1, len(runs), (5.4 * len(runs), 4.2))
+    fig, axes = _figure(1, len(runs), (5.0 * len(runs) + 1.2, 4.2))
     cmap = colormaps["viridis"]
     any_floored = False
     for ax, run in zip(axes.flat, runs, strict=True):
@@ -554,7 +557,13 @@ def plot_layer_speed(data: dict, path) -> Path:
         ax.set_xlabel("epoch")
         ax.set_ylabel(r"$\|\Delta W_l\|_F \,/\, \|W_l\|_F$ over the epoch")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7, ncols=2, title="dark = near input")
+    # Every panel has the same layers: one legend, outside, so no curve is hidden under it.
+    fig.legend(
+        *ax.get_legend_handles_labels(),
+        loc="outside right center",
+        fontsize=8,
+        title="layer\n(dark = near input)",
+    )
     title = (
         f"Relative weight change per epoch, plain SGD lr {data['lr']}, "
         f"{data['depth']} hidden layers x {data['width']}"
@@ -566,42 +575,53 @@ def plot_layer_speed(data: dict, path) -> Path:
 
 
 def plot_training(data: dict, path) -> Path:
-    """Training accuracy vs epoch, one line per deep run; dashed: the shallow controls."""
-    fig, axes = _figure(1, 1, (8.0, 5.4))
-    ax = axes[0, 0]
-    colors = {}
-    for run in data["runs"]:
-        epochs = np.arange(1, len(run["accuracy"]) + 1)
-        (line,) = ax.plot(
-            epochs,
-            run["accuracy"],
-            linewidth=1.3,
-            label=f"{run['activation']}, depth {run['depth']}, lr {run['lr']}: "
-            f"final {run['final_accuracy']:.0%}, best {run['best_accuracy']:.0%}",
-        )
-        colors.setdefault(run["activation"], line.get_color())
-    for run in data["controls"]:
+    """Training accuracy vs epoch: one panel per deep run, with the chance line at 1/n_classes.
+
+    A shallow control with the same activation is drawn dashed in that activation's panels.
+    (One panel each, because several runs sit exactly on the chance line and would hide there.)
+    """
+    runs = data["runs"]
+    ncols = 2 if len(runs) > 1 else 1
+    nrows = -(-len(runs) // ncols)
+    fig, axes = _figure(nrows, ncols, (5.4 * ncols, 3.4 * nrows + 0.6))
+    for index, (ax, run) in enumerate(zip(axes.flat, runs, strict=False)):
+        color = f"C{index}"
         epochs = np.arange(1, len(run["accuracy"]) + 1)
         ax.plot(
             epochs,
             run["accuracy"],
-            linestyle="--",
-            linewidth=1,
-            color=colors.get(run["activation"]),
-            label=f"{run['activation']}, depth {run['depth']}, lr {run['lr']} (control): "
-            f"final {run['final_accuracy']:.0%}",
+            color=color,
+            linewidth=1.2,
+            label=f"depth {run['depth']}: final {run['final_accuracy']:.0%}, "
+            f"best {run['best_accuracy']:.0%} (epoch {run['best_epoch']})",
         )
-    ax.axhline(data["chance"], color="grey", linestyle=":", label=f"chance ({data['chance']:.0%})")
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training accuracy")
-    ax.set_title(
-        f"Spirals ({len(data['labels'])} points, 3 classes), {data['depth']} hidden layers "
-        f"x {data['width']}, minibatch SGD"
+        for control in data["controls"]:
+            if control["activation"] != run["activation"]:
+                continue
+            epochs = np.arange(1, len(control["accuracy"]) + 1)
+            ax.plot(
+                epochs,
+                control["accuracy"],
+                color=color,
+                linestyle="--",
+                linewidth=0.9,
+                alpha=0.7,
+                label=f"control, depth {control['depth']}, lr {control['lr']}: "
+                f"final {control['final_accuracy']:.0%}",
+            )
+        ax.axhline(data["chance"], color="grey", linestyle=":", label="chance")
+        ax.set_ylim(0.0, 1.05)
+        ax.set_title(f"{run['activation']}, lr {run['lr']}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training accuracy")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    for ax in list(axes.flat)[len(runs) :]:
+        ax.set_visible(False)
+    fig.suptitle(
+        f"Spirals ({len(data['labels'])} points, {round(1 / data['chance'])} classes): "
+        f"{data['depth']} hidden layers x {data['width']}, minibatch SGD"
     )
-    ax.grid(True, alpha=0.3)
-    # Below the axes: inside, it would cover the curves at chance or near 100%.
-    fig.legend(loc="outside lower center", ncols=2, fontsize=8)
     return _save(fig, path)
 
 
@@ -676,12 +696,10 @@ def summarize(
     if flow:
         sig, relu = _find(flow, "sigmoid", "glorot"), _find(flow, "relu", "he")
         if sig and relu:
-            r = sig["ratio"]
-            scale = f", about 10^{np.log10(r):.0f}," if 0 < r < float("inf") else ""
             sentences.append(
-                f"sigmoid+glorot: ||dW_1||/||dW_L|| = {r:.1e}: the first hidden layer gets"
-                f"{scale} of the last hidden layer's gradient, while relu+he keeps "
-                f"r = {relu['ratio']:.2g} (r_delta = {relu['ratio_delta']:.2g})."
+                f"sigmoid+glorot: ||dW_1||/||dW_L|| = {sig['ratio']:.1e}, so the first hidden "
+                f"layer gets {sig['ratio']:.1e} of the last hidden layer's gradient, while "
+                f"relu+he keeps r = {relu['ratio']:.2g} (r_delta = {relu['ratio_delta']:.2g})."
             )
         small = _find(flow, "tanh", "small")
         if small:

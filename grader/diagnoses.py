@@ -1,0 +1,136 @@
+"""Known misconceptions, recognised by what they compute.
+
+For a failed comparison the judge evaluates each known wrong variant of the function on the same
+input and, when the student's output matches one, names the misconception. Variants are written in
+terms of the reference ``R`` (so no correct formula is spelled out here); those that need ``R`` are
+skipped in the public self-check, where no reference exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+Variant = Callable[..., object]
+
+# function -> [(diagnosis, variant(R, *args) -> output with the function's result structure)]
+VARIANTS: dict[str, list[tuple[str, Variant]]] = {
+    "sigmoid_grad": [
+        ("returns sigma(z) itself instead of sigma(z) * (1 - sigma(z))",
+         lambda R, z: R.sigmoid(z)),
+        ("applies s * (1 - s) to z instead of to s = sigmoid(z)", lambda R, z: z * (1 - z)),
+        ("evaluates the derivative at the activation sigma(z) instead of at z",
+         lambda R, z: R.sigmoid_grad(R.sigmoid(z))),
+    ],
+    "tanh_grad": [
+        ("computes 1 - z**2: square tanh(z), not z", lambda R, z: 1 - z**2),
+        ("computes 1 - tanh(z): the tanh must be squared", lambda R, z: 1 - np.tanh(z)),
+        ("evaluates the derivative at the activation tanh(z) instead of at z",
+         lambda R, z: R.tanh_grad(np.tanh(z))),
+    ],
+    "relu_grad": [
+        ("returns relu(z) instead of its slope (0 or 1)", lambda R, z: R.relu(z)),
+        ("the mask is inverted: the slope is 1 where z > 0", lambda R, z: (z < 0) * 1.0),
+    ],
+    "leaky_relu": [
+        ("ignores the alpha argument (always 0.01)", lambda R, z, alpha=0.01: R.leaky_relu(z)),
+    ],
+    "leaky_relu_grad": [
+        ("returns 0 for negative inputs: the leaky slope there is alpha",
+         lambda R, z, alpha=0.01: (z > 0) * 1.0),
+        ("ignores the alpha argument (always 0.01)",
+         lambda R, z, alpha=0.01: R.leaky_relu_grad(z)),
+    ],
+    "sigmoid": [
+        ("computes exp(z) / (1 + exp(z)) for every z, which is inf / inf = NaN for large z",
+         lambda R, z: np.exp(z) / (1 + np.exp(z))),
+    ],
+    "dense_forward": [
+        ("forgets the bias b", lambda R, x, W, b: x @ W),
+    ],
+    "dense_backward": [
+        ("dx misses a transpose: dx = dout @ W.T",
+         lambda R, x, W, b, d: (d @ W, x.T @ d, d.sum(axis=0))),
+        ("dW is transposed: dW = x.T @ dout has the shape of W",
+         lambda R, x, W, b, d: (d @ W.T, d.T @ x, d.sum(axis=0))),
+        ("db sums over the wrong axis: sum over the batch (axis 0)",
+         lambda R, x, W, b, d: (d @ W.T, x.T @ d, d.sum(axis=1))),
+        ("db is a mean over the batch; it must be a sum (the loss already averages)",
+         lambda R, x, W, b, d: (d @ W.T, x.T @ d, d.mean(axis=0))),
+    ],
+    "activation_backward": [
+        ("evaluates f' at the activation a = f(z) instead of at the pre-activation z",
+         lambda R, z, da, name: da * _derivative(R, name)(R.activation_forward(z, name)[0])),
+        ("drops the upstream gradient: dz = da * f'(z), not f'(z)",
+         lambda R, z, da, name: _derivative(R, name)(z)),
+    ],
+    "mse_loss": [
+        ("forgets to divide by N (the batch size)",
+         lambda R, p, y: tuple(v * p.shape[0] for v in R.mse_loss(p, y))),
+        ("forgets the 1/2: the loss is sum(...) / (2N), so dpred = (pred - target) / N",
+         lambda R, p, y: tuple(v * 2 for v in R.mse_loss(p, y))),
+        ("drops the 1/2 from the loss: sum((pred - target)**2) / (2N)",
+         lambda R, p, y: (2 * R.mse_loss(p, y)[0], R.mse_loss(p, y)[1])),
+        ("dpred has the wrong sign: it is (pred - target) / N",
+         lambda R, p, y: (R.mse_loss(p, y)[0], -R.mse_loss(p, y)[1])),
+        ("divides the gradient by N twice",
+         lambda R, p, y: (R.mse_loss(p, y)[0], R.mse_loss(p, y)[1] / p.shape[0])),
+    ],
+    "softmax_cross_entropy": [
+        ("sums the loss over the batch instead of averaging it",
+         lambda R, z, y: tuple(v * z.shape[0] for v in R.softmax_cross_entropy(z, y))),
+        ("dlogits misses the -1 at each example's label",
+         lambda R, z, y: (R.softmax_cross_entropy(z, y)[0],
+                          R.softmax_cross_entropy(z, y)[1] + _onehot(y, z.shape[1]) / z.shape[0])),
+    ],
+    "mlp_forward": [
+        ("applies the activation to the output layer too; the last layer is linear",
+         lambda R, x, params, name: R.activation_forward(R.mlp_forward(x, params, name)[0],
+                                                         name)[0]),
+        ("skips the activation after the first layer",
+         lambda R, x, params, name: R.mlp_forward(x @ params[0][0] + params[0][1],
+                                                  params[1:], name)[0] if len(params) > 1
+         else None),
+    ],
+}
+
+
+def _derivative(R, name: str):
+    return {"sigmoid": R.sigmoid_grad, "tanh": R.tanh_grad, "relu": R.relu_grad,
+            "leaky_relu": R.leaky_relu_grad}[name]
+
+
+def _onehot(labels: np.ndarray, classes: int) -> np.ndarray:
+    out = np.zeros((labels.shape[0], classes))
+    out[np.arange(labels.shape[0]), labels] = 1.0
+    return out
+
+
+def _matches(got, variant, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    got_items = got if isinstance(got, tuple) else (got,)
+    variant_items = variant if isinstance(variant, tuple) else (variant,)
+    if len(got_items) != len(variant_items):
+        return False
+    for g, v in zip(got_items, variant_items, strict=True):
+        g, v = np.asarray(g, dtype=np.float64), np.asarray(v, dtype=np.float64)
+        if g.shape != v.shape:
+            return False
+        if not np.allclose(g, v, rtol=rtol, atol=atol, equal_nan=True):
+            return False
+    return True
+
+
+def diagnose(function: str, args: tuple, got, reference) -> str | None:
+    """The first known misconception whose output equals the student's, or None."""
+    if reference is None:
+        return None
+    for label, variant in VARIANTS.get(function, []):
+        try:
+            with np.errstate(all="ignore"):
+                output = variant(reference, *args)
+        except Exception:  # noqa: BLE001 - a variant that cannot run on this input just skips
+            continue
+        if output is not None and _matches(got, output):
+            return label
+    return None
