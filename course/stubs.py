@@ -25,10 +25,10 @@ HEADER = (
     "# (Generated from solutions/ by `python -m course stubs`.)\n"
 )
 
-PACKAGE_DOC = '''"""Your implementation of the exercises: activations, layers, network, gradient_check.
+PACKAGE_DOC = '''"""Your implementation: activations, layers, network and gradient_check.
 
-Self-check with ``python -m pytest grader/selfcheck.py``; run the experiments on your own code with
-``python -m exercises.experiments``.
+Self-check with ``python -m pytest grader/selfcheck.py``; run the experiments on your own code
+with ``python -m exercises.experiments``.
 """
 '''
 

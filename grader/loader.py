@@ -23,7 +23,7 @@ import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .api import MODULES
+from .api import FUNCTIONS, MODULES
 
 _counter = itertools.count()
 
@@ -38,7 +38,8 @@ def find_module_dir(path: Path) -> Path:
     if not path.is_dir():
         raise SubmissionError(f"{path} is not a folder")
     for candidate in (path, path / "exercises"):
-        if any((candidate / f"{module}.py").is_file() for module in MODULES):
+        if any((candidate / f"{module}.py").is_file()
+               for module in (*MODULES, NOTEBOOK_MODULE)):
             return candidate
     raise SubmissionError(
         f"no exercise modules in {path}: expected {', '.join(m + '.py' for m in MODULES)}"
@@ -58,6 +59,9 @@ class _AliasLoader(importlib.abc.Loader):
         pass
 
 
+NOTEBOOK_MODULE = "notebook_code"  # one module holding every function of a notebook submission
+
+
 class _OverridingLoader(importlib.abc.Loader):
     """Runs a student module, then puts the stand-ins in place before anyone imports from it."""
 
@@ -71,7 +75,8 @@ class _OverridingLoader(importlib.abc.Loader):
     def exec_module(self, module):
         self.inner.exec_module(module)
         short = module.__name__.rsplit(".", 1)[-1]
-        for name in MODULES.get(short, ()):
+        names = FUNCTIONS if short == NOTEBOOK_MODULE else MODULES.get(short, ())
+        for name in names:
             if name in self.overrides:
                 setattr(module, name, self.overrides[name])
 
@@ -97,9 +102,15 @@ class _Router(importlib.abc.MetaPathFinder):
             return None
         folder, _ = self.packages[self.current]
         short = tail if head == "exercises" and "." not in tail else (fullname if not tail else "")
-        if short in MODULES and (folder / f"{short}.py").is_file():
+        if short in MODULES:
+            if (folder / f"{short}.py").is_file():
+                target = short
+            elif (folder / f"{NOTEBOOK_MODULE}.py").is_file():
+                target = NOTEBOOK_MODULE
+            else:
+                return None
             return importlib.util.spec_from_loader(
-                fullname, _AliasLoader(f"{self.current}.{short}")
+                fullname, _AliasLoader(f"{self.current}.{target}")
             )
         return None
 
@@ -155,7 +166,10 @@ def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None)
         sys.meta_path.insert(0, _ROUTER)
     functions: dict[str, Callable] = {}
     missing: dict[str, str] = {}
+    notebook = (folder / f"{NOTEBOOK_MODULE}.py").is_file()
     for module_name, names in MODULES.items():
+        if notebook:
+            module_name = NOTEBOOK_MODULE
         if not (folder / f"{module_name}.py").is_file():
             for name in names:
                 missing[name] = f"{module_name}.py is missing"

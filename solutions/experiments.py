@@ -251,6 +251,8 @@ def train_classifier(
       accuracy: list of `epochs` floats, training accuracy after each epoch;
       loss: list of `epochs` floats, the mean minibatch loss during each epoch;
       final_accuracy: float; params: the trained list of (W, b), float64;
+      final_grad_norms: list of floats, ||dL/dW_l||_F per layer (output last) on the whole
+        data set with the trained params;
       update_ratios (only if track_updates): one list per layer (hidden layers first, output
         layer last) of `epochs` floats, ||W_l(epoch end) - W_l(epoch start)||_F divided by
         ||W_l(epoch start)||_F.
@@ -283,6 +285,11 @@ def train_classifier(
                 step = float(np.linalg.norm(W - W0))
                 update_ratios[layer].append(_ratio(step, float(np.linalg.norm(W0))))
 
+    # Which layers still receive a gradient where training ended: one full-batch backward pass.
+    out, caches = forward(x, params, activation)
+    _, dout = loss(out, labels)
+    final_grad_norms = [float(np.linalg.norm(dW)) for dW, _ in backward(dout, caches)]
+
     result = {
         "activation": activation,
         "depth": depth,
@@ -294,6 +301,7 @@ def train_classifier(
         "accuracy": history["accuracy"],
         "loss": history["loss"],
         "final_accuracy": history["accuracy"][-1] if epochs else float("nan"),
+        "final_grad_norms": final_grad_norms,
         "params": params,
     }
     if track_updates:
@@ -404,8 +412,9 @@ def training_comparison(
       depth, width, epochs, chance: settings and the chance accuracy 1 / n_classes;
       runs: one dict per entry of `runs` with activation, depth, lr, accuracy (list of `epochs`
         floats, training accuracy after each epoch), loss, final_accuracy, best_accuracy,
-        best_epoch (1-based), and grid = {"ticks": (R,) float64, "pred": (R, R) int64}: the
-        predicted class over the plane, for a decision-boundary plot;
+        best_epoch (1-based), final_grad_norms (see train_classifier), and
+        grid = {"ticks": (R,) float64, "pred": (R, R) int64}: the predicted class over the
+        plane, for a decision-boundary plot;
       controls: the same (without grid) for nets of depth `control_depth`, one per `controls`.
     """
     x, labels = make_spirals(n_per_class, noise, np.random.default_rng(seed))
@@ -426,6 +435,7 @@ def training_comparison(
             **networks,
         )
         keep = ("activation", "depth", "lr", "accuracy", "loss", "final_accuracy")
+        keep += ("final_grad_norms",)
         summary = {key: res[key] for key in keep}
         best = int(np.argmax(res["accuracy"]))
         summary["best_accuracy"] = res["accuracy"][best]
@@ -592,8 +602,8 @@ def plot_training(data: dict, path) -> Path:
             run["accuracy"],
             color=color,
             linewidth=1.2,
-            label=f"depth {run['depth']}: final {run['final_accuracy']:.0%}, "
-            f"best {run['best_accuracy']:.0%} (epoch {run['best_epoch']})",
+            label=f"depth {run['depth']}: final {run['final_accuracy']:.1%}, "
+            f"best {run['best_accuracy']:.1%} (epoch {run['best_epoch']})",
         )
         for control in data["controls"]:
             if control["activation"] != run["activation"]:
@@ -607,7 +617,7 @@ def plot_training(data: dict, path) -> Path:
                 linewidth=0.9,
                 alpha=0.7,
                 label=f"control, depth {control['depth']}, lr {control['lr']}: "
-                f"final {control['final_accuracy']:.0%}",
+                f"final {control['final_accuracy']:.1%}",
             )
         ax.axhline(data["chance"], color="grey", linestyle=":", label="chance")
         ax.set_ylim(0.0, 1.05)
@@ -733,14 +743,25 @@ def summarize(
             controls = [f"{_label(c)} {c['final_accuracy']:.0%}" for c in training["controls"]]
             sentence += f"; with {depth} hidden layers: " + ", ".join(controls)
         sentences.append(sentence + ".")
-        # A net that once did well and then fell back is stepping too far, not too little.
+        # A net that once did well and then fell back was not starved of gradient from the
+        # start; look at where the gradient went by the end.
         for run in training["runs"]:
-            if run["best_accuracy"] - run["final_accuracy"] > 0.2:
-                sentences.append(
-                    f"{_label(run)} reached {run['best_accuracy']:.0%} at epoch "
-                    f"{run['best_epoch']} and fell back to {run['final_accuracy']:.0%}: "
-                    "an unstable step size, not a vanishing gradient."
+            if run["best_accuracy"] - run["final_accuracy"] <= 0.2:
+                continue
+            g_first, g_out = run["final_grad_norms"][0], run["final_grad_norms"][-1]
+            sentence = (
+                f"{_label(run)} reached {run['best_accuracy']:.0%} at epoch {run['best_epoch']} "
+                f"and fell back to {run['final_accuracy']:.0%}"
+            )
+            if _ratio(g_first, g_out) < 1e-3:
+                sentence += (
+                    f"; at the end ||dW_1|| = {g_first:.0e} against {g_out:.0e} at the output: "
+                    "the large steps drove the units into saturation, where the gradient "
+                    "vanishes too"
                 )
+            else:
+                sentence += ": the step size is too large for this net"
+            sentences.append(sentence + ".")
     return sentences
 
 
@@ -793,7 +814,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
             print(
                 f"  {run['activation']:<8} depth {run['depth']:>2}  lr {run['lr']:<4} "
                 f"final {run['final_accuracy']:6.1%}  best {run['best_accuracy']:6.1%} "
-                f"(epoch {run['best_epoch']})"
+                f"(epoch {run['best_epoch']})  end ||dW_1||/||dW_out|| "
+                f"{_ratio(run['final_grad_norms'][0], run['final_grad_norms'][-1]):.1e}"
             )
         written["training"] = plot_training(training, out / "training.png")
         written["decision_boundary"] = plot_decision_boundary(

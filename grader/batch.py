@@ -1,0 +1,104 @@
+"""Grade one submission end to end, or a whole class in parallel.
+
+``grade_submission`` copies the submission into a clean folder, runs every check with the
+student's code in sandboxed workers (a fresh one per submission, and per set of reference
+stand-ins), and returns plain results. It never raises for anything a submission does: a crash,
+a hang or a hostile file ends in a clear message and a score for what was honestly done.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .judge import CheckResult, grade, total
+from .loader import SubmissionError, reference_functions
+from .remote import WorkerStudent
+from .sandbox import Limits, bubblewrap_works
+from .submissions import prepare, submission_name
+from .trial import REGISTRY, LiveExpected
+
+DEFAULT_SEED = 7211  # the instructor's config or --seed replaces it; never the public seed (0)
+
+
+@dataclass
+class SubmissionResult:
+    """Everything the judge decided about one submission (plain data, JSON-ready)."""
+
+    name: str
+    source: str
+    content_hash: str
+    seed: int
+    grader_version: str
+    score: int
+    max_score: int
+    checks: list[CheckResult]
+    sandbox: str
+    seconds: float
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _unloadable(name: str, source: str, seed: int, message: str, seconds: float,
+                content_hash: str = "") -> SubmissionResult:
+    checks = [CheckResult(c.name, c.title, c.points, 0, False, feedback=message, tags=c.tags)
+              for c in REGISTRY.values()]
+    return SubmissionResult(name, source, content_hash, seed, __version__, 0,
+                            sum(c.points for c in REGISTRY.values()), checks, "none", seconds,
+                            error=message)
+
+
+def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None = None,
+                     sandbox: bool | None = None) -> SubmissionResult:
+    """Grade one submission (folder, .zip or .ipynb) with the student's code in workers."""
+    started = time.monotonic()
+    limits = limits or Limits()
+    name = submission_name(Path(path))
+    try:
+        prepared = prepare(Path(path))
+    except (SubmissionError, OSError) as error:
+        return _unloadable(name, str(path), seed, f"the submission could not be read: {error}",
+                           time.monotonic() - started)
+    reference = reference_functions()
+    deadline = time.monotonic() + limits.submission_seconds
+    workers: list[WorkerStudent] = []
+
+    def make_student(overrides):
+        worker = WorkerStudent(prepared.folder, overrides, limits, sandbox, deadline)
+        workers.append(worker)
+        return worker
+
+    try:
+        results = grade(make_student, LiveExpected(reference), seed, reference)
+    except Exception:  # noqa: BLE001 - a judge bug must not stop a batch; it is reported
+        return _unloadable(name, str(path), seed, "internal grader error:\n"
+                           + traceback.format_exc(limit=5), time.monotonic() - started,
+                           prepared.content_hash)
+    finally:
+        for worker in workers:
+            worker.close()
+        prepared.cleanup()
+    score, possible = total(results)
+    modes = {w.mode for w in workers if w.mode != "not started"}
+    notes = list(prepared.notes)
+    for worker in workers:
+        notes.extend(worker.events)
+    if "subprocess" in modes:
+        notes.append("bubblewrap is not available: student code ran in a plain subprocess with "
+                     "resource limits only (no filesystem or network isolation)")
+    return SubmissionResult(name, str(path), prepared.content_hash, seed, __version__, score,
+                            possible, results, ",".join(sorted(modes)) or "none",
+                            round(time.monotonic() - started, 3), notes=notes)
+
+
+def sandbox_description(sandbox: bool | None) -> str:
+    if sandbox is False or (sandbox is None and not bubblewrap_works()):
+        return ("plain subprocess with rlimits (bubblewrap unavailable): no filesystem or "
+                "network isolation")
+    return "bubblewrap (no network, read-only view, private /tmp, unprivileged uid)"
