@@ -16,6 +16,7 @@ from pathlib import Path
 from . import __version__
 from .judge import CheckResult, grade, total
 from .loader import SubmissionError, reference_functions
+from .measure import gradient_flow
 from .remote import WorkerStudent
 from .sandbox import Limits, bubblewrap_works
 from .submissions import prepare, submission_name
@@ -40,6 +41,7 @@ class SubmissionResult:
     seconds: float
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    gradient_flow: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,8 +76,11 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
         workers.append(worker)
         return worker
 
+    flow: dict[str, list[float]] = {}
     try:
         results = grade(make_student, LiveExpected(reference), seed, reference)
+        if workers and time.monotonic() < deadline:
+            flow = gradient_flow(workers[0])
     except Exception:  # noqa: BLE001 - a judge bug must not stop a batch; it is reported
         return _unloadable(name, str(path), seed, "internal grader error:\n"
                            + traceback.format_exc(limit=5), time.monotonic() - started,
@@ -94,7 +99,7 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
                      "resource limits only (no filesystem or network isolation)")
     return SubmissionResult(name, str(path), prepared.content_hash, seed, __version__, score,
                             possible, results, ",".join(sorted(modes)) or "none",
-                            round(time.monotonic() - started, 3), notes=notes)
+                            round(time.monotonic() - started, 3), notes=notes, gradient_flow=flow)
 
 
 def sandbox_description(sandbox: bool | None) -> str:

@@ -1,21 +1,223 @@
-"""Command line: ``python -m grader record`` and ``python -m grader grade PATH...``."""
+"""Command line of the grader.
+
+    python -m grader grade PATH... [--results FILE] [--feedback DIR] [--gradebook FILE]
+                                   [--csv FILE] [--summary DIR] [--workers N] [--seed S]
+    python -m grader export GRADEBOOK --csv FILE
+    python -m grader record          # instructors: re-record the public self-check's answers
+    python -m grader demo [--out DIR]
+
+A PATH is one submission (a folder of modules, a .zip of one, or the notebook .ipynb); several
+PATHs, or a folder of submission folders, make a batch. The exit status is 0 whenever grading
+itself worked, however the students did.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
+import tomllib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+from . import __version__
+from .batch import DEFAULT_SEED, SubmissionResult, grade_submission, sandbox_description
+from .sandbox import Limits
+
+CONFIG_NAME = "grader.toml"
+
+
+def _load_config(path: Path | None) -> dict:
+    """The instructor's settings: ``seed``, ``call_seconds``, ``submission_seconds``,
+    ``memory_mb`` (TOML). Looked up as ./grader.toml when --config is not given."""
+    candidate = path or Path(CONFIG_NAME)
+    if not candidate.is_file():
+        if path is not None:
+            raise SystemExit(f"config file {path} not found")
+        return {}
+    with open(candidate, "rb") as handle:
+        return tomllib.load(handle)
+
+
+class Progress:
+    """One line per finished submission, or a redrawn bar on a terminal."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total = total
+        self.done = 0
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+
+    def update(self, result: SubmissionResult | None, name: str, skipped: bool = False) -> None:
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        what = "unchanged, skipped" if skipped else f"{result.score}/{result.max_score}"
+        if self.tty:
+            filled = int(30 * self.done / max(self.total, 1))
+            bar = "#" * filled + "." * (30 - filled)
+            self.stream.write(f"\r[{bar}] {self.done}/{self.total} {rate:4.1f}/s  "
+                              f"{name[:24]:<24} {what:<18}")
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"[{self.done:>4}/{self.total}] {name}: {what}\n")
+        self.stream.flush()
+
+
+def _grade_one(path: str, seed: int, limits: Limits, sandbox: bool | None) -> SubmissionResult:
+    return grade_submission(Path(path), seed, limits, sandbox)
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    from .gradebook import Gradebook
+    from .loader import reference_functions
+    from .measure import reference_flow
+    from .report import class_summary, score_table, write_feedback, write_results_json
+    from .submissions import expand, prepare, submission_name
+
+    config = _load_config(args.config)
+    seed = args.seed if args.seed is not None else int(config.get("seed", DEFAULT_SEED))
+    limits = Limits(
+        call_seconds=float(config.get("call_seconds", Limits.call_seconds)),
+        submission_seconds=float(config.get("submission_seconds", Limits.submission_seconds)),
+        memory_bytes=int(config.get("memory_mb", Limits.memory_bytes >> 20)) << 20,
+    )
+    sandbox = False if args.no_sandbox else None
+    paths = expand(args.paths)
+    if args.shard:
+        from .shards import select_shard
+
+        paths = select_shard(paths, args.shard)
+    if not paths:
+        print("no submissions found", file=sys.stderr)
+        return 2
+    if args.results and len(paths) != 1:
+        print("--results writes one submission's results.json: give exactly one PATH",
+              file=sys.stderr)
+        return 2
+    print(f"grading {len(paths)} submission(s) with grader {__version__}; student code runs in "
+          f"{sandbox_description(sandbox)}", file=sys.stderr)
+
+    gradebook = Gradebook(args.gradebook) if args.gradebook else None
+    todo: list[Path] = []
+    skipped: list[str] = []
+    progress = Progress(len(paths))
+    for path in paths:
+        if gradebook is not None:
+            try:
+                prepared = prepare(path)
+                current = gradebook.is_current(prepared.name, prepared.content_hash, seed,
+                                               __version__)
+                prepared.cleanup()
+            except Exception:  # noqa: BLE001 - unreadable: let grading report it
+                current = False
+            if current:
+                skipped.append(submission_name(path))
+                progress.update(None, submission_name(path), skipped=True)
+                continue
+        todo.append(path)
+
+    reference = reference_flow(reference_functions()) if args.feedback else {}
+    results: list[SubmissionResult] = []
+
+    def finish(result: SubmissionResult) -> None:
+        results.append(result)
+        if gradebook is not None:
+            gradebook.record(result)
+        if args.feedback:
+            write_feedback(result, Path(args.feedback), reference)
+        progress.update(result, result.name)
+
+    workers = max(1, min(args.workers, len(todo))) if todo else 1
+    if workers == 1:
+        for path in todo:
+            finish(grade_submission(path, seed, limits, sandbox))
+    else:
+        # Judges in separate processes: each drives its own sandboxed workers.
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_grade_one, str(p), seed, limits, sandbox) for p in todo]
+            for future in as_completed(futures):
+                finish(future.result())
+
+    if args.results:
+        write_results_json(results[0], Path(args.results))
+    results.sort(key=lambda r: r.name)
+    if results:
+        print(score_table(results))
+    if skipped:
+        print(f"{len(skipped)} unchanged submission(s) skipped (already in the gradebook)")
+    if gradebook is not None:
+        if args.csv:
+            print(f"grades: {gradebook.export_csv(Path(args.csv))}")
+        if args.summary:
+            path = class_summary(gradebook.check_rows(), gradebook.scores(), Path(args.summary))
+            print(f"class summary: {path}")
+        print(f"gradebook: {gradebook.path}")
+        gradebook.close()
+    elif args.csv or args.summary:
+        print("--csv and --summary read the gradebook: add --gradebook FILE", file=sys.stderr)
+    if args.feedback:
+        print(f"feedback: {args.feedback}/<submission>.md")
+    if args.results:
+        print(f"results.json: {args.results}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader")
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("grade", help="grade one submission or a batch")
+    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    grade.add_argument("--results", type=Path, help="write Gradescope's results.json here")
+    grade.add_argument("--feedback", type=Path, help="write Markdown feedback into this folder")
+    grade.add_argument("--gradebook", type=Path, help="SQLite gradebook (resumes, skips "
+                       "unchanged submissions)")
+    grade.add_argument("--csv", type=Path, help="export the gradebook as CSV")
+    grade.add_argument("--summary", type=Path, help="write the class summary into this folder")
+    grade.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                       help="submissions graded in parallel (default: 2 or the CPU count)")
+    grade.add_argument("--seed", type=int, help="grading seed (hidden inputs); default: "
+                       f"{CONFIG_NAME} or {DEFAULT_SEED}")
+    grade.add_argument("--config", type=Path, help=f"instructor settings (default ./{CONFIG_NAME})")
+    grade.add_argument("--shard", help="grade only shard I of N (I/N, 1-based)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code in a plain subprocess even if bubblewrap works")
+
+    export = commands.add_parser("export", help="export a gradebook as CSV")
+    export.add_argument("gradebook", type=Path)
+    export.add_argument("--csv", type=Path, required=True)
+
     commands.add_parser("record", help="record the public self-check's expected values")
+
+    demo = commands.add_parser("demo", help="grade the samples in examples/ and run experiments")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"))
+    demo.add_argument("--quick", action="store_true", help="short experiments")
+
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        return run_grade(args)
+    if args.command == "export":
+        from .gradebook import Gradebook
+
+        with Gradebook(args.gradebook) as gradebook:
+            print(gradebook.export_csv(args.csv))
+        return 0
     if args.command == "record":
         from .public import record
 
         print(f"wrote {record()}")
-    return 0
+        return 0
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args.out, quick=args.quick)
+    return 2
 
 
 if __name__ == "__main__":

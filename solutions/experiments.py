@@ -490,7 +490,7 @@ def _floored(values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plot_norms_by_activation(results, key: str, ylabel: str, title: str, path) -> Path:
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator, NullLocator
 
     activations = list(dict.fromkeys(res["activation"] for res in results))
     ncols = 2 if len(activations) > 1 else 1
@@ -508,6 +508,8 @@ def _plot_norms_by_activation(results, key: str, ylabel: str, title: str, path) 
                 any_floored = True
                 ax.plot(layers[zero], values[zero], "x", color=line.get_color(), markersize=8)
         ax.set_yscale("log")
+        # These axes span many decades: minor ticks would only add clutter (and drawing time).
+        ax.yaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(act)
         ax.set_xlabel("hidden layer l (1 = next to the input)")

@@ -1,0 +1,121 @@
+"""The class gradebook: one SQLite file, one row per submission x check.
+
+Each submission's rows are replaced in a single transaction, so a batch killed at any moment
+leaves every submission either fully recorded or not at all; re-running skips submissions whose
+content hash, seed and grader version are already recorded, and grades the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .batch import SubmissionResult
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    name TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    grader_version TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    max_score INTEGER NOT NULL,
+    sandbox TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    error TEXT,
+    notes TEXT NOT NULL,
+    graded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    submission TEXT NOT NULL REFERENCES submissions(name) ON DELETE CASCADE,
+    check_name TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    max_score INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    feedback TEXT NOT NULL,
+    diagnosis TEXT,
+    tags TEXT NOT NULL,
+    grader_version TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    PRIMARY KEY (submission, check_name)
+);
+"""
+
+
+class Gradebook:
+    """A SQLite gradebook; safe to reopen and resume."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def is_current(self, name: str, content_hash: str, seed: int, version: str) -> bool:
+        """True when this exact content was already graded with this seed and grader."""
+        row = self.db.execute(
+            "SELECT content_hash, seed, grader_version FROM submissions WHERE name = ?", (name,)
+        ).fetchone()
+        return row == (content_hash, seed, version)
+
+    def record(self, result: SubmissionResult) -> None:
+        with self.db:  # one transaction: all of a submission's rows, or none
+            self.db.execute("DELETE FROM results WHERE submission = ?", (result.name,))
+            self.db.execute("DELETE FROM submissions WHERE name = ?", (result.name,))
+            self.db.execute(
+                "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (result.name, result.source, result.content_hash, result.grader_version,
+                 result.seed, result.score, result.max_score, result.sandbox, result.seconds,
+                 result.error, json.dumps(result.notes),
+                 datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+            self.db.executemany(
+                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(result.name, c.name, c.score, c.max_score, int(c.passed), c.feedback,
+                  c.diagnosis, json.dumps(list(c.tags)), result.grader_version, result.seed,
+                  result.content_hash) for c in result.checks],
+            )
+
+    def scores(self) -> list[tuple[str, int, int]]:
+        return self.db.execute(
+            "SELECT name, score, max_score FROM submissions ORDER BY name").fetchall()
+
+    def check_rows(self) -> list[tuple]:
+        return self.db.execute(
+            "SELECT submission, check_name, score, max_score, passed, feedback, diagnosis "
+            "FROM results ORDER BY submission, rowid").fetchall()
+
+    def export_csv(self, path: Path) -> Path:
+        """One row per submission: total, then each check's score (in grading order)."""
+        rows = self.check_rows()
+        checks: list[str] = []
+        per_submission: dict[str, dict[str, int]] = {}
+        for submission, check_name, score, *_ in rows:
+            if check_name not in checks:
+                checks.append(check_name)
+            per_submission.setdefault(submission, {})[check_name] = score
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["submission", "score", "max_score", *checks])
+            for name, score, possible in self.scores():
+                marks = per_submission.get(name, {})
+                writer.writerow([name, score, possible, *(marks.get(c, "") for c in checks)])
+        return path
