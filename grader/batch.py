@@ -17,6 +17,7 @@ from . import __version__
 from .judge import CheckResult, grade, total
 from .loader import SubmissionError, reference_functions
 from .measure import gradient_flow
+from .protocol import RoutedStudent
 from .remote import WorkerStudent
 from .sandbox import Limits, bubblewrap_works
 from .submissions import prepare, submission_name
@@ -74,7 +75,7 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
     def make_student(overrides):
         worker = WorkerStudent(prepared.folder, overrides, limits, sandbox, deadline)
         workers.append(worker)
-        return worker
+        return RoutedStudent(worker, overrides) if overrides else worker
 
     flow: dict[str, list[float]] = {}
     try:

@@ -89,7 +89,11 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
         broken_upstream = sorted(upstream(check.name) & failed)
         if not result.passed and broken_upstream:
             stand_ins = stand_ins_for(check.name, failed)
-            if reference is not None and stand_ins:
+            if reference is not None and stand_ins and set(check.tags) <= stand_ins:
+                # Nothing of the student's would be left in this check: no points to earn.
+                result.notes.insert(0, f"not graded on its own: it runs only "
+                                       f"{_join(sorted(check.tags))}, which failed")
+            elif reference is not None and stand_ins:
                 patched = make_student({f: reference[f] for f in stand_ins})
                 retry = run_check(check, patched, expected, seed, verdicts)
                 retry.substituted = tuple(sorted(stand_ins))

@@ -123,9 +123,13 @@ def notebook_source(path: Path) -> str:
             kept.append(f"# a cell with a syntax error was skipped: {error.msg} "
                         f"(line {error.lineno})")
             continue
+        source_lines = text.splitlines()
         for node in tree.body:
             if _graded_definition(node):
-                kept.append(ast.get_source_segment(text, node) or "")
+                # Decorators (``@dataclass``) sit above the node's own first line.
+                first = min([d.lineno for d in getattr(node, "decorator_list", [])]
+                            + [node.lineno])
+                kept.append("\n".join(source_lines[first - 1:node.end_lineno]))
     return "\n\n".join(kept) + "\n"
 
 

@@ -1,0 +1,48 @@
+"""``make demo``: grade the reference and the samples in ``examples/`` the way an instructor
+grades a class, then run the experiments with the reference, and say where everything went."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .cli import main as cli_main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_demo(out: Path, quick: bool = False) -> int:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    samples = [REPO / "solutions", *sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())]
+    print("== Grading the reference and the sample submissions in examples/ ==", flush=True)
+    gradebook = out / "gradebook.sqlite"
+    gradebook.unlink(missing_ok=True)
+    status = cli_main(["grade", *map(str, samples), "--gradebook", str(gradebook),
+                       "--csv", str(out / "grades.csv"), "--feedback", str(out / "feedback"),
+                       "--summary", str(out / "summary")])
+    if status != 0:
+        return status
+
+    print("\n== The experiments, run with the reference solutions ==", flush=True)
+    from .loader import reference_functions
+
+    reference_functions()  # makes the package ``solutions`` importable from its folder
+    from solutions import experiments
+
+    arguments = ["--out", str(out / "experiments")] + (["--quick"] if quick else [])
+    experiments.main(arguments)
+
+    print(f"""
+== Where the outputs are ==
+  {out / 'feedback'}/<name>.md        feedback per submission, with its gradient-flow plot
+  {out / 'grades.csv'}                  grades, one row per submission
+  {out / 'gradebook.sqlite'}            the gradebook (one row per submission x check)
+  {out / 'summary' / 'summary.md'}      class summary and score histogram
+  {out / 'experiments'}/                gradient flow, layer speed and training plots
+""")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo(Path("out/demo")))
