@@ -1,27 +1,29 @@
-"""``python -m course stubs [--check]``: regenerate ``exercises/`` from ``solutions/``."""
+"""``python -m course COMMAND``: build what students and courses get from ``solutions/``.
+
+Each command lives in its own module, which provides ``register(subparsers)`` (adding its
+sub-parser with ``set_defaults(run=...)``).
+"""
 
 import argparse
+import importlib
 import sys
 
-from . import stubs
+COMMAND_MODULES = ("stubs", "notebook", "nbgrader_course", "gradescope", "release")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    stub_parser = commands.add_parser("stubs", help="regenerate exercises/ from solutions/")
-    stub_parser.add_argument("--check", action="store_true",
-                             help="only report files that differ; exit 1 if any")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"course.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"course.{name}":
+                raise
+            continue
+        module.register(commands)
     args = parser.parse_args(argv)
-    if args.command == "stubs":
-        if args.check:
-            stale = stubs.drift()
-            for name in stale:
-                print(f"exercises/{name} differs from what solutions/ generates")
-            return 1 if stale else 0
-        for path in stubs.write():
-            print(f"wrote {path.relative_to(stubs.REPO)}")
-    return 0
+    return int(args.run(args) or 0)
 
 
 if __name__ == "__main__":

@@ -98,3 +98,21 @@ def drift(target: Path = EXERCISES, solutions: Path = SOLUTIONS) -> list[str]:
              if not (target / name).is_file() or (target / name).read_text() != text]
     extra = [p.name for p in target.glob("*.py") if p.name not in expected]
     return sorted(stale + extra)
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("stubs", help="regenerate exercises/ from solutions/")
+    parser.add_argument("--check", action="store_true",
+                        help="only report files that differ; exit 1 if any")
+    parser.set_defaults(run=_run)
+
+
+def _run(args) -> int:
+    if args.check:
+        stale = drift()
+        for name in stale:
+            print(f"exercises/{name} differs from what solutions/ generates")
+        return 1 if stale else 0
+    for path in write():
+        print(f"wrote {path.relative_to(REPO)}")
+    return 0

@@ -3,6 +3,7 @@
     python -m grader grade PATH... [--results FILE] [--feedback DIR] [--gradebook FILE]
                                    [--csv FILE] [--summary DIR] [--workers N] [--seed S]
     python -m grader export GRADEBOOK --csv FILE
+    python -m grader merge TARGET SHARD... # combine the gradebooks of --shard runs
     python -m grader record          # instructors: re-record the public self-check's answers
     python -m grader demo [--out DIR]
 
@@ -193,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("gradebook", type=Path)
     export.add_argument("--csv", type=Path, required=True)
 
+    merge = commands.add_parser("merge", help="combine shard gradebooks into one")
+    merge.add_argument("target", type=Path, help="gradebook to merge into (created if needed)")
+    merge.add_argument("shards", type=Path, nargs="+", help="gradebooks written by --shard runs")
+
     commands.add_parser("record", help="record the public self-check's expected values")
 
     demo = commands.add_parser("demo", help="grade the samples in examples/ and run experiments")
@@ -207,6 +212,18 @@ def main(argv: list[str] | None = None) -> int:
 
         with Gradebook(args.gradebook) as gradebook:
             print(gradebook.export_csv(args.csv))
+        return 0
+    if args.command == "merge":
+        from .gradebook import Gradebook
+
+        with Gradebook(args.target) as gradebook:
+            for shard in args.shards:
+                if not shard.is_file():
+                    print(f"{shard}: no such gradebook", file=sys.stderr)
+                    return 2
+                copied, kept = gradebook.merge_from(shard)
+                print(f"{shard}: {copied} submission(s) merged, {kept} newer already present")
+            print(f"{len(gradebook.scores())} submission(s) in {args.target}")
         return 0
     if args.command == "record":
         from .public import record

@@ -92,6 +92,37 @@ class Gradebook:
                   result.content_hash) for c in result.checks],
             )
 
+    def merge_from(self, other: Path) -> tuple[int, int]:
+        """Copy every submission of another gradebook (a shard's) into this one.
+
+        A submission already here is replaced only when the other copy was graded later, and
+        always with all of its rows in one transaction, so nothing is lost or doubled.
+        Returns (copied, kept) counts.
+        """
+        copied = kept = 0
+        source = sqlite3.connect(Path(other))
+        try:
+            for row in source.execute("SELECT * FROM submissions").fetchall():
+                name, graded_at = row[0], row[-1]
+                mine = self.db.execute("SELECT graded_at FROM submissions WHERE name = ?",
+                                       (name,)).fetchone()
+                if mine is not None and mine[0] >= graded_at:
+                    kept += 1
+                    continue
+                checks = source.execute("SELECT * FROM results WHERE submission = ?",
+                                        (name,)).fetchall()
+                with self.db:
+                    self.db.execute("DELETE FROM results WHERE submission = ?", (name,))
+                    self.db.execute("DELETE FROM submissions WHERE name = ?", (name,))
+                    self.db.execute(f"INSERT INTO submissions VALUES ({_marks(row)})", row)
+                    if checks:
+                        self.db.executemany(
+                            f"INSERT INTO results VALUES ({_marks(checks[0])})", checks)
+                copied += 1
+        finally:
+            source.close()
+        return copied, kept
+
     def scores(self) -> list[tuple[str, int, int]]:
         return self.db.execute(
             "SELECT name, score, max_score FROM submissions ORDER BY name").fetchall()
@@ -119,3 +150,7 @@ class Gradebook:
                 marks = per_submission.get(name, {})
                 writer.writerow([name, score, possible, *(marks.get(c, "") for c in checks)])
         return path
+
+
+def _marks(row: tuple) -> str:
+    return ", ".join("?" * len(row))

@@ -180,3 +180,30 @@ def test_bad_shard_argument_is_refused(text):
     done = grader("grade", str(EXAMPLES / "correct"), "--shard", text)
     assert done.returncode != 0
     assert "--shard" in done.stderr
+
+
+def test_shards_split_deterministically_and_merge_without_loss(tmp_path):
+    batch = tmp_path / "class"
+    for i in range(5):
+        shutil.copytree(EXAMPLES / ("correct" if i % 2 else "half_done"), batch / f"s{i}")
+    shard_books = []
+    graded: list[str] = []
+    for index in (1, 2, 3):
+        book = tmp_path / f"shard{index}.sqlite"
+        done = grader("grade", str(batch), "--shard", f"{index}/3", "--gradebook", str(book))
+        assert done.returncode == 0 or "no submissions found" in done.stderr
+        if book.exists():
+            shard_books.append(book)
+            graded += list(_gradebook_counts(book)[0])
+    assert sorted(graded) == [f"s{i}" for i in range(5)]  # every one in exactly one shard
+    merged = tmp_path / "all.sqlite"
+    done = grader("merge", str(merged), *map(str, shard_books))
+    assert done.returncode == 0, done.stderr
+    again = grader("merge", str(merged), *map(str, shard_books))  # idempotent
+    assert "0 submission(s) merged" in again.stdout
+    scores, rows = _gradebook_counts(merged)
+    with sqlite3.connect(merged) as db:
+        failures = db.execute("SELECT submission, check_name, feedback FROM results "
+                              "WHERE passed = 0 AND submission IN ('s1', 's3')").fetchall()
+    assert scores == {f"s{i}": (TOTAL if i % 2 else 20) for i in range(5)}, failures
+    assert rows == {name: len(REGISTRY) for name in scores}
