@@ -413,7 +413,8 @@ def _moments(w: np.ndarray) -> tuple[float, float, float]:
 @check("init_params", 3)
 def check_init_params(t: Trial) -> None:
     """init_params: Glorot uniform for sigmoid/tanh, He normal for ReLUs, zero biases, rng only"""
-    sizes = [200, 300, 100]
+    # Big enough that a 10% variance error is > 10 standard errors; small enough to be quick.
+    sizes = [120, 200, 80]
     seed = int(t.rng.integers(1 << 30))
     for activation in ACTIVATION_NAMES:
         inputs = {"layer_sizes": sizes, "activation": activation, "rng": f"default_rng({seed})"}
@@ -458,6 +459,8 @@ def check_init_params(t: Trial) -> None:
                     f"and variance {target:.4g} (fan_in = {fan_in}, fan_out = {fan_out})",
                     diagnosis=_init_diagnosis(var, kurtosis, fan_in, fan_out, activation),
                 )
+        if activation not in ("sigmoid", "relu"):  # one of each rule is enough for seeding
+            continue
         again = t.call("init_params", sizes, activation, RngSeed(seed), inputs=inputs)
         other = t.call("init_params", sizes, activation, RngSeed(seed + 1), inputs=inputs)
         if not all(np.array_equal(p[0], q[0]) for p, q in zip(params, again, strict=False)):
@@ -778,10 +781,13 @@ def check_vanishing_relu(t: Trial) -> None:
         x, params, dout, caches, grads = _deep_gradients(t, "relu", seed)
         norms = [float(np.linalg.norm(dW)) for dW, _ in grads]
         ratio = _ratio(norms[0], norms[DEPTH - 1])
-        first, last = _delta_norms(t, x, params, dout, caches, grads, (0, DEPTH - 1))
-        delta_ratio = _ratio(float(first), float(last))
-        t.notes.append(f"relu, seed {seed}: ||dW_1|| / ||dW_{DEPTH}|| = {ratio:.3g}, "
-                       f"||dL/dz_1|| / ||dL/dz_{DEPTH}|| = {delta_ratio:.3g}")
+        delta_ratio = float("nan")
+        if seed == VANISHING_SEEDS[0]:  # 2 x 64 calls; one seed has a 5x margin (min 0.51)
+            first, last = _delta_norms(t, x, params, dout, caches, grads, (0, DEPTH - 1))
+            delta_ratio = _ratio(float(first), float(last))
+        t.notes.append(f"relu, seed {seed}: ||dW_1|| / ||dW_{DEPTH}|| = {ratio:.3g}"
+                       + (f", ||dL/dz_1|| / ||dL/dz_{DEPTH}|| = {delta_ratio:.3g}"
+                          if delta_ratio == delta_ratio else ""))
         if ratio < RELU_RATIO_MIN or delta_ratio < RELU_DELTA_MIN:
             raise CheckFailed(
                 f"in a {DEPTH}-hidden-layer ReLU net of width {WIDTH} with He init (seed "
