@@ -852,5 +852,6 @@ if __name__ == "__main__":
         main()
     except NotImplementedError as unfinished:
         # Students run this on their own code: say what to finish, not a traceback.
-        raise SystemExit(f"The experiments need your code: {unfinished}. Finish it (check "
-                         "with `python -m pytest grader/selfcheck.py`) and run this again.") from None
+        message = (f"The experiments need your code: {unfinished}. Finish it (check with "
+                   "`python -m pytest grader/selfcheck.py`) and run this again.")
+        raise SystemExit(message) from None
