@@ -77,8 +77,9 @@ def _assert_float_dtype(name: str, got: np.ndarray, z: np.ndarray) -> None:
 
 # --- activations ---------------------------------------------------------------------------------
 
-def _check_activation(t: Trial, name: str, hint: str, alphas: tuple = ()) -> None:
-    for label, z in _elementwise_cases(t, kink=False):
+def _check_values(t: Trial, name: str, hint: str, kink: bool, alphas: tuple = ()) -> None:
+    """Values against the expected ones on every rank and dtype, and for non-default alphas."""
+    for label, z in _elementwise_cases(t, kink=kink):
         got = t.call(name, z, inputs={"z": z})
         expected = t.expect(name, (z,), lambda R, z=z: getattr(R, name)(z))[0]
         _assert_float_dtype(name, got, z)
@@ -86,7 +87,7 @@ def _check_activation(t: Trial, name: str, hint: str, alphas: tuple = ()) -> Non
             assert_close(f"{name}(z)", got, expected, {"z": z, "case": label}, hint=hint,
                          elementwise_input=z, **_tolerances(z))
     for alpha in alphas:
-        z = t.rng.normal(0.0, 2.0, size=(4, 5))
+        z = _away_from_zero(t.rng, (4, 5), 2.0, 0.01)
         got = t.call(name, z, alpha, inputs={"z": z, "alpha": alpha})
         expected = t.expect(name, (z, alpha), lambda R, z=z, a=alpha: getattr(R, name)(z, a))[0]
         with t.diagnosing(name, (z, alpha), got):
@@ -97,8 +98,8 @@ def _check_activation(t: Trial, name: str, hint: str, alphas: tuple = ()) -> Non
 @check("sigmoid", 2)
 def check_sigmoid(t: Trial) -> None:
     """sigmoid(z) = 1 / (1 + exp(-z)), elementwise, on every shape and dtype"""
-    _check_activation(t, "sigmoid", "sigma(z) = 1 / (1 + exp(-z)); for z < 0 use "
-                      "exp(z) / (1 + exp(z)), which gives the same value without overflow")
+    _check_values(t, "sigmoid", "sigma(z) = 1 / (1 + exp(-z)); for z < 0 use "
+                  "exp(z) / (1 + exp(z)), which gives the same value without overflow", kink=False)
 
 
 @check("sigmoid_stability", 1, tags=("sigmoid",))
@@ -124,26 +125,13 @@ def check_sigmoid_stability(t: Trial) -> None:
 def _check_derivative(t: Trial, name: str, forward: str, hint: str, kink_values=None,
                       alphas: tuple = ()) -> None:
     kink = kink_values is not None
-    for label, z in _elementwise_cases(t, kink=kink):
-        got = t.call(name, z, inputs={"z": z})
-        expected = t.expect(name, (z,), lambda R, z=z: getattr(R, name)(z))[0]
-        _assert_float_dtype(name, got, z)
-        with t.diagnosing(name, (z,), got):
-            assert_close(f"{name}(z)", got, expected, {"z": z, "case": label}, hint=hint,
-                         elementwise_input=z, **_tolerances(z))
+    _check_values(t, name, hint, kink=kink, alphas=alphas)
     if kink:
         z = np.array([0.0, -0.0, 0.0])
         got = t.call(name, z, inputs={"z": z})
         if not np.all(np.isin(got, kink_values)):
             raise CheckFailed(f"{name}(0) = {show(got)}: at exactly 0 either "
                               f"{' or '.join(map(str, kink_values))} is accepted")
-    for alpha in alphas:
-        z = _away_from_zero(t.rng, (4, 5), 2.0, 0.01)
-        got = t.call(name, z, alpha, inputs={"z": z, "alpha": alpha})
-        expected = t.expect(name, (z, alpha), lambda R, z=z, a=alpha: getattr(R, name)(z, a))[0]
-        with t.diagnosing(name, (z, alpha), got):
-            assert_close(f"{name}(z, alpha={alpha})", got, expected, {"z": z, "alpha": alpha},
-                         hint="use the alpha argument, not a fixed 0.01", elementwise_input=z)
     # The derivative must also agree with finite differences of the student's own forward, when
     # that forward is right (otherwise the forward's own check reports it).
     if not t.failed(forward):
@@ -172,8 +160,8 @@ def check_sigmoid_grad(t: Trial) -> None:
 @check("tanh", 1)
 def check_tanh(t: Trial) -> None:
     """tanh(z), elementwise, on every shape and dtype"""
-    _check_activation(t, "tanh", "np.tanh is stable; (e^z - e^-z) / (e^z + e^-z) overflows "
-                      "for large |z|")
+    _check_values(t, "tanh", "np.tanh is stable; (e^z - e^-z) / (e^z + e^-z) overflows "
+                  "for large |z|", kink=False)
 
 
 @check("tanh_grad", 2, depends=("tanh",))
@@ -186,7 +174,7 @@ def check_tanh_grad(t: Trial) -> None:
 @check("relu", 1)
 def check_relu(t: Trial) -> None:
     """relu(z) = max(z, 0), elementwise, without modifying z"""
-    _check_activation(t, "relu", "relu(z) = max(z, 0) elementwise: np.maximum(z, 0)")
+    _check_values(t, "relu", "relu(z) = max(z, 0) elementwise: np.maximum(z, 0)", kink=False)
 
 
 @check("relu_grad", 2, depends=("relu",))
@@ -199,7 +187,8 @@ def check_relu_grad(t: Trial) -> None:
 @check("leaky_relu", 1)
 def check_leaky_relu(t: Trial) -> None:
     """leaky_relu(z, alpha): z where z > 0, alpha * z elsewhere"""
-    _check_activation(t, "leaky_relu", "z for z > 0, alpha * z otherwise", alphas=(0.2, 0.0))
+    _check_values(t, "leaky_relu", "z for z > 0, alpha * z otherwise", kink=False,
+                  alphas=(0.2, 0.0))
 
 
 @check("leaky_relu_grad", 2, depends=("leaky_relu",))
