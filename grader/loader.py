@@ -10,6 +10,12 @@ package, and both ``exercises.X`` and the bare ``X`` are routed to that package'
 ``overrides`` replaces named functions by other callables right after their module runs, before
 any later module imports them: this is how a dependent function is graded with the reference in
 place of a broken one.
+
+``exclude`` names modules that must not run at all (the judge saw them end or hang the worker
+while importing): their functions are missing with the judge's reason, and a module importing
+one gets an ImportError. ``on_import(event, module)`` is told "importing" just before a student
+module runs and "imported" when it finished (or failed), so a worker can report which module was
+running if the process dies.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import itertools
 import sys
 import types
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .api import FUNCTIONS, MODULES
@@ -62,45 +69,82 @@ class _AliasLoader(importlib.abc.Loader):
 NOTEBOOK_MODULE = "notebook_code"  # one module holding every function of a notebook submission
 
 
+ImportHook = Callable[[str, str], None]
+
+
+@dataclass
+class _Package:
+    """One loaded submission as the router sees it."""
+
+    folder: Path
+    overrides: Mapping[str, Callable]
+    exclude: Mapping[str, str] = field(default_factory=dict)
+    on_import: ImportHook | None = None
+
+
 class _OverridingLoader(importlib.abc.Loader):
     """Runs a student module, then puts the stand-ins in place before anyone imports from it."""
 
-    def __init__(self, inner, overrides: Mapping[str, Callable]):
+    def __init__(self, inner, package: _Package):
         self.inner = inner
-        self.overrides = overrides
+        self.package = package
 
     def create_module(self, spec):
         return self.inner.create_module(spec)
 
     def exec_module(self, module):
-        self.inner.exec_module(module)
         short = module.__name__.rsplit(".", 1)[-1]
+        hook = self.package.on_import
+        if hook is not None:
+            hook("importing", short)
+        try:
+            self.inner.exec_module(module)
+        finally:
+            if hook is not None:
+                hook("imported", short)
         names = FUNCTIONS if short == NOTEBOOK_MODULE else MODULES.get(short, ())
         for name in names:
-            if name in self.overrides:
-                setattr(module, name, self.overrides[name])
+            if name in self.package.overrides:
+                setattr(module, name, self.package.overrides[name])
+
+
+class _ExcludedLoader(importlib.abc.Loader):
+    """Stands for a module the judge excluded: importing it fails without running it."""
+
+    def __init__(self, short: str, reason: str):
+        self.short = short
+        self.reason = reason
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        raise ImportError(f"{self.short}.py was not loaded: {self.reason}")
 
 
 class _Router(importlib.abc.MetaPathFinder):
     """Serves each loaded submission; routes ``exercises.X`` and bare ``X`` to the latest."""
 
     def __init__(self):
-        self.packages: dict[str, tuple[Path, Mapping[str, Callable]]] = {}
+        self.packages: dict[str, _Package] = {}
         self.current: str | None = None
 
     def find_spec(self, fullname, path=None, target=None):
         head, _, tail = fullname.partition(".")
         if tail and "." not in tail and head in self.packages:
-            folder, overrides = self.packages[head]
-            file = folder / f"{tail}.py"
+            package = self.packages[head]
+            file = package.folder / f"{tail}.py"
             if not file.is_file():
                 return None
+            if tail in package.exclude:
+                return importlib.util.spec_from_loader(
+                    fullname, _ExcludedLoader(tail, package.exclude[tail]))
             spec = importlib.util.spec_from_file_location(fullname, file)
-            spec.loader = _OverridingLoader(spec.loader, overrides)
+            spec.loader = _OverridingLoader(spec.loader, package)
             return spec
         if self.current is None:
             return None
-        folder, _ = self.packages[self.current]
+        folder = self.packages[self.current].folder
         short = tail if head == "exercises" and "." not in tail else (fullname if not tail else "")
         if short in MODULES:
             if (folder / f"{short}.py").is_file():
@@ -137,15 +181,20 @@ class Submission:
             raise AttributeError(name) from None
 
 
-def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None) -> Submission:
+def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None, *,
+                    exclude: Mapping[str, str] | None = None,
+                    on_import: ImportHook | None = None) -> Submission:
     """Import a submission folder as a fresh package and collect its API functions.
 
     path: the submission folder. overrides: API name -> callable put in place of the student's.
+    exclude: module name -> reason; those modules are not run (see the module docstring).
+    on_import: called as ``on_import("importing" | "imported", module)`` around each module run.
     Import errors do not raise: the functions of a module that fails to import are reported in
     ``Submission.missing`` with the error, so the rest can still be graded.
     """
     folder = find_module_dir(Path(path)).resolve()
     overrides = dict(overrides or {})
+    exclude = {str(k): str(v) for k, v in (exclude or {}).items()}
     package = f"_submission_{next(_counter)}"
     package_module = types.ModuleType(package)
     package_module.__path__ = [str(folder)]
@@ -160,7 +209,7 @@ def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None)
         sys.modules.pop(name, None)
     sys.modules["exercises"] = package_module
 
-    _ROUTER.packages[package] = (folder, overrides)
+    _ROUTER.packages[package] = _Package(folder, overrides, exclude, on_import)
     _ROUTER.current = package
     if _ROUTER not in sys.meta_path:
         sys.meta_path.insert(0, _ROUTER)
@@ -173,6 +222,10 @@ def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None)
         if not (folder / f"{module_name}.py").is_file():
             for name in names:
                 missing[name] = f"{module_name}.py is missing"
+            continue
+        if module_name in exclude:
+            for name in names:
+                missing[name] = exclude[module_name]
             continue
         try:
             module = importlib.import_module(f"{package}.{module_name}")

@@ -4,24 +4,45 @@
 checks that data itself: types, dtypes and structure follow ``api.RESULT_KINDS`` or the answer is
 a wrong answer. When the student's code calls a function that is being stood in for, the worker
 asks back and the judge runs its reference here, keeping the reference's caches on this side.
-A timed-out or dead worker is killed (whole process group) and replaced by a fresh one for the
-same submission; a function that timed out is not called again.
+
+Nothing the worker says decides anything, and nothing it does can stall the judge: every read and
+write has a deadline, a timed-out or dead worker is killed (``sandbox.stop_worker``: its whole
+cgroup, process group and descendants) and replaced by a fresh one for the same submission, and a
+function that timed out is not called again.
+
+Loading is watched module by module: the worker announces each student module before running it.
+If the worker dies or hangs during an import, the judge knows which module did it, leaves that
+module out of every later worker for this submission, and grades the rest.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .api import RESULT_KINDS
+from .api import MODULE_OF, MODULES, RESULT_KINDS
+from .loader import NOTEBOOK_MODULE
 from .protocol import BadOutput, Handle, Reply, to_plain
-from .sandbox import Limits, kill_tree, start_worker
+from .sandbox import Limits, Started, start_worker, stop_worker
 from .wire import JudgeHandle, WireError, WireTimeout, receive, send
+
+# Starting the interpreter and importing numpy, before the first line of student code runs.
+STARTUP_SECONDS = 30.0
+# What the judge accepts as arguments of a reference stand-in (the checks' inputs are far
+# smaller): student code chooses these arguments and the judge computes with them.
+_MAX_DIM, _MAX_ARRAY, _MAX_TOTAL, _MAX_LIST, _MAX_INT = 1024, 1 << 20, 1 << 22, 24, 1024
+# Elements the stand-ins of one worker may produce in all (their caches stay in the judge).
+_MAX_STAND_IN_ELEMENTS = 1 << 25
+_TEXT_LIMIT = 4000
 
 
 class WorkerGone(Exception):
@@ -41,7 +62,7 @@ def _check_plain(value: Any, kind: Any) -> Any:
             return float(value.reshape(()))
         return value
     if kind == "opaque":
-        if not isinstance(value, Handle):
+        if type(value) is not Handle:
             raise BadOutput("malformed data (expected a cache handle)")
         return value
     if kind == "params":
@@ -71,6 +92,82 @@ def _check_snapshot(value: Any) -> Any:
     raise BadOutput("malformed snapshot")
 
 
+def _check_stand_in_arguments(value: Any, depth: int = 0) -> int:
+    """Refuse stand-in arguments far larger than any check uses; return their element count."""
+    if depth > 6:
+        raise ValueError("arguments nested too deeply for a reference stand-in")
+    if type(value) is np.ndarray:
+        if value.ndim > 4 or any(n > _MAX_DIM for n in value.shape) or value.size > _MAX_ARRAY:
+            raise ValueError(f"an array of shape {value.shape} is too large for a reference "
+                             "stand-in")
+        return value.size
+    if type(value) in (list, tuple):
+        if len(value) > _MAX_LIST:
+            raise ValueError(f"a list of {len(value)} items is too long for a reference stand-in")
+        ints = [v for v in value if type(v) is int]
+        # A list of ints is a list of layer sizes: bound the weights it describes.
+        if sum(a * b for a, b in zip(ints, ints[1:], strict=False)) > _MAX_ARRAY * 4:
+            raise ValueError("layer sizes too large for a reference stand-in")
+        return sum(_check_stand_in_arguments(v, depth + 1) for v in value)
+    if type(value) is int and abs(value) > _MAX_INT:
+        raise ValueError(f"the number {value} is too large for a reference stand-in")
+    if type(value) is str and len(value) > 100:
+        raise ValueError("a string too long for a reference stand-in")
+    return 0
+
+
+def _elements(value: Any, depth: int = 0) -> int:
+    """Array elements held by a value the judge keeps (a stand-in's answer or cache)."""
+    if isinstance(value, np.ndarray):
+        return value.size
+    if depth < 8 and isinstance(value, list | tuple):
+        return sum(_elements(v, depth + 1) for v in value)
+    if depth < 8 and isinstance(value, dict):
+        return sum(_elements(v, depth + 1) for v in value.values())
+    return 0
+
+
+def _describe_exit(process: subprocess.Popen) -> str:
+    try:
+        code = process.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        return "the process stopped answering"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+@dataclass
+class _SubmissionState:
+    """What every worker of one submission shares: modules left out, notes already given."""
+
+    excluded: dict[str, str] = field(default_factory=dict)
+    noted: set[str] = field(default_factory=set)
+
+
+# Keyed by the submission's files (path, sizes, mtimes) and how it runs, so the stand-in workers
+# of one grading reuse what the first worker learnt instead of hanging on the same import again.
+_STATES: OrderedDict[tuple, _SubmissionState] = OrderedDict()
+
+
+def _state_for(submission: Path, sandbox: bool | None, call_seconds: float) -> _SubmissionState:
+    folder = Path(submission).resolve()
+    try:
+        files = tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                             for p in folder.rglob("*.py")))
+    except OSError:
+        files = ()
+    key = (str(folder), files, sandbox, call_seconds)
+    state = _STATES.pop(key, None) or _SubmissionState()
+    _STATES[key] = state
+    while len(_STATES) > 64:
+        _STATES.popitem(last=False)
+    return state
+
+
 class WorkerStudent:
     """Runs a submission's functions in a sandboxed worker; see the module docstring."""
 
@@ -88,37 +185,97 @@ class WorkerStudent:
         self.mode = "not started"
         self.starts = 0
         self.events: list[str] = []
+        self._state = _state_for(self.submission, sandbox, self.limits.call_seconds)
         self._judge_store: dict[int, Any] = {}
-        self._started = None
+        self._stand_in_elements = 0
+        self._started: Started | None = None
         self._next_id = 0
 
+    @property
+    def excluded(self) -> dict[str, str]:
+        """Modules left out of this submission's workers, with the reason shown to the student."""
+        return self._state.excluded
+
     # -- lifecycle --
+    def _note(self, text: str) -> None:
+        if text not in self._state.noted:
+            self._state.noted.add(text)
+            self.events.append(text)
+
+    def _budget_message(self) -> str:
+        return (f"the submission's time budget ({self.limits.submission_seconds:g} s) "
+                "is used up")
+
     def _start(self) -> None:
-        if time.monotonic() >= self.deadline:
-            raise WorkerGone(f"the submission's time budget "
-                             f"({self.limits.submission_seconds:g} s) is used up")
-        self.starts += 1
-        self._started = start_worker(self.submission, sorted(self.overrides), self.limits,
-                                     self.sandbox)
-        self.mode = self._started.mode
-        try:
-            ready = receive(self._started.from_worker,
-                            min(self.deadline, time.monotonic() + self.limits.call_seconds + 20))
-        except WireError as error:
+        # One start per module at most can end in an exclusion, plus the one that succeeds.
+        for _ in range(len(MODULES) + 3):
+            if time.monotonic() >= self.deadline:
+                raise WorkerGone(self._budget_message())
+            self.starts += 1
+            self._started = start_worker(self.submission, sorted(self.overrides), self.limits,
+                                         self.sandbox, self.excluded)
+            self.mode = self._started.mode
+            for note in self._started.notes:
+                self._note(note)
+            culprit, reason = self._await_ready(self._started)
+            if reason is None:
+                return
             self.close()
-            raise WorkerGone(f"the submission could not be loaded ({error}): it may exit, "
-                             "hang or crash while being imported") from None
-        body = ready.get("body")
-        if ready.get("op") != "ready" or type(body) is not dict:
-            self.close()
-            raise WorkerGone("the worker did not start properly")
-        missing = body.get("missing", {})
-        self.missing = {str(k): str(v) for k, v in missing.items()} if type(missing) is dict else {}
+            if culprit is None:
+                raise WorkerGone(reason)
+            self.excluded[culprit] = reason
+            self._note(f"{reason}: that module was left out and its functions count as missing")
+        raise WorkerGone("the submission could not be loaded (the worker kept failing)")
+
+    def _await_ready(self, started: Started) -> tuple[str | None, str | None]:
+        """Follow the worker's loading. Returns (None, None) once ready, else the module being
+        imported when it failed (None if no student code was running) and the reason."""
+        importing: list[str] = []
+        deadline = min(self.deadline, time.monotonic() + STARTUP_SECONDS)
+        while True:
+            try:
+                message = receive(started.from_worker, deadline)
+            except WireTimeout:
+                if time.monotonic() >= self.deadline:
+                    return None, self._budget_message()
+                if importing:
+                    return importing[-1], (
+                        f"importing {importing[-1]}.py did not finish within "
+                        f"{self.limits.call_seconds:g} s (an endless loop or a long wait at "
+                        "import time?); it was stopped")
+                return None, f"the worker did not start within {STARTUP_SECONDS:g} s"
+            except WireError as error:
+                how = _describe_exit(started.process)
+                if importing:
+                    return importing[-1], f"importing {importing[-1]}.py ended the process ({how})"
+                return None, (f"the worker stopped before running any student code ({how}; "
+                              f"{error})")
+            op, body = message.get("op"), message.get("body")
+            module = body.get("module") if type(body) is dict else None
+            if op in ("importing", "imported"):
+                if type(module) is not str or not module.isidentifier() or len(module) > 100:
+                    return None, "the worker broke the protocol while loading"
+                if op == "importing":
+                    importing.append(module)
+                elif importing and importing[-1] == module:
+                    importing.pop()
+                # Each student module gets the time of one call to import.
+                deadline = min(self.deadline, time.monotonic() + self.limits.call_seconds)
+            elif op == "ready" and type(body) is dict:
+                missing = body.get("missing", {})
+                self.missing = ({str(k): str(v)[:_TEXT_LIMIT] for k, v in missing.items()}
+                                if type(missing) is dict else {})
+                return None, None
+            elif op == "failed" and type(body) is dict and not importing:
+                return None, f"the sandbox could not be set up: {str(body.get('reason'))[:300]}"
+            else:
+                return None, "the worker broke the protocol while loading"
 
     def close(self) -> None:
+        """Kill the current worker (if any) and everything it started."""
         if self._started is not None:
             started, self._started = self._started, None
-            kill_tree(started.process)
+            stop_worker(started)
             for fd in (started.to_worker, started.from_worker):
                 try:
                     os.close(fd)
@@ -129,43 +286,54 @@ class WorkerStudent:
         self.close()
 
     # -- calls --
+    def _excluded_reason(self, name: str) -> str | None:
+        return self.excluded.get(MODULE_OF.get(name, "")) or self.excluded.get(NOTEBOOK_MODULE)
+
     def call(self, name: str, *args: Any, **kwargs: Any) -> Reply:
+        """Run the student's ``name`` in the worker; every failure becomes a Reply, never raises."""
         if name in self.hung:
             return Reply(error=self.hung[name])
         try:
             if self._started is None:
                 self._start()
+            reason = self._excluded_reason(name)
+            if reason is not None:
+                return Reply(missing=reason)
             return self._call(name, args, kwargs)
         except WorkerGone as gone:
             self.close()
             return Reply(error=f"WorkerError: {gone}")
 
+    def _timed_out(self, name: str) -> Reply:
+        self.close()
+        if self.deadline - time.monotonic() <= 0:
+            reason = (f"TimeoutError: the submission used up its "
+                      f"{self.limits.submission_seconds:g} s")
+        else:
+            reason = (f"TimeoutError: {name} did not return within "
+                      f"{self.limits.call_seconds:g} s (an endless loop?); it was stopped")
+        self.hung[name] = reason
+        self.events.append(reason)
+        return Reply(error=reason)
+
     def _call(self, name: str, args: tuple, kwargs: dict) -> Reply:
         started = self._started
         self._next_id += 1
         request_id = self._next_id
+        call_deadline = min(self.deadline, time.monotonic() + self.limits.call_seconds)
         try:
             send(started.to_worker, {"op": "call", "id": request_id,
                                      "body": {"name": name, "args": list(args),
-                                              "kwargs": kwargs}})
+                                              "kwargs": kwargs}}, call_deadline)
+        except WireTimeout:
+            return self._timed_out(name)
         except OSError:
             raise WorkerGone("the worker is gone (it exited or crashed)") from None
-        call_deadline = min(self.deadline, time.monotonic() + self.limits.call_seconds)
         while True:
             try:
                 message = receive(started.from_worker, call_deadline)
             except WireTimeout:
-                self.close()
-                budget_left = self.deadline - time.monotonic()
-                if budget_left <= 0:
-                    reason = (f"TimeoutError: the submission used up its "
-                              f"{self.limits.submission_seconds:g} s")
-                else:
-                    reason = (f"TimeoutError: {name} did not return within "
-                              f"{self.limits.call_seconds:g} s (an endless loop?); it was stopped")
-                self.hung[name] = reason
-                self.events.append(reason)
-                return Reply(error=reason)
+                return self._timed_out(name)
             except WireError as error:
                 self.close()
                 code = started.process.poll()
@@ -175,7 +343,10 @@ class WorkerStudent:
                                  "memory") from None
             op = message.get("op")
             if op == "callback":
-                self._answer_callback(message)
+                try:
+                    self._answer_callback(message, call_deadline)
+                except WireTimeout:
+                    return self._timed_out(name)
                 continue
             if op != "reply" or message.get("id") != request_id:
                 raise WorkerGone("the worker broke the protocol (an unexpected message)")
@@ -188,7 +359,9 @@ class WorkerStudent:
         for field_name in ("error", "bad_output", "missing", "stdout"):
             value = body.get(field_name)
             if value is not None:
-                setattr(reply, field_name, str(value)[:4000])
+                limit = min(_TEXT_LIMIT, self.limits.stdout_bytes) if field_name == "stdout" \
+                    else _TEXT_LIMIT
+                setattr(reply, field_name, str(value)[:limit])
         warnings = body.get("warnings") or []
         reply.warnings = tuple(str(w)[:300] for w in warnings[:50]) if type(warnings) is list \
             else ()
@@ -205,7 +378,7 @@ class WorkerStudent:
             reply.bad_output = f"returned {bad}"
         return reply
 
-    def _answer_callback(self, message: dict) -> None:
+    def _answer_callback(self, message: dict, deadline: float) -> None:
         """The student's code called a function we stand in for: run the reference here."""
         body = message.get("body")
         name = message.get("name")
@@ -213,15 +386,23 @@ class WorkerStudent:
         try:
             if name not in self.overrides or type(body) is not dict:
                 raise ValueError(f"no stand-in for {name!r}")
-            args = self._from_worker(tuple(body.get("args", [])))
-            kwargs = {str(k): self._from_worker(v) for k, v in (body.get("kwargs") or {}).items()}
+            if self._stand_in_elements > _MAX_STAND_IN_ELEMENTS:
+                raise ValueError("the reference stand-ins were asked for too much data")
+            raw_args, raw_kwargs = body.get("args", []), body.get("kwargs") or {}
+            if type(raw_args) is not list or type(raw_kwargs) is not dict:
+                raise ValueError("malformed arguments")
+            if _check_stand_in_arguments([*raw_args, *raw_kwargs.values()]) > _MAX_TOTAL:
+                raise ValueError("arguments too large for a reference stand-in")
+            args = self._from_worker(tuple(raw_args))
+            kwargs = {str(k): self._from_worker(v) for k, v in raw_kwargs.items()}
             value = self.overrides[name](*args, **kwargs)
+            self._stand_in_elements += _elements(value)
             answer["body"] = to_plain(value, RESULT_KINDS[name], self._keep_judge_value)
         except Exception as error:  # noqa: BLE001 - the student passed something unusable
             answer = {"op": "answer", "error": f"{type(error).__name__}: {error}"}
         answer["body"] = _to_judge_handles(answer.get("body"))
         try:
-            send(self._started.to_worker, answer)
+            send(self._started.to_worker, answer, deadline)
         except OSError:
             raise WorkerGone("the worker is gone (it exited or crashed)") from None
 
@@ -232,7 +413,9 @@ class WorkerStudent:
 
     def _from_worker(self, value: Any) -> Any:
         """Arguments the student's code passed to a stand-in: copies, with our caches restored."""
-        if isinstance(value, JudgeHandle):
+        if type(value) is JudgeHandle:
+            if value.id not in self._judge_store:
+                raise ValueError("an unknown cache")
             return self._judge_store[value.id]
         if type(value) is np.ndarray:
             return value.copy()
@@ -253,7 +436,7 @@ class WorkerStudent:
 
 def _to_judge_handles(value: Any) -> Any:
     """Handles created on this side travel to the worker as judge handles."""
-    if isinstance(value, Handle):
+    if type(value) is Handle:
         return JudgeHandle(value.id)
     if type(value) is tuple:
         return tuple(_to_judge_handles(v) for v in value)

@@ -1,35 +1,83 @@
-"""Start a worker process with limits enforced from outside it.
+"""Start a worker process with limits enforced from outside it, and end it completely.
 
-On Linux with bubblewrap, the worker runs with no network, its own PID/IPC/UTS namespaces, an
-unprivileged uid, a cleared environment, a private /tmp and a read-only view that holds only the
-interpreter, its libraries, the grader's worker code and the submission: the reference solutions,
-the gradebook and the results path are simply not there. Without bubblewrap it falls back to a
-plain subprocess with the same rlimits, and says so (``Sandbox.mode``).
+Layers, outermost first (each one is there because the ones inside it can fail):
 
-Every worker gets rlimits (address space, CPU seconds, file size, open files, no core dumps) and
-its own session, so the judge can SIGKILL the whole process group; under bubblewrap, killing the
-outer process also ends the PID namespace and everything in it.
+* **bubblewrap** (Linux, when ``bwrap`` works): no network, own PID/IPC/UTS/user/cgroup namespaces,
+  uid 65534 inside, a cleared environment, a size-limited private ``/tmp``, and a read-only view
+  holding only the interpreter, its libraries, the few grader modules the worker needs and the
+  submission. The reference solutions, the hidden checks (``grader/checks.py``), the gradebook and
+  any results path are simply not there. Killing bwrap ends the PID namespace and all in it.
+* **fallback** (no bubblewrap): a plain subprocess, started in a fresh private working folder that
+  the judge deletes afterwards (``TMPDIR`` and ``HOME`` point there). When the judge is root the
+  worker also gets, if the kernel allows it: its own network namespace (no network), its own mount
+  namespace in which every mount is read-only except a size-limited tmpfs working folder and the
+  solutions folder is covered, and uid 65534 keeping only CAP_DAC_READ_SEARCH (the interpreter may
+  live in root's 0700 home; reading is all the capability allows, not writing or signalling).
+* **cgroup v1 pids** (when the judge may create one): caps the number of tasks of the worker and
+  everything it starts, and lets the judge find and kill all of them, even setsid daemons whose
+  parent died. Created beside the judge's own cgroup, removed when the worker ends.
+* **rlimits** (every mode): address space, CPU seconds, file size, open files, no core dumps, and
+  process count (enforced by the kernel only for a non-root uid).
+* **seccomp** (x86-64 Linux, installed by the worker itself before any student code runs, see
+  ``install_seccomp``): no new processes or programs, no sockets, no signals to other processes,
+  no ptrace, no raising limits, no namespace or mount tricks.
+
+The judge enforces wall-clock limits (``grader.remote``) and ends a worker with ``stop_worker``:
+SIGKILL to every task of its cgroup, its process group and its known descendants.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import itertools
+import json
 import os
+import platform
 import resource
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass
+import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 GRADER_DIR = Path(__file__).resolve().parent
+SOLUTIONS_DIR = GRADER_DIR.parent / "solutions"
+NOBODY = 65534
+
+# The grader modules the worker imports; nothing else of the grader (checks, judge, gradebook)
+# is shown to student code under bubblewrap.
+WORKER_MODULES = ("__init__.py", "api.py", "functions.py", "loader.py", "protocol.py",
+                  "sandbox.py", "wire.py", "worker.py")
+
+_CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
+_CGROUP_PREFIX = "vg-worker-"
+_counter = itertools.count()
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one worker. Wall-clock limits are enforced by the judge (remote.py)."""
+    """Resource limits of one worker. Wall-clock limits are enforced by the judge (remote.py).
+
+    memory_bytes: address space of each worker process (RLIMIT_AS).
+    cpu_seconds: CPU time of each worker process (RLIMIT_CPU; the wall clock usually ends first).
+    file_bytes: largest file the worker may write (RLIMIT_FSIZE).
+    open_files: open file descriptors (RLIMIT_NOFILE).
+    processes: tasks (processes and threads) of the worker and everything it starts (pids cgroup;
+        RLIMIT_NPROC when the worker runs as a non-root uid).
+    call_seconds: wall clock of one call, and of importing one student module.
+    submission_seconds: wall clock of all workers of one submission together.
+    stdout_bytes: printed output kept from one call.
+    tmp_bytes: size of the worker's private temporary space (bubblewrap's /tmp, or the tmpfs
+        working folder of a hardened fallback; it is memory, so it is kept small).
+    seccomp: install the system-call filter in the worker (turned off only to test the layers
+        outside it).
+    """
 
     memory_bytes: int = 1 << 30
     cpu_seconds: int = 60
@@ -39,6 +87,8 @@ class Limits:
     call_seconds: float = 10.0
     submission_seconds: float = 120.0
     stdout_bytes: int = 64 << 10
+    tmp_bytes: int = 64 << 20
+    seccomp: bool = True
 
 
 @functools.cache
@@ -50,7 +100,7 @@ def bubblewrap_works() -> bool:
     try:
         probe = subprocess.run(
             [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-all", "--die-with-parent",
-             "--uid", "65534", "--gid", "65534", "true"],
+             "--uid", str(NOBODY), "--gid", str(NOBODY), "true"],
             capture_output=True, timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
@@ -86,13 +136,17 @@ def _numpy_libs() -> list[Path]:
     return [Path(numpy.__file__).resolve().parent.parent]
 
 
-def bubblewrap_command(submission: Path) -> list[str]:
+def bubblewrap_command(submission: Path, limits: Limits | None = None) -> list[str]:
+    """The bwrap command line (without the worker's own arguments) for ``submission``."""
+    limits = limits or Limits()
     command = [
         shutil.which("bwrap") or "bwrap",
         "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
         "--symlink", "usr/bin", "/bin",
-        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        "--proc", "/proc", "--dev", "/dev",
+        # /tmp is RAM: without --size a student could fill the machine's memory through it.
+        "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
     ]
     for extra in ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf",
                   "/etc/ld.so.conf.d"):
@@ -102,74 +156,355 @@ def bubblewrap_command(submission: Path) -> list[str]:
     for root in roots + [p for p in _numpy_libs() if not any(p.is_relative_to(r) for r in roots)]:
         if not root.is_relative_to("/usr"):
             command += ["--ro-bind", str(root), str(root)]
+    for name in WORKER_MODULES:
+        command += ["--ro-bind", str(GRADER_DIR / name), f"/opt/vg/grader/{name}"]
     command += [
-        "--ro-bind", str(GRADER_DIR), "/opt/vg/grader",
         "--ro-bind", str(submission), "/submission",
+        # bwrap's own root and /dev are unlimited tmpfs mounts: make them read-only so /tmp
+        # (limited above) is the only writable place.
+        "--remount-ro", "/dev", "--remount-ro", "/",
         "--chdir", "/tmp",
         "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-        "--uid", "65534", "--gid", "65534",
+        "--uid", str(NOBODY), "--gid", str(NOBODY),
         "--clearenv", "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", "/tmp",
+        "--setenv", "TMPDIR", "/tmp",
         "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
-        "--setenv", "MPLBACKEND", "Agg",
+        "--setenv", "MPLBACKEND", "Agg", "--setenv", "LANG", "C.UTF-8",
     ]
     return command
 
 
-def _limit_self(limits: Limits) -> None:
-    """Runs in the child between fork and exec: rlimits, and death with the judge."""
+# --- Linux system calls through ctypes (no dependency beyond the C library) ---------------------
+
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWNET = 0x40000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
+_MOUNT_FLAGS = {"nosuid": _MS_NOSUID, "nodev": _MS_NODEV, "noexec": _MS_NOEXEC,
+                "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21,
+                "strictatime": 1 << 24}
+_PR_SET_PDEATHSIG, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP = 1, 8, 24
+_PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE = 38, 47, 2
+_CAP_DAC_READ_SEARCH = 2
+_CAP_VERSION_3 = 0x20080522
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _unescape(path: str) -> str:
+    """Mount points in /proc/self/mountinfo escape space, tab, newline and backslash in octal."""
+    for code in ("\\040", "\\011", "\\012", "\\134"):
+        path = path.replace(code, chr(int(code[1:], 8)))
+    return path
+
+
+def _isolate_as_root(libc: ctypes.CDLL, workdir: Path, tmp_bytes: int) -> None:
+    """In the child, before exec: no network, a read-only filesystem but for a tmpfs working
+    folder, the solutions covered, then uid 65534 with only CAP_DAC_READ_SEARCH."""
+    _check(libc.unshare(_CLONE_NEWNS | _CLONE_NEWNET), "unshare")
+    # Private propagation first, or our mounts would appear in the judge's namespace.
+    _check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
+    with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
+        mounts = [line.split() for line in mountinfo]
+    for fields in mounts:
+        target = _unescape(fields[4]).encode()
+        flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY
+        for option in fields[5].split(","):
+            flags |= _MOUNT_FLAGS.get(option, 0)
+        # Some pseudo-filesystems refuse; everything the worker could write to does not.
+        libc.mount(None, target, None, flags, None)
+    options = f"size={tmp_bytes},mode=0700,uid={NOBODY},gid={NOBODY}".encode()
+    _check(libc.mount(b"tmpfs", str(workdir).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
+                      options), "working folder")
+    if SOLUTIONS_DIR.is_dir():
+        _check(libc.mount(b"tmpfs", str(SOLUTIONS_DIR).encode(), b"tmpfs",
+                          _MS_RDONLY | _MS_NOSUID | _MS_NODEV, b"size=4096,mode=0"),
+               "cover the solutions")
+    os.chdir(workdir)
+    # Capabilities: keep only CAP_DAC_READ_SEARCH across setuid and exec (ambient), so the
+    # interpreter can be reached wherever it lives, and nothing that writes, signals or mounts.
+    for cap in range(64):
+        if cap != _CAP_DAC_READ_SEARCH and libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break  # past the last capability this kernel knows
+    _check(libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0), "keep capabilities")
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+    bit = 1 << _CAP_DAC_READ_SEARCH
+    data = (_CapData * 2)(_CapData(bit, bit, bit), _CapData(0, 0, 0))
+    _check(libc.capset(ctypes.byref(_CapHeader(_CAP_VERSION_3, 0)), data), "capset")
+    _check(libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE, _CAP_DAC_READ_SEARCH, 0, 0),
+           "ambient capability")
+
+
+@dataclass
+class _ChildSetup:
+    """What runs in the child between fork and exec (``preexec_fn``)."""
+
+    limits: Limits
+    cgroup: Path | None = None
+    isolate_workdir: Path | None = None
+
+    def __call__(self) -> None:
+        libc = _libc()
+        if self.cgroup is not None:
+            # Join before anything else runs, so every later task is counted and findable.
+            try:
+                (self.cgroup / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:
+                pass
+        if self.isolate_workdir is not None:
+            _isolate_as_root(libc, self.isolate_workdir, self.limits.tmp_bytes)
+        _set_rlimits(self.limits)
+        libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        # After any uid change (which clears it): die if the judge dies.
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _set_rlimits(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.getuid() != 0:  # NPROC is per real uid and ignored for root: bwrap's PID ns covers it
+    if os.getuid() != 0:  # NPROC is per real uid and ignored for root
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+
+
+@functools.cache
+def root_isolation_works() -> bool:
+    """True when the judge is root and a fallback worker can be isolated (see the module doc).
+
+    Probed once: in a container without CAP_SYS_ADMIN the namespaces are refused, and the
+    fallback then runs with the judge's own privileges (reported in the notes).
+    """
+    if sys.platform != "linux" or os.getuid() != 0:
+        return False
+    workdir = Path(tempfile.mkdtemp(prefix="vg-probe-"))
     try:
-        import ctypes
+        probe = subprocess.run(
+            [sys.executable, "-I", "-c", "import os, numpy; open('probe', 'w').write('1'); "
+             "assert os.getuid() == 65534"],
+            preexec_fn=_ChildSetup(Limits(), None, workdir), cwd=workdir,
+            env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+        return probe.returncode == 0 and not any(workdir.iterdir())
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        _remove_tree(workdir)
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die if the judge dies
-    except (OSError, AttributeError):
-        pass
 
+# --- cgroup v1 pids ------------------------------------------------------------------------------
+
+def _own_cgroup(controller: str) -> str | None:
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return path
+    return None
+
+
+def _make_cgroup(limits: Limits) -> Path | None:
+    """A fresh pids cgroup beside the judge's own, or None where we may not create one."""
+    own = _own_cgroup("pids")
+    if own is None or not (_CGROUP_ROOT / "cgroup.procs").exists():
+        return None
+    parent = _CGROUP_ROOT / own.lstrip("/")
+    _remove_stale_cgroups(parent)
+    path = parent / f"{_CGROUP_PREFIX}{os.getpid()}-{next(_counter)}"
+    try:
+        path.mkdir()
+    except OSError:
+        return None
+    try:
+        (path / "pids.max").write_text(str(limits.processes))
+    except OSError:
+        _remove_cgroup(path)
+        return None
+    return path
+
+
+def _remove_stale_cgroups(parent: Path) -> None:
+    """Empty cgroups left by judges that died without cleaning up (their pid is gone)."""
+    try:
+        entries = list(parent.glob(f"{_CGROUP_PREFIX}*"))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            owner = int(entry.name[len(_CGROUP_PREFIX):].split("-")[0])
+        except ValueError:
+            continue
+        if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+            _empty_cgroup(entry)
+            _remove_cgroup(entry)
+
+
+def _cgroup_pids(path: Path) -> list[int]:
+    try:
+        return [int(p) for p in (path / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _empty_cgroup(path: Path, seconds: float = 3.0) -> None:
+    """SIGKILL every task of the cgroup until none is left (a task may fork while we kill)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pids = _cgroup_pids(path)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.005)
+
+
+def _remove_cgroup(path: Path) -> None:
+    for _ in range(200):  # rmdir fails while the last killed tasks are still exiting
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.01)
+
+
+# --- starting and stopping -----------------------------------------------------------------------
 
 @dataclass
 class Started:
+    """A running worker: the process (bwrap or python), the judge's pipe ends, and what to clean.
+
+    mode: "bubblewrap" or "subprocess". cgroup: its pids cgroup, if any. workdir: the fallback's
+    private working folder on the judge's side (deleted by ``stop_worker``). notes: what the
+    containment could not do this time (reported to the instructor).
+    """
+
     process: subprocess.Popen
     to_worker: int
     from_worker: int
     mode: str
+    cgroup: Path | None = None
+    workdir: Path | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def start_worker(submission: Path, overrides: list[str], limits: Limits,
-                 sandbox: bool | None = None) -> Started:
-    """Start one worker for ``submission``; returns the process and the judge's pipe ends."""
+                 sandbox: bool | None = None, exclude: dict[str, str] | None = None) -> Started:
+    """Start one worker for ``submission``; returns the process and the judge's pipe ends.
+
+    overrides: API names the worker replaces by stand-ins that call back to the judge.
+    exclude: student modules not to import (module name -> the reason shown to the student).
+    """
     submission = Path(submission).resolve()
     use_bwrap = bubblewrap_works() if sandbox is None else sandbox
+    options = json.dumps({"overrides": sorted(overrides), "exclude": dict(exclude or {}),
+                          "seccomp": limits.seccomp})
+    notes: list[str] = []
+    workdir: Path | None = None
+    setup = _ChildSetup(limits, _make_cgroup(limits))
+    if setup.cgroup is None:
+        notes.append("no pids cgroup could be created: process count relies on seccomp, "
+                     "rlimits and the time limit")
     request_read, request_write = os.pipe()
     reply_read, reply_write = os.pipe()
-    if use_bwrap:
-        worker_args = [sys.executable, "-I", "/opt/vg/grader/worker.py",
-                       str(request_read), str(reply_write), "/submission", ",".join(overrides)]
-        command = bubblewrap_command(submission) + worker_args
-        env = None
-        mode = "bubblewrap"
-    else:
-        command = [sys.executable, "-I", str(GRADER_DIR / "worker.py"), str(request_read),
-                   str(reply_write), str(submission), ",".join(overrides)]
-        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "OPENBLAS_NUM_THREADS": "1",
-               "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
-        mode = "subprocess"
     try:
+        if use_bwrap:
+            command = bubblewrap_command(submission, limits) + [
+                sys.executable, "-I", "/opt/vg/grader/worker.py",
+                str(request_read), str(reply_write), "/submission", options]
+            # Not the judge's environment: bwrap's own process becomes PID 1 of the sandbox, and
+            # its /proc/1/environ is readable from inside (--clearenv only cleans the worker's).
+            env = {"PATH": "/usr/bin:/bin"}
+            cwd = "/"
+            mode = "bubblewrap"
+        else:
+            workdir = Path(tempfile.mkdtemp(prefix="vg-worker-"))
+            if root_isolation_works():
+                setup.isolate_workdir = workdir
+            elif os.getuid() == 0:
+                notes.append("the fallback worker could not be isolated (namespaces refused): "
+                             "it ran as root with rlimits and seccomp only")
+            command = [sys.executable, "-I", str(GRADER_DIR / "worker.py"), str(request_read),
+                       str(reply_write), str(submission), options]
+            env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
+                   "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+                   "LANG": "C.UTF-8"}
+            cwd = str(workdir)
+            mode = "subprocess"
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write), env=env,
-            cwd="/tmp", start_new_session=True, preexec_fn=functools.partial(_limit_self, limits),
+            cwd=cwd, start_new_session=True, preexec_fn=setup,
         )
+    except BaseException:
+        for fd in (request_write, reply_read):
+            os.close(fd)
+        _cleanup(setup.cgroup, workdir)
+        raise
     finally:
         os.close(request_read)
         os.close(reply_write)
-    return Started(process, request_write, reply_read, mode)
+    return Started(process, request_write, reply_read, mode, setup.cgroup, workdir, notes)
+
+
+def stop_worker(started: Started) -> None:
+    """End the worker and everything it started, then delete what it left behind."""
+    if started.cgroup is not None:
+        _empty_cgroup(started.cgroup)
+    kill_tree(started.process)
+    _cleanup(started.cgroup, started.workdir)
+
+
+def _cleanup(cgroup: Path | None, workdir: Path | None) -> None:
+    if cgroup is not None:
+        _empty_cgroup(cgroup)
+        _remove_cgroup(cgroup)
+    if workdir is not None:
+        _remove_tree(workdir)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a folder the worker wrote into, whatever permissions it set on its content."""
+
+    def make_writable_and_retry(function, name, _excinfo):
+        try:
+            os.chmod(os.path.dirname(name), 0o700)
+            if os.path.isdir(name) and not os.path.islink(name):
+                os.chmod(name, 0o700)
+            function(name)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
 def kill_tree(process: subprocess.Popen) -> None:
@@ -209,3 +544,149 @@ def _descendants(root: int) -> set[int]:
                 found.add(child)
                 stack.append(child)
     return found
+
+
+# --- seccomp (installed by the worker on itself) -------------------------------------------------
+
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_X32_SYSCALL_BIT = 0x40000000
+_SECCOMP_RET_ALLOW = 0x7FFF0000
+_SECCOMP_RET_ERRNO = 0x00050000
+_SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC = 1, 1
+_CLONE_THREAD = 0x00010000
+_EPERM, _ENOSYS = 1, 38
+_LD_ABS_W, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_NR_SECCOMP_X86_64 = 317
+
+# x86-64 system call numbers, denied with EPERM: new processes and programs, sockets, tracing
+# other processes, changing limits or credentials' scope, namespaces, mounts, kernel interfaces
+# an exercise never needs (io_uring can perform I/O that this filter would not see).
+_DENIED_X86_64 = {
+    "socket": 41, "fork": 57, "vfork": 58, "execve": 59, "tkill": 200, "ptrace": 101,
+    "setrlimit": 160, "chroot": 161, "acct": 163, "mount": 165, "umount2": 166,
+    "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170, "setdomainname": 171,
+    "iopl": 172, "ioperm": 173, "init_module": 175, "delete_module": 176, "pivot_root": 155,
+    "keyctl": 250, "add_key": 248, "request_key": 249, "unshare": 272, "perf_event_open": 298,
+    "process_vm_readv": 310, "process_vm_writev": 311, "setns": 308, "finit_module": 313,
+    "kexec_load": 246, "kexec_file_load": 320, "bpf": 321, "execveat": 322, "userfaultfd": 323,
+    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+    # Signals and file descriptors of other processes by other routes than kill.
+    "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "pidfd_send_signal": 424,
+    "pidfd_open": 434, "pidfd_getfd": 438, "process_madvise": 440, "kcmp": 312,
+    # With CAP_DAC_READ_SEARCH (hardened fallback) a file handle opens any inode of a
+    # filesystem, also one a mount covers (the solutions).
+    "name_to_handle_at": 303, "open_by_handle_at": 304,
+    # The new mount API.
+    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+    "fspick": 433, "mount_setattr": 442,
+}
+_NR_CLONE, _NR_CLONE3, _NR_KILL, _NR_TGKILL, _NR_PRLIMIT64 = 56, 435, 62, 234, 302
+
+
+def _seccomp_program(own_pid: int) -> bytes:
+    """A classic-BPF seccomp filter (see _DENIED_X86_64) as the bytes of ``sock_filter[]``.
+
+    Allowed with conditions: clone only for threads (CLONE_THREAD); kill only to itself or its own
+    process group; tgkill only within itself; prlimit64 only to read. clone3 answers ENOSYS so the
+    C library falls back to clone, whose flags the filter can read. Any other architecture or the
+    x32 ABI (a way around a filter written for x86-64 numbers) is refused.
+    """
+    program: list[list] = []  # [code, jump-if-true label, jump-if-false label, k]
+
+    def emit(code: int, k: int, true: str | None = None, false: str | None = None) -> None:
+        program.append([code, true, false, k])
+
+    def label(name: str) -> None:
+        program.append(["label", name])
+
+    def arg_low(index: int) -> None:  # low 32 bits of argument `index` (little-endian)
+        emit(_LD_ABS_W, 16 + 8 * index)
+
+    emit(_LD_ABS_W, 4)  # seccomp_data.arch
+    emit(_JEQ, _AUDIT_ARCH_X86_64, None, "deny")
+    emit(_LD_ABS_W, 0)  # seccomp_data.nr
+    emit(_JGE, _X32_SYSCALL_BIT, "deny", None)
+    for number in sorted(_DENIED_X86_64.values()):
+        emit(_JEQ, number, "deny", None)
+    emit(_JEQ, _NR_CLONE3, "enosys", None)
+    emit(_JEQ, _NR_CLONE, "clone", None)
+    emit(_JEQ, _NR_KILL, "kill", None)
+    emit(_JEQ, _NR_TGKILL, "tgkill", None)
+    emit(_JEQ, _NR_PRLIMIT64, "prlimit", None)
+    emit(_RET, _SECCOMP_RET_ALLOW)
+    label("clone")
+    arg_low(0)
+    emit(_JSET, _CLONE_THREAD, "allow", "deny")
+    label("kill")
+    arg_low(0)  # the kernel reads pid_t, the low 32 bits
+    emit(_JEQ, own_pid, "allow", None)
+    emit(_JEQ, 0, "allow", "deny")
+    label("tgkill")
+    arg_low(0)
+    emit(_JEQ, own_pid, "allow", "deny")
+    label("prlimit")
+    emit(_LD_ABS_W, 16 + 8 * 2)  # new_limit pointer, both halves must be NULL
+    emit(_JEQ, 0, None, "deny")
+    emit(_LD_ABS_W, 16 + 8 * 2 + 4)
+    emit(_JEQ, 0, "allow", "deny")
+    label("allow")
+    emit(_RET, _SECCOMP_RET_ALLOW)
+    label("deny")
+    emit(_RET, _SECCOMP_RET_ERRNO | _EPERM)
+    label("enosys")
+    emit(_RET, _SECCOMP_RET_ERRNO | _ENOSYS)
+
+    positions: dict[str, int] = {}
+    instructions = []
+    for item in program:
+        if item[0] == "label":
+            positions[item[1]] = len(instructions)
+        else:
+            instructions.append(item)
+    packed = []
+    for index, (code, true, false, k) in enumerate(instructions):
+        packed.append(struct.pack("=HBBI", code, _jump(positions, true, index),
+                                  _jump(positions, false, index), k & 0xFFFFFFFF))
+    return b"".join(packed)
+
+
+def _jump(positions: dict[str, int], target: str | None, index: int) -> int:
+    """BPF jumps are relative to the next instruction and fit in one byte."""
+    if target is None:
+        return 0
+    jump = positions[target] - index - 1
+    if not 0 <= jump <= 255:
+        raise ValueError("seccomp jump out of range")
+    return jump
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_supported() -> bool:
+    """The filter is written for x86-64 Linux system call numbers only."""
+    return sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
+
+
+def install_seccomp() -> bool:
+    """Install the filter on the calling process (all its threads); False if unsupported.
+
+    Called by the worker after its own imports and before any student code. A filter cannot be
+    removed or loosened afterwards, only made stricter.
+    """
+    if not seccomp_supported():
+        return False
+    libc = _libc()
+    code = _seccomp_program(os.getpid())
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = _SockFprog(len(code) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    libc.syscall.restype = ctypes.c_long
+    result = libc.syscall(ctypes.c_long(_NR_SECCOMP_X86_64),
+                          ctypes.c_long(_SECCOMP_SET_MODE_FILTER),
+                          ctypes.c_long(_SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(fprog))
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"seccomp: {os.strerror(error) if result < 0 else 'thread sync'}")
+    return True

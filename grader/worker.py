@@ -1,13 +1,20 @@
 """The worker: the only process that runs student code. It decides nothing.
 
 Started by the judge (``grader.sandbox``) as ``python -I worker.py FD_IN FD_OUT SUBMISSION
-[OVERRIDES]``, usually inside bubblewrap. It loads the submission, then answers ``call`` requests
-with plain data (``grader.wire``) until told to stop or killed. Functions named in OVERRIDES are
-replaced by proxies that ask the judge to run its reference, so the reference never enters here.
+OPTIONS``, usually inside bubblewrap; OPTIONS is JSON: ``overrides`` (API names replaced by
+proxies that ask the judge to run its reference, so the reference never enters here),
+``exclude`` (modules not to import, with the judge's reason) and ``seccomp``.
+
+Order matters: everything the worker needs is imported first, then the system-call filter is
+installed, and only then does student code run. While loading, the worker tells the judge which
+module it is about to import, so a module that kills or hangs the process can be named and left
+out by the next worker. It then answers ``call`` requests with plain data (``grader.wire``) until
+told to stop or killed. Nothing it says is trusted: the judge checks every answer.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -18,23 +25,18 @@ if __package__ in (None, ""):
 
 from grader.api import RESULT_KINDS  # noqa: E402
 from grader.loader import find_module_dir, load_submission  # noqa: E402
-from grader.protocol import Handle, call_and_capture  # noqa: E402
+from grader.protocol import Handle, call_and_capture, describe_exception  # noqa: E402
+from grader.sandbox import install_seccomp  # noqa: E402
 from grader.wire import WireError, receive, send  # noqa: E402
 
 
-class _Channel:
-    def __init__(self, fd_in: int, fd_out: int):
-        self.fd_in = fd_in
-        self.fd_out = fd_out
-
-
-def _proxy(channel: _Channel, name: str):
+def _proxy(fd_in: int, fd_out: int, name: str):
     """A stand-in for the student's ``name`` that asks the judge to run the reference."""
 
     def reference_stand_in(*args, **kwargs):
-        send(channel.fd_out, {"op": "callback", "name": name,
-                              "body": {"args": list(args), "kwargs": kwargs}})
-        answer = receive(channel.fd_in)
+        send(fd_out, {"op": "callback", "name": name,
+                      "body": {"args": list(args), "kwargs": kwargs}})
+        answer = receive(fd_in)
         if answer.get("error"):
             raise RuntimeError(f"the reference {name} (standing in for yours) failed: "
                                f"{answer['error']}")
@@ -44,8 +46,27 @@ def _proxy(channel: _Channel, name: str):
     return reference_stand_in
 
 
-def serve(fd_in: int, fd_out: int, submission: str, overrides: list[str]) -> None:
-    channel = _Channel(fd_in, fd_out)
+def _reply_to(request: dict, functions: dict, missing: dict, keep, resolve,
+              student_files: tuple[str, ...]) -> dict:
+    body = request.get("body")
+    if type(body) is not dict:
+        return {"error": "malformed request"}
+    name = body.get("name")
+    if name not in functions:
+        return {"missing": missing.get(name, f"{name} is not defined")}
+    try:
+        result = call_and_capture(functions[name], name, tuple(body.get("args") or ()),
+                                  body.get("kwargs") or {}, keep, resolve, student_files)
+    except BaseException as error:  # noqa: BLE001 - sys.exit() or KeyboardInterrupt in a call
+        return {"error": describe_exception(error, student_files)}
+    return {"value": result.value, "error": result.error, "bad_output": result.bad_output,
+            "warnings": list(result.warnings), "inputs_after": result.inputs_after,
+            "stdout": result.stdout}
+
+
+def serve(fd_in: int, fd_out: int, submission: str, overrides: list[str],
+          exclude: dict[str, str]) -> None:
+    """Load the submission (reporting each module import), then answer calls until EOF."""
     store: dict[int, object] = {}
 
     def keep(value):
@@ -58,8 +79,12 @@ def serve(fd_in: int, fd_out: int, submission: str, overrides: list[str]) -> Non
             return store[handle.id]
         return handle
 
+    def report(event: str, module: str) -> None:
+        send(fd_out, {"op": event, "body": {"module": module}})
+
     folder = str(find_module_dir(Path(submission)).resolve())
-    loaded = load_submission(Path(submission), {n: _proxy(channel, n) for n in overrides})
+    loaded = load_submission(Path(submission), {n: _proxy(fd_in, fd_out, n) for n in overrides},
+                             exclude=exclude, on_import=report)
     send(fd_out, {"op": "ready", "body": {"missing": loaded.missing}})
     while True:
         try:
@@ -68,31 +93,32 @@ def serve(fd_in: int, fd_out: int, submission: str, overrides: list[str]) -> Non
             return
         if request.get("op") != "call":
             return
-        body = request["body"]
-        name = body["name"]
-        if name not in loaded.functions:
-            reply = {"missing": loaded.missing.get(name, f"{name} is not defined")}
-        else:
-            result = call_and_capture(loaded.functions[name], name, tuple(body["args"]),
-                                      body["kwargs"], keep, resolve, (folder,))
-            reply = {"value": result.value, "error": result.error,
-                     "bad_output": result.bad_output, "warnings": list(result.warnings),
-                     "inputs_after": result.inputs_after, "stdout": result.stdout}
+        reply = _reply_to(request, loaded.functions, loaded.missing, keep, resolve, (folder,))
         try:
             send(fd_out, {"op": "reply", "id": request.get("id"), "body": reply})
-        except TypeError as error:  # a value the wire cannot carry: report it, keep serving
+        except (TypeError, ValueError) as error:  # a value the wire cannot carry
             send(fd_out, {"op": "reply", "id": request.get("id"),
                           "body": {"bad_output": f"returned data that cannot be sent: {error}"}})
 
 
 def main(argv: list[str]) -> None:
     fd_in, fd_out = int(argv[1]), int(argv[2])
-    overrides = [n for n in (argv[4] if len(argv) > 4 else "").split(",") if n]
+    options = json.loads(argv[4]) if len(argv) > 4 else {}
+    overrides = [str(n) for n in options.get("overrides", [])]
     unknown = [n for n in overrides if n not in RESULT_KINDS]
     if unknown:
         raise SystemExit(f"unknown override {unknown}")
-    # Student code should not write to the judge's pipes by accident: keep them off 0-2.
-    serve(fd_in, fd_out, argv[3], overrides)
+    exclude = {str(k): str(v) for k, v in options.get("exclude", {}).items()}
+    if options.get("seccomp", True):
+        # Before the first line of student code. A failure must not leave us running unfiltered:
+        # say why and stop (the judge reports it), rather than run student code without it.
+        try:
+            install_seccomp()
+        except OSError as error:
+            send(fd_out, {"op": "failed", "body": {"reason": f"seccomp: {error}"}})
+            os._exit(3)
+    serve(fd_in, fd_out, argv[3], overrides, exclude)
+    # Skip interpreter shutdown: no atexit hooks or finalizers of student code run.
     os._exit(0)
 
 
