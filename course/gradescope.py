@@ -1,0 +1,241 @@
+"""``python -m course gradescope [--out DIR]``: build the Gradescope autograder, ``autograder.zip``.
+
+How it scales: Gradescope builds one image from the zip (``setup.sh`` runs once, as root, on
+Ubuntu 22.04) and then grades every submission in a fresh container of its own, running
+``run_autograder`` there. A class of any size is therefore spread over Gradescope's machines, one
+submission per container (half a CPU each, so the grader runs with ``--workers 1``); nothing here
+has to coordinate machines.
+
+The zip's root (files, no enclosing folder):
+
+``setup.sh``
+    installs Python 3.11+ and bubblewrap if missing, a venv with the runtime dependencies, and the
+    grader wheel into ``<root>/vg/lib``, a folder *outside* the venv (see below).
+``run_autograder``
+    executable; grades ``<root>/submission`` into ``<root>/results/results.json``, always writing
+    one (score 0 and an explanation if the grader cannot run). ``AUTOGRADER_ROOT`` replaces
+    ``/autograder`` for tests.
+``run_grader.py``
+    what ``run_autograder`` runs: picks what to grade from file names only, runs
+    ``python -m grader grade SUBMISSION --results ... --config grader.toml``, and writes the
+    score-0 results.json when that fails.
+``grader.toml``
+    the grading seed and limits. It stays in the autograder's source folder, which students never
+    see, and is passed to the grader with ``--config``: the seed is in no wheel and no release.
+``requirements.txt``
+    the wheel's runtime dependencies, installed into the venv.
+``vanishing_gradients-*.whl``
+    built from this project with ``pip wheel --no-deps``: the grader, ``grader/data/*.npz`` and the
+    reference ``solutions`` package the judge compares against.
+
+Student code runs only in the grader's workers: under bubblewrap where the container allows user
+namespaces, otherwise in the grader's hardened subprocess fallback (``grader.sandbox``), which
+results.json's output then reports.
+
+Why the wheel is not installed into the venv: bubblewrap shows student code the interpreter's
+whole prefix (the venv) read-only, so reference solutions installed there could simply be
+imported by a submission. Installed with ``pip install --target`` beside the venv, they are
+outside the sandbox's view; only the judge, started with that folder on ``PYTHONPATH``, sees them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.parser
+import fnmatch
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "gradescope"
+CONFIG_NAME = "grader.toml"
+ZIP_NAME = "autograder.zip"
+# Files of the zip root that Gradescope (or run_autograder) executes.
+EXECUTABLES = ("setup.sh", "run_autograder")
+SCRIPTS = ("setup.sh", "run_autograder", "run_grader.py")
+# grader.toml keys the grader's CLI reads (grader/cli.py); anything else is a typo.
+CONFIG_KEYS = {"seed": int, "call_seconds": float, "submission_seconds": float, "memory_mb": int}
+# What the judge cannot work without, checked in the built wheel.
+REQUIRED_IN_WHEEL = ("grader/__init__.py", "grader/cli.py", "grader/worker.py",
+                     "grader/data/public_expected.npz", "solutions/__init__.py")
+
+
+class BuildError(Exception):
+    """The autograder cannot be built as asked (bad config, incomplete wheel)."""
+
+
+def _package_dirs(repo: Path) -> list[Path]:
+    """Top-level packages that pyproject's ``packages.find`` includes, as folders."""
+    with open(repo / "pyproject.toml", "rb") as handle:
+        find = tomllib.load(handle)["tool"]["setuptools"]["packages"]["find"]
+    patterns = find.get("include", ["*"])
+    return [path for path in sorted(repo.iterdir())
+            if path.is_dir() and (path / "__init__.py").is_file()
+            and any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)]
+
+
+def build_wheel(target: Path, repo: Path = REPO) -> Path:
+    """Build this project's wheel into ``target`` with ``pip wheel --no-deps``.
+
+    It is built from a staged copy (pyproject, readme, the packages), not the work tree: setuptools
+    writes ``build/`` and ``*.egg-info`` beside the sources, and others edit the tree meanwhile.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vg-wheel-") as temporary:
+        stage = Path(temporary) / "project"
+        stage.mkdir()
+        for name in ("pyproject.toml", "README.md", "LICENSE"):
+            if (repo / name).is_file():
+                shutil.copy2(repo / name, stage / name)
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+        for package in _package_dirs(repo):
+            shutil.copytree(package, stage / package.name, ignore=ignore)
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+             "--disable-pip-version-check", "--wheel-dir", str(Path(temporary) / "dist"),
+             str(stage)],
+            capture_output=True, text=True,
+        )
+        if done.returncode != 0:
+            raise BuildError(f"pip wheel failed:\n{done.stdout}\n{done.stderr}")
+        wheels = list((Path(temporary) / "dist").glob("*.whl"))
+        if len(wheels) != 1:
+            raise BuildError(f"pip wheel made {len(wheels)} wheels, expected 1")
+        return Path(shutil.copy2(wheels[0], target / wheels[0].name))
+
+
+def check_wheel(wheel: Path, modules: tuple[str, ...] | None = None) -> list[str]:
+    """Raise BuildError unless the wheel holds the grader, its data and every reference module."""
+    if modules is None:
+        from grader.api import MODULES
+
+        modules = tuple(MODULES)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    needed = [*REQUIRED_IN_WHEEL, *(f"solutions/{name}.py" for name in modules)]
+    missing = [name for name in needed if name not in names]
+    if missing:
+        raise BuildError(
+            f"{wheel.name} lacks {', '.join(missing)}: the judge needs the reference and the "
+            "recorded data. pyproject.toml must list 'solutions*' in "
+            "[tool.setuptools.packages.find] include and ship grader/data/*.npz as package data")
+    return sorted(names)
+
+
+def wheel_requirements(wheel: Path) -> list[str]:
+    """The wheel's unconditional runtime requirements (``Requires-Dist`` without extras)."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        message = email.parser.Parser().parsestr(archive.read(metadata).decode("utf-8"))
+    return [r for r in message.get_all("Requires-Dist", []) if "extra ==" not in r]
+
+
+def grading_config(config: Path | None = None, seed: int | None = None,
+                   repo: Path = REPO) -> tuple[dict, str]:
+    """The settings for grader.toml and where the seed came from.
+
+    Order: ``seed`` if given; else the config file (``config``, or the instructor's
+    ``<repo>/grader.toml`` when it exists, as the grader's CLI reads it when run from the repo);
+    else the grader's default seed, so a Gradescope regrade matches ``python -m grader grade``.
+    """
+    settings: dict = {}
+    path = config if config is not None else repo / CONFIG_NAME
+    if config is not None and not config.is_file():
+        raise BuildError(f"config file {config} not found")
+    if path.is_file():
+        with open(path, "rb") as handle:
+            loaded = tomllib.load(handle)
+        unknown = sorted(set(loaded) - set(CONFIG_KEYS))
+        if unknown:
+            raise BuildError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(CONFIG_KEYS)}")
+        for key, kind in CONFIG_KEYS.items():
+            if key in loaded:
+                try:
+                    settings[key] = kind(loaded[key])
+                except (TypeError, ValueError):
+                    raise BuildError(f"{path}: {key} must be a number") from None
+    origin = f"{path}" if "seed" in settings else ""
+    if seed is not None:
+        settings["seed"], origin = int(seed), "--seed"
+    if "seed" not in settings:
+        from grader.batch import DEFAULT_SEED
+
+        settings["seed"], origin = DEFAULT_SEED, "the grader's default (grader.batch.DEFAULT_SEED)"
+    return settings, origin
+
+
+def config_text(settings: dict) -> str:
+    """grader.toml's text: a comment saying what it is, then one ``key = value`` per setting."""
+    lines = ["# Grading settings for `python -m grader grade --config` (Gradescope autograder",
+             "# only; students never see this file). Written by `python -m course gradescope`."]
+    lines += [f"{key} = {settings[key]!r}" for key in CONFIG_KEYS if key in settings]
+    return "\n".join(lines) + "\n"
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    # Unix mode in the high bits; Gradescope and unzip keep the executable bit from here.
+    info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+    archive.writestr(info, data)
+
+
+def build_autograder(out: Path, seed: int | None = None, config: Path | None = None,
+                     repo: Path = REPO) -> Path:
+    """Write ``out/autograder.zip`` (see the module docstring); returns its path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings, origin = grading_config(config, seed, repo)
+    with tempfile.TemporaryDirectory(prefix="vg-autograder-") as temporary:
+        wheel = build_wheel(Path(temporary), repo)
+        check_wheel(wheel)
+        requirements = wheel_requirements(wheel)
+        path = out / ZIP_NAME
+        partial = path.with_suffix(".zip.partial")  # never leave a half-written zip under the name
+        with zipfile.ZipFile(partial, "w") as archive:
+            for name in SCRIPTS:
+                _add(archive, name, (TEMPLATES / name).read_bytes(), name in EXECUTABLES)
+            _add(archive, CONFIG_NAME, config_text(settings).encode())
+            _add(archive, "requirements.txt",
+                 ("# Runtime dependencies of the grader wheel (from its metadata).\n"
+                  + "".join(f"{r}\n" for r in requirements)).encode())
+            _add(archive, wheel.name, wheel.read_bytes())
+        partial.replace(path)
+    print(f"grading seed from {origin}")
+    return path
+
+
+def register(commands) -> None:
+    """Add the ``gradescope`` sub-command to ``python -m course``."""
+    parser = commands.add_parser("gradescope", help="build the Gradescope autograder zip",
+                                 description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("out/gradescope"),
+                        help="folder for autograder.zip (default: out/gradescope)")
+    parser.add_argument("--seed", type=int, help="grading seed (default: from --config)")
+    parser.add_argument("--config", type=Path,
+                        help=f"instructor settings (default: {CONFIG_NAME} in the repository, "
+                             "if present)")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    try:
+        path = build_autograder(args.out, args.seed, args.config)
+    except BuildError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    with zipfile.ZipFile(path) as archive:
+        listing = ", ".join(archive.namelist())
+    print(f"wrote {path} ({path.stat().st_size // 1024} KiB, {time.monotonic() - started:.1f} s): "
+          f"{listing}")
+    print("Upload it as the assignment's autograder on Gradescope (Ubuntu 22.04 base image).")
+    return 0

@@ -1,0 +1,345 @@
+"""``python -m course release [--out DIR]``: the student bundle, as a folder and a zip of it.
+
+The bundle holds what a student works with and nothing the grading depends on keeping private:
+
+* ``exercises/``: the stubs, generated from ``solutions/`` (``course.stubs.render``), so no
+  solution body can slip in even if the committed ``exercises/`` were hand-edited;
+* the release notebook, made by ``course.notebook.release_notebook`` when that module exists;
+* the public self-check: ``grader/selfcheck.py`` and exactly the grader modules it and the
+  notebook's test cells import (found by following imports, ``self_check_modules``), plus the
+  answers they compare against, ``grader/data/public_expected.npz``. Not shipped: the reference,
+  the grading seed and config, and the instructor's machinery (batch grading, sandbox, workers,
+  reports, gradebook). ``check_clean`` refuses to release a bundle holding a solution body or a
+  grading seed;
+* ``requirements.txt`` (the project's runtime dependencies), a ``pytest.ini`` that keeps pytest's
+  settings inside the bundle, and a README (``course/templates/student/README.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import json
+import re
+import shutil
+import string
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import stubs
+
+REPO = Path(__file__).resolve().parent.parent
+GRADER = REPO / "grader"
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "student"
+BUNDLE_NAME = "vanishing-gradients"
+# The self-check's entry points: the test module and the conftest pytest loads beside it.
+SELF_CHECK_ENTRIES = ("selfcheck.py", "conftest.py")
+PACKAGE = "grader"
+
+
+class ReleaseError(Exception):
+    """The bundle would contain something students must not get; nothing is written."""
+
+
+def _import_nodes(tree: ast.AST, deep: bool) -> list[ast.Import | ast.ImportFrom]:
+    """Import statements of a module: all of them, or (not deep) those run at import time.
+
+    Not deep skips function bodies: an import there runs only when that function is called.
+    """
+    found: list[ast.Import | ast.ImportFrom] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        for child in ast.iter_child_nodes(node):
+            if deep or not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                stack.append(child)
+    return found
+
+
+def _imported_modules(tree: ast.AST, deep: bool = True, package: str = PACKAGE) -> set[str]:
+    """Names of ``package``'s own modules that a module's source imports (see _import_nodes)."""
+    found: set[str] = set()
+    for node in _import_nodes(tree, deep):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                head, _, rest = alias.name.partition(".")
+                if head == package:
+                    found.add(rest.split(".")[0] if rest else "__init__")
+        elif node.level == 1 or (node.level == 0 and node.module
+                                 and node.module.split(".")[0] == package):
+            inner = (node.module or "") if node.level == 1 else node.module.partition(".")[2]
+            if inner:
+                found.add(inner.split(".")[0])
+            else:  # "from . import x" / "from grader import x": each x may be a module
+                found.add("__init__")
+                found.update(alias.name for alias in node.names)
+        elif node.level > 1:
+            raise ReleaseError("an import from above the grader package: cannot analyse it")
+    return found
+
+
+def self_check_modules(grader_dir: Path = GRADER, entries: Iterable[str] = SELF_CHECK_ENTRIES,
+                       extra: Iterable[str] = ()) -> list[str]:
+    """File names of the grader modules the self-check needs: the entries and their imports.
+
+    ``entries`` are grader files run directly (the test module, its conftest); ``extra`` are
+    module names that code outside the grader imports (the notebook's setup cell). Every import in
+    an entry counts, even inside a function (conftest imports ``grader.public`` in a fixture).
+    Other modules count only the imports they run when imported: a lazy import inside one of
+    their functions serves a path the self-check does not take, and following it would ship
+    instructor-only modules (``notebook_tests.hidden_seed`` imports ``batch`` for the seed).
+    Test (c) of tests/test_release.py runs the bundle to prove nothing needed is left out.
+    """
+    needed: set[str] = set()
+    entry_names = {Path(name).stem for name in entries}
+    queue = [*entry_names, *extra, "__init__"]
+    while queue:
+        name = queue.pop()
+        path = grader_dir / f"{name}.py"
+        if name in needed or not path.is_file():
+            continue  # "from . import x" may name a function rather than a module
+        needed.add(name)
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        queue.extend(_imported_modules(tree, deep=name in entry_names))
+    return sorted(f"{name}.py" for name in needed)
+
+
+def notebook_imports(notebook: Path) -> set[str]:
+    """Grader modules the notebook's code cells import (its setup cell imports ``check``)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    found: set[str] = set()
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        # IPython magics and shell escapes are not Python.
+        lines = [line for line in text.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        found |= _imported_modules(tree) - {"__init__"}
+    return found
+
+
+def self_check_data(grader_dir: Path = GRADER) -> list[Path]:
+    """Data files the self-check reads: the recorded public answers."""
+    return [grader_dir / "data" / "public_expected.npz"]
+
+
+def requirements(repo: Path = REPO) -> list[str]:
+    """The project's runtime dependencies, from pyproject.toml (one source of truth)."""
+    with open(repo / "pyproject.toml", "rb") as handle:
+        project = tomllib.load(handle)["project"]
+    return list(project.get("dependencies", []))
+
+
+def _python_floor(repo: Path = REPO) -> str:
+    with open(repo / "pyproject.toml", "rb") as handle:
+        spec = tomllib.load(handle)["project"].get("requires-python", ">=3.11")
+    return spec.removeprefix(">=").strip()
+
+
+def notebook_release(target: Path) -> Path | None:
+    """Write the student notebook into ``target`` with ``course.notebook``, if that exists.
+
+    Returns the notebook's path, or None (with a printed note) when the module is absent.
+    """
+    if not (Path(__file__).resolve().parent / "notebook.py").is_file():
+        print("note: course/notebook.py does not exist (yet): the bundle has no notebook")
+        return None
+    notebook = importlib.import_module("course.notebook")
+    # The instructor's notebook (nbgrader's "source" version), kept in sync by course.notebook.
+    source = Path(getattr(notebook, "NOTEBOOK", ""))
+    if not source.is_file():
+        print(f"note: the instructor notebook {source} is missing: the bundle has no notebook")
+        return None
+    path = target / source.name
+    made = notebook.release_notebook(source, path)
+    return Path(made) if isinstance(made, str | Path) else path
+
+
+def readme(notebook: Path | None, repo: Path = REPO) -> str:
+    """The student README, filled in from the grader's own definitions."""
+    from grader import checks  # noqa: F401 - registers the checks, so their points are known
+    from grader.api import MODULES
+    from grader.sandbox import Limits
+    from grader.trial import REGISTRY
+
+    row = ""
+    if notebook is not None:
+        # The notebook's test cells import grader/ from the kernel's working folder.
+        row = (f"| `{notebook.name}` | the same exercises as a notebook, with a test cell after "
+               "each exercise: start Jupyter in this folder (`pip install jupyterlab`, then "
+               "`jupyter lab`) so the test cells find `grader/`, and submit the notebook "
+               "instead of the modules |\n")
+    files = [f"`{name}.py`" for name in MODULES]
+    template = string.Template((TEMPLATES / "README.md").read_text(encoding="utf-8"))
+    return template.substitute(
+        modules=", ".join(files[:-1]) + f" and {files[-1]}",
+        module_files=", ".join(files),
+        notebook_row=row,
+        python=_python_floor(repo),
+        self_check=stubs.SELF_CHECK,
+        points=sum(check.points for check in REGISTRY.values()),
+        call_seconds=f"{Limits.call_seconds:g}",
+    )
+
+
+def build_bundle(folder: Path, repo: Path = REPO) -> list[Path]:
+    """Write the bundle's files into ``folder`` (which must be empty); returns them."""
+    grader_dir = repo / "grader"
+    written: list[Path] = []
+
+    def put(relative: str, text: str | None = None, source: Path | None = None) -> None:
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if source is not None:
+            shutil.copyfile(source, path)
+        else:
+            path.write_text(text or "", encoding="utf-8")
+        written.append(path)
+
+    for name, text in stubs.render(repo / "solutions").items():
+        put(f"exercises/{name}", text)
+    # The notebook first: the grader modules its test cells import ship with the self-check.
+    notebook = notebook_release(folder)
+    if notebook is not None:
+        written.append(notebook)
+    extra = notebook_imports(notebook) if notebook is not None else set()
+    for name in self_check_modules(grader_dir, extra=sorted(extra)):
+        put(f"grader/{name}", source=grader_dir / name)
+    for data in self_check_data(grader_dir):
+        put(f"grader/{data.relative_to(grader_dir)}", source=data)
+    put("requirements.txt", "".join(f"{r}\n" for r in requirements(repo)))
+    put("pytest.ini", source=TEMPLATES / "pytest.ini")
+    put("README.md", readme(notebook, repo))
+    check_clean(folder, repo)
+    return written
+
+
+def _normalised(lines: Iterable[str]) -> str:
+    """Lines without indentation, inner runs of spaces or blank lines: layout hides no copy."""
+    return "\n".join(" ".join(line.split()) for line in lines if line.strip())
+
+
+def solution_blocks(solutions: Path) -> dict[str, str]:
+    """``module.function`` -> the normalised text between its BEGIN/END SOLUTION markers."""
+    blocks: dict[str, str] = {}
+    for path in sorted(solutions.glob("*.py")):
+        function, block = None, None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if block is None and (match := stubs.DEF.match(line)):
+                function = match["name"]
+            if stubs.BEGIN.match(line):
+                block = []
+            elif stubs.END.match(line):
+                blocks[f"{path.stem}.{function}"] = _normalised(block or [])
+                block = None
+            elif block is not None:
+                block.append(line)
+    return blocks
+
+
+def _readable(path: Path) -> str:
+    """What a reader of the file sees: a notebook's cell sources, else the text."""
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        return "\n".join("".join(c.get("source", "")) for c in cells)
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def grading_seeds(repo: Path = REPO) -> set[int]:
+    """Seeds that grade for real: the grader's default and the instructor's grader.toml's."""
+    from grader.batch import DEFAULT_SEED
+
+    seeds = {DEFAULT_SEED}
+    config = repo / "grader.toml"
+    if config.is_file():
+        with open(config, "rb") as handle:
+            seed = tomllib.load(handle).get("seed")
+        if isinstance(seed, int):
+            seeds.add(seed)
+    return seeds
+
+
+def check_clean(folder: Path, repo: Path = REPO) -> None:
+    """Raise ReleaseError if any file holds a solution body, a grading seed or the reference.
+
+    The last line of defence behind the stubs and the module selection: a future edit that
+    copies a solution into a hint, or makes the self-check import the seed, stops the release.
+    """
+    blocks = solution_blocks(repo / "solutions")
+    seeds = [re.compile(rb"(?<![0-9])%d(?![0-9])" % seed) for seed in grading_seeds(repo)]
+    problems: list[str] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder)
+        if "solutions" in relative.parts or path.name == "grader.toml":
+            problems.append(f"{relative}: reference or grading config")
+        text = "\n" + _normalised(_readable(path).splitlines()) + "\n"
+        problems += [f"{relative}: the solution of {name}" for name, block in blocks.items()
+                     if block and f"\n{block}\n" in text]
+        data = path.read_bytes()
+        problems += [f"{relative}: a grading seed" for seed in seeds if seed.search(data)]
+    if problems:
+        raise ReleaseError("the bundle would leak:\n  " + "\n  ".join(problems))
+
+
+def zip_folder(folder: Path, path: Path) -> Path:
+    """Zip ``folder`` (kept as the archive's top folder, so it unpacks into one folder)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            archive.write(file, Path(folder.name) / file.relative_to(folder))
+    return path
+
+
+def build_release(out: Path, repo: Path = REPO) -> tuple[Path, Path]:
+    """Build ``out/vanishing-gradients/`` and ``out/vanishing-gradients.zip``; returns both.
+
+    Built in a temporary folder and moved into place, so a failed build leaves no half bundle.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    folder, archive = out / BUNDLE_NAME, out / f"{BUNDLE_NAME}.zip"
+    with tempfile.TemporaryDirectory(prefix="vg-release-", dir=out) as temporary:
+        staged = Path(temporary) / BUNDLE_NAME
+        staged.mkdir()
+        build_bundle(staged, repo)
+        zip_folder(staged, Path(temporary) / archive.name)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staged.replace(folder)
+        (Path(temporary) / archive.name).replace(archive)
+    return folder, archive
+
+
+def register(commands) -> None:
+    """Add the ``release`` sub-command to ``python -m course``."""
+    parser = commands.add_parser("release", help="build the student bundle (folder and zip)",
+                                 description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("out/release"),
+                        help="folder for the bundle and its zip (default: out/release)")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        folder, archive = build_release(args.out)
+    except ReleaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    print(f"wrote {folder}/ ({len(files)} files) and {archive}")
+    for name in files:
+        print(f"  {name}")
+    print(f"Students unpack it and run: {stubs.SELF_CHECK}")
+    return 0

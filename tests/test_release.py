@@ -1,0 +1,297 @@
+"""The student bundle: no solution, nothing hidden, and a self-check that works on its own."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import checks  # noqa: F401 - registers the checks, so REGISTRY is full
+from grader.api import FUNCTIONS
+from grader.batch import DEFAULT_SEED
+from grader.trial import REGISTRY
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO / "solutions"
+TOTAL = sum(c.points for c in REGISTRY.values())
+BEGIN = re.compile(r"^\s*### BEGIN SOLUTION\s*$")
+END = re.compile(r"^\s*### END SOLUTION\s*$")
+DEF = re.compile(r"^\s*def (\w+)\(")
+# The instructor's machinery: grading batches, the sandbox and its workers, reports, gradebook.
+INSTRUCTOR_ONLY = {"batch", "cli", "demo", "gradebook", "measure", "remote", "report", "sandbox",
+                   "shards", "submissions", "wire", "worker", "__main__"}
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("release")
+    done = subprocess.run([sys.executable, "-m", "course", "release", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out / "vanishing-gradients", out / "vanishing-gradients.zip"
+
+
+def bundle_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def normalise(lines: list[str]) -> str:
+    """Lines without indentation, inner runs of spaces or blank lines: layout cannot hide a copy."""
+    return "\n".join(" ".join(line.split()) for line in lines if line.strip())
+
+
+def solution_blocks() -> dict[str, str]:
+    """``module.function`` -> the normalised text between its BEGIN/END SOLUTION markers."""
+    blocks: dict[str, str] = {}
+    for path in sorted(SOLUTIONS.glob("*.py")):
+        function, block = None, None
+        for line in path.read_text().splitlines():
+            if block is None and (match := DEF.match(line)):
+                function = match[1]
+            if BEGIN.match(line):
+                block = []
+            elif END.match(line):
+                blocks[f"{path.stem}.{function}"] = normalise(block)
+                block = None
+            elif block is not None:
+                block.append(line)
+    return blocks
+
+
+def readable_text(path: Path) -> str:
+    """A file's text as a reader would see it: a notebook's cell sources, else its bytes."""
+    data = path.read_bytes()
+    if path.suffix == ".ipynb":
+        cells = json.loads(data)["cells"]
+        return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                         for c in cells)
+    return data.decode("utf-8", errors="replace")
+
+
+def leaked_blocks(files: list[Path]) -> dict[str, list[str]]:
+    """Which solution blocks appear, as whole consecutive lines, in which of ``files``."""
+    blocks = solution_blocks()
+    found: dict[str, list[str]] = {}
+    for path in files:
+        text = "\n" + normalise(readable_text(path).splitlines()) + "\n"
+        for name, block in blocks.items():
+            if f"\n{block}\n" in text:
+                found.setdefault(name, []).append(path.name)
+    return found
+
+
+def in_bundle(folder: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run the project's Python inside a bundle, importing the bundle's own grader package."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PYTHONPATH"] = str(folder)
+    return subprocess.run([sys.executable, *args], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+# --- (a) no solution ----------------------------------------------------------------------------
+
+def test_the_leak_detector_finds_every_solution_block():
+    blocks = solution_blocks()
+    assert {name.split(".")[1] for name in blocks} >= set(FUNCTIONS)
+    assert all(blocks.values())
+    assert set(leaked_blocks(sorted(SOLUTIONS.glob("*.py")))) == set(blocks)
+
+
+def test_no_solution_body_is_in_the_bundle(release):
+    folder, archive = release
+    assert leaked_blocks(bundle_files(folder)) == {}
+    # The zip holds exactly the folder, byte for byte, so the same holds for it.
+    with zipfile.ZipFile(archive) as handle:
+        zipped = {name: handle.read(name) for name in handle.namelist() if not name.endswith("/")}
+    assert zipped == {f"{folder.name}/{p.relative_to(folder).as_posix()}": p.read_bytes()
+                      for p in bundle_files(folder)}
+
+
+def test_no_reference_folder_module_or_compiled_file(release):
+    folder, _ = release
+    for path in bundle_files(folder):
+        parts = path.relative_to(folder).parts
+        assert not any("solution" in part.lower() for part in parts), path
+        assert "__pycache__" not in parts and path.suffix not in (".pyc", ".pyo"), path
+        if path.suffix == ".py":
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                assert not any(n.split(".")[0] == "solutions" for n in names), path
+
+
+def test_release_refuses_a_bundle_with_a_solution_or_seed(release, tmp_path):
+    from course.release import ReleaseError, check_clean
+
+    folder, _ = release
+    copy = tmp_path / "bundle"
+    shutil.copytree(folder, copy)
+    check_clean(copy)
+    hint = copy / "exercises" / "network.py"
+    original = hint.read_text()
+    body = (SOLUTIONS / "layers.py").read_text().split("### BEGIN SOLUTION")[1]
+    hint.write_text(original + "\n# hint:\n" + body.split("### END SOLUTION")[0])
+    with pytest.raises(ReleaseError, match="the solution of layers"):
+        check_clean(copy)
+    hint.write_text(original + f"\nSEED = {DEFAULT_SEED}\n")
+    with pytest.raises(ReleaseError, match="a grading seed"):
+        check_clean(copy)
+
+
+# --- (b) nothing hidden --------------------------------------------------------------------------
+
+def test_no_grading_seed_or_config(release):
+    folder, _ = release
+    seeds = {DEFAULT_SEED}
+    if (REPO / "grader.toml").is_file():
+        seeds.add(tomllib.loads((REPO / "grader.toml").read_text()).get("seed", DEFAULT_SEED))
+    for path in bundle_files(folder):
+        assert path.name != "grader.toml"
+        for seed in seeds:
+            assert not re.search(rb"(?<!\d)%d(?!\d)" % seed, path.read_bytes()), path
+
+
+def test_only_the_modules_the_self_check_imports(release):
+    folder, _ = release
+    shipped = {p.stem for p in (folder / "grader").glob("*.py")}
+    present = {p.stem for p in (REPO / "grader").glob("*.py")}
+    assert INSTRUCTOR_ONLY & present, "the instructor-only list names no real module"
+    assert not shipped & INSTRUCTOR_ONLY
+    assert not set(os.listdir(folder / "grader" / "data")) - {"public_expected.npz"}
+    # Independent of the release's import analysis: every shipped module is really imported
+    # when the self-check runs and the notebook's setup imports (and nothing else of the grader).
+    notebook_imports = [ast.unparse(node) for cell in code_cells(folder)
+                        for node in ast.walk(ast.parse(cell["text"]))
+                        if isinstance(node, ast.Import | ast.ImportFrom) and "grader" in
+                        ast.unparse(node)]
+    probe = ("import json, sys, pytest\n"
+             "pytest.main(['grader/selfcheck.py', '-q', '-p', 'no:cacheprovider'])\n"
+             + "".join(f"{line}\n" for line in notebook_imports)
+             + "print(json.dumps(sorted(m for m in sys.modules if m.startswith('grader'))))")
+    done = in_bundle(folder, "-c", probe)
+    imported = {name.partition(".")[2] or "__init__"
+                for name in json.loads(done.stdout.strip().splitlines()[-1])}
+    assert imported == shipped
+
+
+def code_cells(folder: Path) -> list[dict]:
+    """The released notebook's code cells (id, nbgrader metadata, text without magics)."""
+    cells = []
+    for path in folder.glob("*.ipynb"):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                text = "".join(cell["source"]) if isinstance(cell["source"], list) else (
+                    cell["source"])
+                text = "\n".join(line for line in text.splitlines()
+                                 if not line.lstrip().startswith(("%", "!")))
+                cells.append({"id": cell.get("id"), "text": text,
+                              "nbgrader": cell.get("metadata", {}).get("nbgrader", {})})
+    return cells
+
+
+# --- (c) it works on its own ---------------------------------------------------------------------
+
+def test_self_check_runs_from_a_copy_of_the_bundle(release, tmp_path):
+    folder, _ = release
+    copy = tmp_path / "student"
+    shutil.copytree(folder, copy)
+    where = in_bundle(copy, "-c", "import grader; print(grader.__file__)")
+    assert Path(where.stdout.strip()).is_relative_to(copy), where.stdout + where.stderr
+
+    stubs = in_bundle(copy, "-m", "pytest", "grader/selfcheck.py", "-p", "no:cacheprovider")
+    assert stubs.returncode == 1, stubs.stdout[-2000:] + stubs.stderr
+    assert f"{len(REGISTRY)} failed" in stubs.stdout
+    assert f"self-check score: 0 / {TOTAL} points" in stubs.stdout
+
+    for path in (REPO / "examples" / "correct").glob("*.py"):
+        shutil.copyfile(path, copy / "exercises" / path.name)
+    finished = in_bundle(copy, "-m", "pytest", "grader/selfcheck.py", "-p", "no:cacheprovider")
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr
+    assert f"{len(REGISTRY)} passed" in finished.stdout
+    assert f"self-check score: {TOTAL} / {TOTAL} points" in finished.stdout
+
+
+def test_requirements_resolve_and_readme_explains(release):
+    folder, _ = release
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet",
+                           "--ignore-installed", "-r", str(folder / "requirements.txt")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    readme = (folder / "README.md").read_text()
+    assert "python -m pytest grader/selfcheck.py" in readme
+    assert "pip install -r requirements.txt" in readme
+    assert "Gradescope" in readme and ".ipynb" in readme and "zip" in readme
+    assert "${" not in readme
+
+
+NOTEBOOK_RUNNER = """
+import json, sys
+cells = json.loads(sys.argv[1])
+namespace = {}
+for cell in cells:
+    try:
+        exec(compile(cell["text"], cell["id"], "exec"), namespace)
+        outcome = "ok"
+    except BaseException as error:  # a test cell's failure is an AssertionError (CheckFailure)
+        outcome = "AssertionError" if isinstance(error, AssertionError) else type(error).__name__
+    print(json.dumps([cell["id"], outcome]))
+"""
+
+
+def _runnable(cell: dict) -> bool:
+    """Setup, exercise and test cells, and read-only cells that only define things (the
+    experiments, which take a minute, are left out)."""
+    meta = cell["nbgrader"]
+    if meta.get("solution") or meta.get("grade") or re.search(r"^\s*from grader\b", cell["text"],
+                                                               re.MULTILINE):
+        return True
+    return all(_defines_only(node) for node in ast.parse(cell["text"]).body)
+
+
+def _defines_only(node: ast.stmt) -> bool:
+    """An import, a definition, or an assignment that calls nothing."""
+    if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef):
+        return True
+    return isinstance(node, ast.Assign | ast.AnnAssign) and not any(
+        isinstance(inner, ast.Call) for inner in ast.walk(node))
+
+
+def run_notebook(folder: Path, solved: dict[str, str] | None = None) -> dict[str, str]:
+    """Run the notebook's runnable cells in the bundle; cell id -> "ok" or the exception."""
+    cells = [dict(c, text=(solved or {}).get(c["id"], c["text"]))
+             for c in code_cells(folder) if _runnable(c)]
+    done = in_bundle(folder, "-c", NOTEBOOK_RUNNER, json.dumps(cells))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return dict(json.loads(line) for line in done.stdout.splitlines() if line.startswith("["))
+
+
+def test_release_notebook_works_in_the_bundle(release, tmp_path):
+    if not (REPO / "course" / "notebook.py").is_file():
+        pytest.skip("course/notebook.py does not exist yet, so the release has no notebook")
+    from course.notebook import NOTEBOOK
+
+    folder, _ = release
+    assert list(folder.glob("*.ipynb")), "course/notebook.py exists but no notebook was released"
+    copy = tmp_path / "student"
+    shutil.copytree(folder, copy)
+    tests = {c["id"] for c in code_cells(copy) if c["nbgrader"].get("grade")}
+    assert tests
+    # As released: the setup cell imports the bundle's grader, every test cell fails.
+    outcomes = run_notebook(copy)
+    assert {outcomes[cell] for cell in tests} == {"AssertionError"}, outcomes
+    assert "ImportError" not in outcomes.values() and "NameError" not in outcomes.values()
+    # With the instructor notebook's solution cells in place, every test cell passes.
+    solved = {c["id"]: "".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]
+              if c["cell_type"] == "code"
+              and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    outcomes = run_notebook(copy, solved)
+    assert {cell: outcomes[cell] for cell in tests if outcomes[cell] != "ok"} == {}
