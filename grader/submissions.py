@@ -112,6 +112,9 @@ def notebook_source(path: Path) -> str:
     for cell in cells:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
+        grading = (cell.get("metadata") or {}).get("nbgrader") or {}
+        if grading.get("grade") and not grading.get("solution"):
+            continue  # nbgrader's test cells are the course's, not the student's code
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
         # IPython magics and shell escapes are not Python.
@@ -129,11 +132,23 @@ def notebook_source(path: Path) -> str:
                 # Decorators (``@dataclass``) sit above the node's own first line.
                 first = min([d.lineno for d in getattr(node, "decorator_list", [])]
                             + [node.lineno])
-                kept.append("\n".join(source_lines[first - 1:node.end_lineno]))
+                segment = "\n".join(source_lines[first - 1:node.end_lineno])
+                kept.append(_tolerant(node, segment))
     return "\n\n".join(kept) + "\n"
 
 
+def _tolerant(node: ast.stmt, segment: str) -> str:
+    """Imports and constants may fail out of their notebook context (a name defined by a cell
+    that is not kept, a package only the student has): that must not lose the functions."""
+    if isinstance(node, ast.FunctionDef | ast.ClassDef):
+        return segment
+    body = "\n".join("    " + line for line in segment.splitlines())
+    return f"try:\n{body}\nexcept Exception:\n    pass"
+
+
 def _graded_definition(node: ast.stmt) -> bool:
+    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+        return False  # legal only at the top of a file; these modules do not need it
     if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef):
         return True
     if isinstance(node, ast.Assign | ast.AnnAssign):
