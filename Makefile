@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sandbox lint stubs record bench clean
+.PHONY: demo test install sandbox lint stubs record bench clean release gradescope
 
 install: $(STAMP)
 
@@ -46,3 +46,9 @@ bench: $(STAMP) sandbox
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
+
+release: $(STAMP)
+	$(BIN)/python -m course release --out out/release
+
+gradescope: $(STAMP)
+	$(BIN)/python -m course gradescope --out out/gradescope
