@@ -97,7 +97,8 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
         notes.extend(worker.events)
     if "subprocess" in modes:
         notes.append("bubblewrap is not available: student code ran in a plain subprocess with "
-                     "resource limits only (no filesystem or network isolation)")
+                     "resource limits (and, when the grader runs as root, its own network "
+                     "namespace, a read-only view and an unprivileged uid)")
     return SubmissionResult(name, str(path), prepared.content_hash, seed, __version__, score,
                             possible, results, ",".join(sorted(modes)) or "none",
                             round(time.monotonic() - started, 3), notes=notes, gradient_flow=flow)
@@ -105,6 +106,6 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
 
 def sandbox_description(sandbox: bool | None) -> str:
     if sandbox is False or (sandbox is None and not bubblewrap_works()):
-        return ("plain subprocess with rlimits (bubblewrap unavailable): no filesystem or "
-                "network isolation")
+        return ("a plain subprocess with rlimits (bubblewrap unavailable): weaker isolation, "
+                "see the notes in the results")
     return "bubblewrap (no network, read-only view, private /tmp, unprivileged uid)"

@@ -103,9 +103,36 @@ class _OverridingLoader(importlib.abc.Loader):
             if hook is not None:
                 hook("imported", short)
         names = FUNCTIONS if short == NOTEBOOK_MODULE else MODULES.get(short, ())
+        replaced = {}
         for name in names:
             if name in self.package.overrides:
+                replaced[id(getattr(module, name, None))] = self.package.overrides[name]
                 setattr(module, name, self.package.overrides[name])
+        _replace_in_tables(vars(module), replaced)
+
+
+def _replace_in_tables(namespace: dict, replaced: dict[int, Callable]) -> None:
+    """Stand-ins also replace the student's functions inside module-level tables, such as
+    ``ACTIVATIONS = {"tanh": (tanh, tanh_grad)}``, which were filled before the swap (in a
+    notebook, everything lives in one module, so the table is built before any stand-in)."""
+    if not replaced:
+        return
+
+    def swap(value):
+        if callable(value) and id(value) in replaced:
+            return replaced[id(value)]
+        if type(value) is tuple:
+            return tuple(swap(item) for item in value)
+        if type(value) is list:
+            return [swap(item) for item in value]
+        return value
+
+    for key, value in list(namespace.items()):
+        if type(value) is dict:
+            for inner_key, inner_value in list(value.items()):
+                value[inner_key] = swap(inner_value)
+        elif type(value) in (tuple, list) and not key.startswith("__"):
+            namespace[key] = swap(value)
 
 
 class _ExcludedLoader(importlib.abc.Loader):

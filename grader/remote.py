@@ -212,8 +212,12 @@ class WorkerStudent:
             if time.monotonic() >= self.deadline:
                 raise WorkerGone(self._budget_message())
             self.starts += 1
-            self._started = start_worker(self.submission, sorted(self.overrides), self.limits,
-                                         self.sandbox, self.excluded)
+            try:
+                self._started = start_worker(self.submission, sorted(self.overrides),
+                                             self.limits, self.sandbox, self.excluded)
+            except (OSError, subprocess.SubprocessError) as error:
+                # A judge-side failure (no bwrap binary, refused namespace): report it per call.
+                raise WorkerGone(f"the worker could not be started ({error})") from None
             self.mode = self._started.mode
             for note in self._started.notes:
                 self._note(note)

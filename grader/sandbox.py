@@ -20,7 +20,7 @@ Layers, outermost first (each one is there because the ones inside it can fail):
   process count (enforced by the kernel only for a non-root uid).
 * **seccomp** (x86-64 Linux, installed by the worker itself before any student code runs, see
   ``install_seccomp``): no new processes or programs, no sockets, no signals to other processes,
-  no ptrace, no raising limits, no namespace or mount tricks.
+  no ptrace, no changing limits, no namespace or mount tricks.
 
 The judge enforces wall-clock limits (``grader.remote``) and ends a worker with ``stop_worker``:
 SIGKILL to every task of its cgroup, its process group and its known descendants.
@@ -156,6 +156,13 @@ def bubblewrap_command(submission: Path, limits: Limits | None = None) -> list[s
     for root in roots + [p for p in _numpy_libs() if not any(p.is_relative_to(r) for r in roots)]:
         if not root.is_relative_to("/usr"):
             command += ["--ro-bind", str(root), str(root)]
+    # A grader installed as a wheel lives in site-packages, inside a root bound above: cover
+    # the reference solutions and the judge's own package there (the worker gets its modules at
+    # /opt/vg/grader), as the fallback covers the solutions.
+    bound = [*roots, *_numpy_libs(), Path("/usr")]
+    for hidden in (SOLUTIONS_DIR, GRADER_DIR):
+        if hidden.is_dir() and any(hidden.is_relative_to(r) for r in bound):
+            command += ["--tmpfs", str(hidden), "--remount-ro", str(hidden)]
     for name in WORKER_MODULES:
         command += ["--ro-bind", str(GRADER_DIR / name), f"/opt/vg/grader/{name}"]
     command += [
@@ -346,6 +353,16 @@ def _make_cgroup(limits: Limits) -> Path | None:
         _remove_cgroup(path)
         return None
     return path
+
+
+@functools.cache
+def pids_cgroup_works() -> bool:
+    """True when the judge may create pids cgroups for its workers (probed once)."""
+    probe = _make_cgroup(Limits())
+    if probe is None:
+        return False
+    _remove_cgroup(probe)
+    return True
 
 
 def _remove_stale_cgroups(parent: Path) -> None:
