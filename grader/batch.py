@@ -58,8 +58,10 @@ def _unloadable(name: str, source: str, seed: int, message: str, seconds: float,
 
 
 def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None = None,
-                     sandbox: bool | None = None) -> SubmissionResult:
-    """Grade one submission (folder, .zip or .ipynb) with the student's code in workers."""
+                     sandbox: bool | None = None, measure: bool = True) -> SubmissionResult:
+    """Grade one submission (folder, .zip or .ipynb) with the student's code in workers.
+
+    measure: also record the student's gradient flow (for the feedback plot; no points)."""
     started = time.monotonic()
     limits = limits or Limits()
     name = submission_name(Path(path))
@@ -80,7 +82,7 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
     flow: dict[str, list[float]] = {}
     try:
         results = grade(make_student, LiveExpected(reference), seed, reference)
-        if workers and time.monotonic() < deadline:
+        if measure and workers and time.monotonic() < deadline:
             flow = gradient_flow(workers[0])
     except Exception:  # noqa: BLE001 - a judge bug must not stop a batch; it is reported
         return _unloadable(name, str(path), seed, "internal grader error:\n"

@@ -69,8 +69,9 @@ class Progress:
         self.stream.flush()
 
 
-def _grade_one(path: str, seed: int, limits: Limits, sandbox: bool | None) -> SubmissionResult:
-    return grade_submission(Path(path), seed, limits, sandbox)
+def _grade_one(path: str, seed: int, limits: Limits, sandbox: bool | None,
+               measure: bool) -> SubmissionResult:
+    return grade_submission(Path(path), seed, limits, sandbox, measure)
 
 
 def run_grade(args: argparse.Namespace) -> int:
@@ -133,14 +134,16 @@ def run_grade(args: argparse.Namespace) -> int:
             write_feedback(result, Path(args.feedback), reference)
         progress.update(result, result.name)
 
+    measure = bool(args.feedback)  # the gradient-flow measurement only feeds the feedback plot
     workers = max(1, min(args.workers, len(todo))) if todo else 1
     if workers == 1:
         for path in todo:
-            finish(grade_submission(path, seed, limits, sandbox))
+            finish(grade_submission(path, seed, limits, sandbox, measure))
     else:
         # Judges in separate processes: each drives its own sandboxed workers.
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_grade_one, str(p), seed, limits, sandbox) for p in todo]
+            futures = [pool.submit(_grade_one, str(p), seed, limits, sandbox, measure)
+                       for p in todo]
             for future in as_completed(futures):
                 finish(future.result())
 
