@@ -75,6 +75,9 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
     workers: list[WorkerStudent] = []
 
     def make_student(overrides):
+        if overrides and workers:
+            # A re-run with stand-ins: a fresh import of the same files in the same worker.
+            return RoutedStudent(workers[0].stand_ins(overrides), overrides)
         worker = WorkerStudent(prepared.folder, overrides, limits, sandbox, deadline)
         workers.append(worker)
         return RoutedStudent(worker, overrides) if overrides else worker

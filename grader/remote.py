@@ -190,6 +190,18 @@ class WorkerStudent:
         self._stand_in_elements = 0
         self._started: Started | None = None
         self._next_id = 0
+        # Instance 0 is the submission as handed in; stand_ins() adds fresh imports of it with
+        # reference stand-ins, in the same process (a new process costs a numpy import).
+        self._instances: dict[int, dict[str, Callable]] = {0: self.overrides}
+        self._hung: dict[int, dict[str, str]] = {0: self.hung}
+        self._loaded: set[int] = set()
+
+    def stand_ins(self, overrides: dict[str, Callable]) -> StandInStudent:
+        """A student whose named functions are the given stand-ins, run by this same worker."""
+        instance = len(self._instances)
+        self._instances[instance] = dict(overrides)
+        self._hung[instance] = {}
+        return StandInStudent(self, instance)
 
     @property
     def excluded(self) -> dict[str, str]:
@@ -223,6 +235,7 @@ class WorkerStudent:
                 self._note(note)
             culprit, reason = self._await_ready(self._started)
             if reason is None:
+                self._loaded = {0}
                 return
             self.close()
             if culprit is None:
@@ -295,20 +308,43 @@ class WorkerStudent:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Reply:
         """Run the student's ``name`` in the worker; every failure becomes a Reply, never raises."""
-        if name in self.hung:
-            return Reply(error=self.hung[name])
+        return self.call_in(0, name, args, kwargs)
+
+    def call_in(self, instance: int, name: str, args: tuple, kwargs: dict) -> Reply:
+        hung = self._hung[instance]
+        if name in hung:
+            return Reply(error=hung[name])
         try:
             if self._started is None:
                 self._start()
+            self._ensure_loaded(instance)
             reason = self._excluded_reason(name)
             if reason is not None:
                 return Reply(missing=reason)
-            return self._call(name, args, kwargs)
+            return self._call(name, args, kwargs, instance)
         except WorkerGone as gone:
             self.close()
             return Reply(error=f"WorkerError: {gone}")
 
-    def _timed_out(self, name: str) -> Reply:
+    def _ensure_loaded(self, instance: int) -> None:
+        """Import a stand-in instance in the current worker (again, after a restart)."""
+        if instance in self._loaded:
+            return
+        deadline = min(self.deadline, time.monotonic() + self.limits.call_seconds)
+        try:
+            send(self._started.to_worker, {"op": "load", "body": {
+                "instance": instance, "overrides": sorted(self._instances[instance])}}, deadline)
+        except OSError:
+            raise WorkerGone("the worker is gone (it exited or crashed)") from None
+        culprit, reason = self._await_ready(self._started)
+        if reason is not None:
+            self.close()
+            if culprit is not None:
+                self.excluded[culprit] = reason
+            raise WorkerGone(reason)
+        self._loaded.add(instance)
+
+    def _timed_out(self, name: str, instance: int = 0) -> Reply:
         self.close()
         if self.deadline - time.monotonic() <= 0:
             reason = (f"TimeoutError: the submission used up its "
@@ -316,11 +352,11 @@ class WorkerStudent:
         else:
             reason = (f"TimeoutError: {name} did not return within "
                       f"{self.limits.call_seconds:g} s (an endless loop?); it was stopped")
-        self.hung[name] = reason
+        self._hung[instance][name] = reason
         self.events.append(reason)
         return Reply(error=reason)
 
-    def _call(self, name: str, args: tuple, kwargs: dict) -> Reply:
+    def _call(self, name: str, args: tuple, kwargs: dict, instance: int = 0) -> Reply:
         started = self._started
         self._next_id += 1
         request_id = self._next_id
@@ -328,16 +364,17 @@ class WorkerStudent:
         try:
             send(started.to_worker, {"op": "call", "id": request_id,
                                      "body": {"name": name, "args": list(args),
-                                              "kwargs": kwargs}}, call_deadline)
+                                              "kwargs": kwargs, "instance": instance}},
+                 call_deadline)
         except WireTimeout:
-            return self._timed_out(name)
+            return self._timed_out(name, instance)
         except OSError:
             raise WorkerGone("the worker is gone (it exited or crashed)") from None
         while True:
             try:
                 message = receive(started.from_worker, call_deadline)
             except WireTimeout:
-                return self._timed_out(name)
+                return self._timed_out(name, instance)
             except WireError as error:
                 self.close()
                 code = started.process.poll()
@@ -350,7 +387,7 @@ class WorkerStudent:
                 try:
                     self._answer_callback(message, call_deadline)
                 except WireTimeout:
-                    return self._timed_out(name)
+                    return self._timed_out(name, instance)
                 continue
             if op != "reply" or message.get("id") != request_id:
                 raise WorkerGone("the worker broke the protocol (an unexpected message)")
@@ -386,9 +423,11 @@ class WorkerStudent:
         """The student's code called a function we stand in for: run the reference here."""
         body = message.get("body")
         name = message.get("name")
+        instance = message.get("instance", 0)
+        stand_ins = self._instances.get(instance, {}) if type(instance) is int else {}
         answer: dict[str, Any] = {"op": "answer"}
         try:
-            if name not in self.overrides or type(body) is not dict:
+            if name not in stand_ins or type(body) is not dict:
                 raise ValueError(f"no stand-in for {name!r}")
             if self._stand_in_elements > _MAX_STAND_IN_ELEMENTS:
                 raise ValueError("the reference stand-ins were asked for too much data")
@@ -399,7 +438,7 @@ class WorkerStudent:
                 raise ValueError("arguments too large for a reference stand-in")
             args = self._from_worker(tuple(raw_args))
             kwargs = {str(k): self._from_worker(v) for k, v in raw_kwargs.items()}
-            value = self.overrides[name](*args, **kwargs)
+            value = stand_ins[name](*args, **kwargs)
             self._stand_in_elements += _elements(value)
             answer["body"] = to_plain(value, RESULT_KINDS[name], self._keep_judge_value)
         except Exception as error:  # noqa: BLE001 - the student passed something unusable
@@ -436,6 +475,17 @@ class WorkerStudent:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class StandInStudent:
+    """The submission re-imported with reference stand-ins, in its worker's process."""
+
+    def __init__(self, worker: WorkerStudent, instance: int):
+        self.worker = worker
+        self.instance = instance
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Reply:
+        return self.worker.call_in(self.instance, name, args, kwargs)
 
 
 def _to_judge_handles(value: Any) -> Any:

@@ -30,11 +30,11 @@ from grader.sandbox import install_seccomp  # noqa: E402
 from grader.wire import WireError, receive, send  # noqa: E402
 
 
-def _proxy(fd_in: int, fd_out: int, name: str):
+def _proxy(fd_in: int, fd_out: int, name: str, instance: int = 0):
     """A stand-in for the student's ``name`` that asks the judge to run the reference."""
 
     def reference_stand_in(*args, **kwargs):
-        send(fd_out, {"op": "callback", "name": name,
+        send(fd_out, {"op": "callback", "name": name, "instance": instance,
                       "body": {"args": list(args), "kwargs": kwargs}})
         answer = receive(fd_in)
         if answer.get("error"):
@@ -83,16 +83,33 @@ def serve(fd_in: int, fd_out: int, submission: str, overrides: list[str],
         send(fd_out, {"op": event, "body": {"module": module}})
 
     folder = str(find_module_dir(Path(submission)).resolve())
-    loaded = load_submission(Path(submission), {n: _proxy(fd_in, fd_out, n) for n in overrides},
-                             exclude=exclude, on_import=report)
-    send(fd_out, {"op": "ready", "body": {"missing": loaded.missing}})
+
+    def load(instance: int, names: list[str]):
+        proxies = {n: _proxy(fd_in, fd_out, n, instance) for n in names if n in RESULT_KINDS}
+        loaded = load_submission(Path(submission), proxies, exclude=exclude, on_import=report)
+        send(fd_out, {"op": "ready", "body": {"missing": loaded.missing}})
+        return loaded
+
+    # Instance 0 is the submission as handed in; the judge may ask for more instances, each a
+    # fresh import of the same files with other functions stood in for by the reference.
+    instances = {0: load(0, overrides)}
     while True:
         try:
             request = receive(fd_in)
         except WireError:
             return
-        if request.get("op") != "call":
+        op, body = request.get("op"), request.get("body")
+        if op == "load" and type(body) is dict and type(body.get("instance")) is int:
+            names = body.get("overrides")
+            instances[body["instance"]] = load(body["instance"],
+                                               [str(n) for n in names or []])
+            continue
+        if op != "call":
             return
+        instance = body.get("instance", 0) if type(body) is dict else 0
+        if instance not in instances:
+            return
+        loaded = instances[instance]
         reply = _reply_to(request, loaded.functions, loaded.missing, keep, resolve, (folder,))
         try:
             send(fd_out, {"op": "reply", "id": request.get("id"), "body": reply})
