@@ -294,7 +294,8 @@ def check_dense_backward(t: Trial) -> None:
                            "the bug is in dense_forward")
             return
     _require_tested(t, "dense_backward", "dense_forward", tested)
-    x, W, b = _dense_cases(t)[0]
+    # Small and non-square: every entry costs two forward calls.
+    x, W, b = t.rng.normal(size=(3, 2)), t.rng.normal(size=(2, 4)), t.rng.normal(size=4)
     dout = t.rng.normal(size=(x.shape[0], W.shape[1]))
     if not t.failed("dense_forward"):
         _, cache = t.call("dense_forward", x, W, b)
@@ -570,9 +571,10 @@ def check_mlp_backward(t: Trial) -> None:
     # for them to be trusted.
     if t.failed("mlp_forward"):
         return
-    x = t.rng.normal(size=(4, 3))
-    params = _random_params(t.rng, [3, 4, 3, 2])
-    dout = t.rng.normal(size=(4, 2))
+    # Three layers, as few entries as will do: every entry costs two forward calls.
+    x = t.rng.normal(size=(3, 2))
+    params = _random_params(t.rng, [2, 3, 4, 2])
+    dout = t.rng.normal(size=(3, 2))
     _, caches = t.call("mlp_forward", x, params, "tanh")
     grads = t.call("mlp_backward", dout, caches)
     numerical = _own_numerical_mlp(t, x, params, "tanh", dout)

@@ -136,6 +136,27 @@ def _numpy_libs() -> list[Path]:
     return [Path(numpy.__file__).resolve().parent.parent]
 
 
+@functools.cache
+def _worker_bytecode() -> Path | None:
+    """The worker's own modules compiled once per judge process (a worker cannot write them:
+    its view is read-only), which saves every worker start their compilation."""
+    import atexit
+    import importlib.util
+    import py_compile
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="vg-bytecode-")) / "__pycache__"
+    folder.mkdir()
+    atexit.register(shutil.rmtree, folder.parent, True)
+    try:
+        for name in WORKER_MODULES:
+            target = Path(importlib.util.cache_from_source(str(GRADER_DIR / name))).name
+            py_compile.compile(str(GRADER_DIR / name), cfile=str(folder / target), doraise=True)
+    except (OSError, py_compile.PyCompileError):
+        return None
+    return folder
+
+
 def bubblewrap_command(submission: Path, limits: Limits | None = None) -> list[str]:
     """The bwrap command line (without the worker's own arguments) for ``submission``."""
     limits = limits or Limits()
@@ -165,6 +186,9 @@ def bubblewrap_command(submission: Path, limits: Limits | None = None) -> list[s
             command += ["--tmpfs", str(hidden), "--remount-ro", str(hidden)]
     for name in WORKER_MODULES:
         command += ["--ro-bind", str(GRADER_DIR / name), f"/opt/vg/grader/{name}"]
+    bytecode = _worker_bytecode()
+    if bytecode is not None:
+        command += ["--ro-bind", str(bytecode), "/opt/vg/grader/__pycache__"]
     command += [
         "--ro-bind", str(submission), "/submission",
         # bwrap's own root and /dev are unlimited tmpfs mounts: make them read-only so /tmp
