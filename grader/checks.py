@@ -20,7 +20,7 @@ from .compare import (
     relative_difference,
     show,
 )
-from .functions import central_differences, curved
+from .functions import central_differences, curved, differences, probe_points
 from .protocol import RngSeed, ScalarFunction
 from .trial import Trial, check
 
@@ -243,19 +243,20 @@ def check_dense_forward(t: Trial) -> None:
 
 
 def _own_numerical_dense(t: Trial, x, W, b, dout):
-    """Finite differences of sum(dout * dense_forward(x, W, b)) via the student's forward."""
-    grads = []
-    for position in range(3):
-        values = [x, W, b]
-
-        def loss(v, position=position, values=values):
+    """Finite differences of sum(dout * dense_forward(x, W, b)) via the student's forward, with
+    every probe in one batch."""
+    values = (x, W, b)
+    calls, sizes = [], []
+    for position, value in enumerate(values):
+        points = probe_points(value, H)
+        sizes.append(len(points))
+        for point in points:
             args = list(values)
-            args[position] = v
-            out, _ = t.call("dense_forward", *args)
-            return float(np.sum(dout * out))
-
-        grads.append(central_differences(loss, values[position], H))
-    return grads
+            args[position] = point
+            calls.append(tuple(args))
+    losses = iter([float(np.sum(dout * out)) for out, _ in t.probe("dense_forward", calls)])
+    return [differences([next(losses) for _ in range(size)], value, H)
+            for value, size in zip(values, sizes, strict=True)]
 
 
 @check("dense_backward", 4, depends=("dense_forward",))
@@ -346,9 +347,8 @@ def check_activation_backward(t: Trial) -> None:
         except CheckFailed:
             if not t.failed("activation_forward"):
                 raise
-            def loss(v, n=name, da=da):
-                return float(np.sum(da * t.call("activation_forward", v, n)[0]))
-            numerical = central_differences(loss, z, H)
+            outputs = t.probe("activation_forward", [(v, name) for v in probe_points(z, H)])
+            numerical = differences([float(np.sum(da * a)) for a, _ in outputs], z, H)
             if relative_difference(got, numerical) > GRADIENT_TOL:
                 raise
             t.notes.append(f"activation_backward matches your own activation_forward for {name}")
@@ -526,17 +526,21 @@ def check_mlp_forward(t: Trial) -> None:
 
 
 def _own_numerical_mlp(t: Trial, x, params, activation, dout) -> list[np.ndarray]:
-    """Finite differences of sum(dout * mlp_forward(...)) w.r.t. every parameter, judge-side."""
+    """Finite differences of sum(dout * mlp_forward(...)) w.r.t. every parameter, judge-side,
+    with every probe in one batch."""
     flat = list(_flat(params))
-    grads = []
-    for position in range(len(flat)):
-        def loss(v, position=position):
+    calls, sizes = [], []
+    for position, value in enumerate(flat):
+        points = probe_points(value, H)
+        sizes.append(len(points))
+        for point in points:
             values = list(flat)
-            values[position] = v
-            pairs = [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
-            return float(np.sum(dout * t.call("mlp_forward", x, pairs, activation)[0]))
-        grads.append(central_differences(loss, flat[position], H))
-    return grads
+            values[position] = point
+            calls.append((x, [(values[i], values[i + 1]) for i in range(0, len(values), 2)],
+                          activation))
+    losses = iter([float(np.sum(dout * out)) for out, _ in t.probe("mlp_forward", calls)])
+    return [differences([next(losses) for _ in range(size)], value, H)
+            for value, size in zip(flat, sizes, strict=True)]
 
 
 @check("mlp_backward", 4, depends=("mlp_forward", "dense_backward", "activation_backward"))

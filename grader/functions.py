@@ -34,16 +34,25 @@ def curved(C: np.ndarray, D: np.ndarray) -> Callable[[np.ndarray], float]:
 SCALAR_FUNCTIONS: dict[str, Callable[..., Callable[[np.ndarray], float]]] = {"curved": curved}
 
 
-def central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float) -> np.ndarray:
-    """The judge's own central differences, entry by entry, on a private copy of x (float64)."""
+def probe_points(x: np.ndarray, eps: float) -> list[np.ndarray]:
+    """The inputs of central differences: x + eps * e_i and x - eps * e_i for every index i in
+    row-major order, as float64 copies (2 * x.size arrays of x's shape)."""
     x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
+    points = []
     for index in np.ndindex(x.shape):
-        original = x[index]
-        x[index] = original + eps
-        plus = f(x)
-        x[index] = original - eps
-        minus = f(x)
-        x[index] = original
-        grad[index] = (plus - minus) / (2.0 * eps)
-    return grad
+        for step in (eps, -eps):
+            point = x.copy()
+            point[index] = x[index] + step
+            points.append(point)
+    return points
+
+
+def differences(values: list[float], x: np.ndarray, eps: float) -> np.ndarray:
+    """Central differences from f at ``probe_points(x, eps)``: float64 of x's shape."""
+    pairs = np.asarray(values, dtype=np.float64).reshape(-1, 2)
+    return ((pairs[:, 0] - pairs[:, 1]) / (2.0 * eps)).reshape(np.shape(x))
+
+
+def central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float) -> np.ndarray:
+    """The judge's own central differences of a scalar f at x (any shape): float64 like x."""
+    return differences([f(point) for point in probe_points(x, eps)], x, eps)

@@ -57,22 +57,35 @@ class Reply:
     error: the student's exception as text, with the line of their code that raised it.
     bad_output: why the returned value is not acceptable plain data.
     warnings: warning messages emitted during the call.
-    inputs_after: plain copies of the array arguments after the call, for the mutation check.
+    inputs_after: plain copies of the array arguments after the call, for the mutation check
+        (None from ``call_many``, which does not take them).
     """
 
     value: Any = None
     error: str | None = None
     bad_output: str | None = None
     warnings: tuple[str, ...] = ()
-    inputs_after: tuple = ()
+    inputs_after: tuple | None = ()
     stdout: str = ""
     missing: str | None = None
 
 
+# One call of a batch: positional arguments and keyword arguments.
+Call = tuple[tuple, dict]
+
+
 class Student(Protocol):
-    """Anything that can run the student's API functions and reply with plain data."""
+    """Anything that can run the student's API functions and reply with plain data.
+
+    ``call_many`` runs one function on many inputs (the finite-difference probes of a check) and
+    replies to each in order, without the snapshot of the inputs afterwards (``inputs_after`` is
+    None): every call gets fresh copies, so a change in place cannot affect the values, and the
+    function's own check is where such a change is blamed.
+    """
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Reply: ...
+
+    def call_many(self, name: str, calls: list[Call]) -> list[Reply]: ...
 
 
 class BadOutput(Exception):
@@ -175,8 +188,10 @@ def describe_exception(error: BaseException, student_files: tuple[str, ...] = ()
 
 
 def call_and_capture(function, name: str, args: tuple, kwargs: dict, keep, resolve_handle,
-                     student_files: tuple[str, ...] = ()) -> Reply:
-    """Run one student function and pack everything the judge may look at into a Reply."""
+                     student_files: tuple[str, ...] = (), snapshot: bool = True) -> Reply:
+    """Run one student function and pack everything the judge may look at into a Reply.
+
+    snapshot: also send back copies of the array arguments as they are after the call."""
     real_args = _copy_args(args, resolve_handle)
     real_kwargs = {key: _copy_args(v, resolve_handle) for key, v in kwargs.items()}
     reply = Reply()
@@ -191,8 +206,11 @@ def call_and_capture(function, name: str, args: tuple, kwargs: dict, keep, resol
                 value = None
     reply.warnings = tuple(f"{w.category.__name__}: {w.message}" for w in caught)
     reply.stdout = buffer.getvalue()[-2000:]
-    reply.inputs_after = (_snapshot(args, real_args),
-                          {k: _snapshot(kwargs[k], v) for k, v in real_kwargs.items()})
+    if snapshot:
+        reply.inputs_after = (_snapshot(args, real_args),
+                              {k: _snapshot(kwargs[k], v) for k, v in real_kwargs.items()})
+    else:
+        reply.inputs_after = None
     if reply.error is None:
         try:
             reply.value = to_plain(value, RESULT_KINDS[name], keep)
@@ -219,10 +237,16 @@ class InProcessStudent:
         return self._store[handle.id]
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Reply:
+        return self._call(name, args, kwargs, snapshot=True)
+
+    def call_many(self, name: str, calls: list[Call]) -> list[Reply]:
+        return [self._call(name, args, kwargs, snapshot=False) for args, kwargs in calls]
+
+    def _call(self, name: str, args: tuple, kwargs: dict, snapshot: bool) -> Reply:
         if name not in self.functions:
             return Reply(missing=self.missing.get(name, f"{name} is not defined"))
         return call_and_capture(self.functions[name], name, args, kwargs, self._keep,
-                                self._resolve, self.student_files)
+                                self._resolve, self.student_files, snapshot)
 
 
 class RoutedStudent:
@@ -244,6 +268,16 @@ class RoutedStudent:
             key: _local_handles(value) for key, value in kwargs.items()})
         reply.value = _routed_handles(reply.value)
         return reply
+
+    def call_many(self, name: str, calls: list[Call]) -> list[Reply]:
+        if name not in self.local.functions:
+            return self.student.call_many(name, calls)
+        replies = self.local.call_many(name, [
+            (_local_handles(args), {k: _local_handles(v) for k, v in kwargs.items()})
+            for args, kwargs in calls])
+        for reply in replies:
+            reply.value = _routed_handles(reply.value)
+        return replies
 
 
 def _local_handles(value: Any) -> Any:

@@ -31,7 +31,7 @@ import numpy as np
 
 from .api import MODULE_OF, MODULES, RESULT_KINDS
 from .loader import NOTEBOOK_MODULE
-from .protocol import BadOutput, Handle, Reply, to_plain
+from .protocol import BadOutput, Call, Handle, Reply, to_plain
 from .sandbox import Limits, Started, start_worker, stop_worker
 from .wire import JudgeHandle, WireError, WireTimeout, receive, send
 
@@ -310,21 +310,37 @@ class WorkerStudent:
         """Run the student's ``name`` in the worker; every failure becomes a Reply, never raises."""
         return self.call_in(0, name, args, kwargs)
 
+    def call_many(self, name: str, calls: list[Call]) -> list[Reply]:
+        """Run the student's ``name`` on each of ``calls`` in one request (see Student)."""
+        return self.call_many_in(0, name, calls)
+
     def call_in(self, instance: int, name: str, args: tuple, kwargs: dict) -> Reply:
+        return self._run(instance, name, 1, lambda: self._exchange(
+            "call", name, {"args": list(args), "kwargs": kwargs}, 1, instance))[0]
+
+    def call_many_in(self, instance: int, name: str, calls: list[Call]) -> list[Reply]:
+        if not calls:
+            return []
+        return self._run(instance, name, len(calls), lambda: self._exchange(
+            "map", name, {"calls": [[list(args), kwargs] for args, kwargs in calls]},
+            len(calls), instance))
+
+    def _run(self, instance: int, name: str, count: int,
+             exchange: Callable[[], list[Reply]]) -> list[Reply]:
         hung = self._hung[instance]
         if name in hung:
-            return Reply(error=hung[name])
+            return [Reply(error=hung[name])] * count
         try:
             if self._started is None:
                 self._start()
             self._ensure_loaded(instance)
             reason = self._excluded_reason(name)
             if reason is not None:
-                return Reply(missing=reason)
-            return self._call(name, args, kwargs, instance)
+                return [Reply(missing=reason)] * count
+            return exchange()
         except WorkerGone as gone:
             self.close()
-            return Reply(error=f"WorkerError: {gone}")
+            return [Reply(error=f"WorkerError: {gone}")] * count
 
     def _ensure_loaded(self, instance: int) -> None:
         """Import a stand-in instance in the current worker (again, after a restart)."""
@@ -356,25 +372,28 @@ class WorkerStudent:
         self.events.append(reason)
         return Reply(error=reason)
 
-    def _call(self, name: str, args: tuple, kwargs: dict, instance: int = 0) -> Reply:
+    def _exchange(self, op: str, name: str, request: dict, count: int,
+                  instance: int) -> list[Reply]:
+        """Send one request, then read ``count`` replies, each within the time of one call;
+        answer the worker's stand-in callbacks meanwhile. A call that times out ends the worker:
+        it and the calls after it get the timeout as their reply."""
         started = self._started
         self._next_id += 1
         request_id = self._next_id
         call_deadline = min(self.deadline, time.monotonic() + self.limits.call_seconds)
         try:
-            send(started.to_worker, {"op": "call", "id": request_id,
-                                     "body": {"name": name, "args": list(args),
-                                              "kwargs": kwargs, "instance": instance}},
-                 call_deadline)
+            send(started.to_worker, {"op": op, "id": request_id, "body": {
+                "name": name, "instance": instance, **request}}, call_deadline)
         except WireTimeout:
-            return self._timed_out(name, instance)
+            return [self._timed_out(name, instance)] * count
         except OSError:
             raise WorkerGone("the worker is gone (it exited or crashed)") from None
-        while True:
+        replies: list[Reply] = []
+        while len(replies) < count:
             try:
                 message = receive(started.from_worker, call_deadline)
             except WireTimeout:
-                return self._timed_out(name, instance)
+                return replies + [self._timed_out(name, instance)] * (count - len(replies))
             except WireError as error:
                 self.close()
                 code = started.process.poll()
@@ -382,18 +401,21 @@ class WorkerStudent:
                 raise WorkerGone(f"the worker stopped while running {name} ({how}): the code "
                                  "may call exit(), crash the interpreter, or run out of "
                                  "memory") from None
-            op = message.get("op")
-            if op == "callback":
+            message_op = message.get("op")
+            if message_op == "callback":
                 try:
                     self._answer_callback(message, call_deadline)
                 except WireTimeout:
-                    return self._timed_out(name, instance)
+                    return replies + [self._timed_out(name, instance)] * (count - len(replies))
                 continue
-            if op != "reply" or message.get("id") != request_id:
+            if message_op != "reply" or message.get("id") != request_id \
+                    or message.get("index", 0) != len(replies):
                 raise WorkerGone("the worker broke the protocol (an unexpected message)")
-            return self._reply(name, message.get("body"))
+            replies.append(self._reply(name, message.get("body"), snapshot=op == "call"))
+            call_deadline = min(self.deadline, time.monotonic() + self.limits.call_seconds)
+        return replies
 
-    def _reply(self, name: str, body: Any) -> Reply:
+    def _reply(self, name: str, body: Any, snapshot: bool = True) -> Reply:
         if type(body) is not dict:
             raise WorkerGone("the worker broke the protocol (a malformed reply)")
         reply = Reply()
@@ -410,10 +432,13 @@ class WorkerStudent:
             return reply
         try:
             reply.value = _check_plain(body.get("value"), RESULT_KINDS[name])
-            after = body.get("inputs_after")
-            if type(after) is not tuple or len(after) != 2:
-                raise BadOutput("malformed snapshot")
-            reply.inputs_after = (_check_snapshot(after[0]), _check_snapshot(after[1]))
+            if snapshot:
+                after = body.get("inputs_after")
+                if type(after) is not tuple or len(after) != 2:
+                    raise BadOutput("malformed snapshot")
+                reply.inputs_after = (_check_snapshot(after[0]), _check_snapshot(after[1]))
+            else:
+                reply.inputs_after = None
         except BadOutput as bad:
             reply.value = None
             reply.bad_output = f"returned {bad}"
@@ -486,6 +511,9 @@ class StandInStudent:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Reply:
         return self.worker.call_in(self.instance, name, args, kwargs)
+
+    def call_many(self, name: str, calls: list[Call]) -> list[Reply]:
+        return self.worker.call_many_in(self.instance, name, calls)
 
 
 def _to_judge_handles(value: Any) -> Any:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .compare import CheckFailed, describe_inputs
 from .diagnoses import diagnose
-from .protocol import Student
+from .protocol import Reply, Student
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,25 @@ class Trial:
              **kwargs: Any) -> Any:
         """Call the student's ``name``; fail the check if it raised, returned junk or mutated."""
         reply = self.student.call(name, *args, **kwargs)
-        shown = inputs if inputs is not None else _default_inputs(args)
+        value = self._accept(name, reply, inputs if inputs is not None else _default_inputs(args))
+        after_args, after_kwargs = reply.inputs_after
+        _assert_unchanged(name, args, after_args)
+        for key, value_before in kwargs.items():
+            _assert_unchanged(name, value_before, after_kwargs.get(key))
+        return value
+
+    def probe(self, name: str, calls: list[tuple]) -> list[Any]:
+        """Call the student's ``name`` once per argument tuple of ``calls`` in one batch (the
+        finite-difference probes of a check); fail the check if any call raised or returned junk.
+
+        Inputs are not compared after these calls: each gets fresh copies, so a change in place
+        cannot alter the values, and the function's own check blames such a change.
+        """
+        replies = self.student.call_many(name, [(tuple(args), {}) for args in calls])
+        return [self._accept(name, reply, _default_inputs(tuple(args)))
+                for reply, args in zip(replies, calls, strict=True)]
+
+    def _accept(self, name: str, reply: Reply, shown: dict[str, object]) -> Any:
         if reply.missing:
             raise CheckFailed(f"{name} is not available: {reply.missing}")
         if reply.error:
@@ -190,10 +208,6 @@ class Trial:
         if reply.bad_output:
             raise CheckFailed(f"{name} {reply.bad_output}\n  input: {describe_inputs(shown)}")
         self.warnings.extend(reply.warnings)
-        after_args, after_kwargs = reply.inputs_after
-        _assert_unchanged(name, args, after_args)
-        for key, value in kwargs.items():
-            _assert_unchanged(name, value, after_kwargs.get(key))
         return reply.value
 
 

@@ -9,7 +9,8 @@ Order matters: everything the worker needs is imported first, then the system-ca
 installed, and only then does student code run. While loading, the worker tells the judge which
 module it is about to import, so a module that kills or hangs the process can be named and left
 out by the next worker. It then answers ``call`` requests with plain data (``grader.wire``) until
-told to stop or killed. Nothing it says is trusted: the judge checks every answer.
+told to stop or killed: ``call`` runs one function once, ``map`` runs one function on many
+inputs and replies to each in turn. Nothing it says is trusted: the judge checks every answer.
 """
 
 from __future__ import annotations
@@ -46,17 +47,15 @@ def _proxy(fd_in: int, fd_out: int, name: str, instance: int = 0):
     return reference_stand_in
 
 
-def _reply_to(request: dict, functions: dict, missing: dict, keep, resolve,
-              student_files: tuple[str, ...]) -> dict:
-    body = request.get("body")
-    if type(body) is not dict:
-        return {"error": "malformed request"}
-    name = body.get("name")
+def _reply_to(name: object, args: object, kwargs: object, functions: dict, missing: dict, keep,
+              resolve, student_files: tuple[str, ...], snapshot: bool = True) -> dict:
     if name not in functions:
         return {"missing": missing.get(name, f"{name} is not defined")}
+    if type(args) is not list or type(kwargs or {}) is not dict:
+        return {"error": "malformed request"}
     try:
-        result = call_and_capture(functions[name], name, tuple(body.get("args") or ()),
-                                  body.get("kwargs") or {}, keep, resolve, student_files)
+        result = call_and_capture(functions[name], name, tuple(args), kwargs or {}, keep, resolve,
+                                  student_files, snapshot)
     except BaseException as error:  # noqa: BLE001 - sys.exit() or KeyboardInterrupt in a call
         return {"error": describe_exception(error, student_files)}
     return {"value": result.value, "error": result.error, "bad_output": result.bad_output,
@@ -104,18 +103,29 @@ def serve(fd_in: int, fd_out: int, submission: str, overrides: list[str],
             instances[body["instance"]] = load(body["instance"],
                                                [str(n) for n in names or []])
             continue
-        if op != "call":
+        if op not in ("call", "map") or type(body) is not dict:
             return
-        instance = body.get("instance", 0) if type(body) is dict else 0
+        instance = body.get("instance", 0)
         if instance not in instances:
             return
         loaded = instances[instance]
-        reply = _reply_to(request, loaded.functions, loaded.missing, keep, resolve, (folder,))
-        try:
-            send(fd_out, {"op": "reply", "id": request.get("id"), "body": reply})
-        except (TypeError, ValueError) as error:  # a value the wire cannot carry
-            send(fd_out, {"op": "reply", "id": request.get("id"),
-                          "body": {"bad_output": f"returned data that cannot be sent: {error}"}})
+        name = body.get("name")
+        if op == "call":
+            calls, snapshot = [[body.get("args"), body.get("kwargs")]], True
+        else:  # one function on many inputs, one reply each, without the inputs' snapshot
+            calls, snapshot = body.get("calls"), False
+            if type(calls) is not list:
+                return
+        for index, call in enumerate(calls):
+            args, kwargs = call if type(call) is list and len(call) == 2 else (None, None)
+            reply = _reply_to(name, args, kwargs, loaded.functions, loaded.missing, keep,
+                              resolve, (folder,), snapshot)
+            header = {"op": "reply", "id": request.get("id"), "index": index}
+            try:
+                send(fd_out, {**header, "body": reply})
+            except (TypeError, ValueError) as error:  # a value the wire cannot carry
+                send(fd_out, {**header, "body": {
+                    "bad_output": f"returned data that cannot be sent: {error}"}})
 
 
 def main(argv: list[str]) -> None:

@@ -363,3 +363,35 @@ def test_the_submission_budget_ends_every_later_call(tmp_path):
         reply = worker.call("tanh", np.zeros(1))
         assert time.monotonic() - started < 1.5
         assert "used up" in (reply.error or "")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_batch_of_calls_answers_each_in_order_like_single_calls(mode, tmp_path):
+    folder = probe_submission(tmp_path / "p", "")
+    inputs = [np.array([-1.0, 2.0]), np.array([3.0]), np.zeros((2, 2))]
+    with WorkerStudent(folder, limits=QUICK, sandbox=(mode == "bubblewrap")) as worker:
+        batch = worker.call_many("relu", [((z,), {}) for z in inputs])
+        single = [worker.call("relu", z) for z in inputs]
+    assert [r.value.tolist() for r in batch] == [r.value.tolist() for r in single]
+    assert all(r.inputs_after is None for r in batch)  # no snapshot in a batch
+    assert all(r.inputs_after is not None for r in single)
+
+
+def test_a_call_that_hangs_inside_a_batch_times_out_on_its_own_clock(tmp_path):
+    folder = probe_submission(tmp_path / "p", """
+        import time
+        def sigmoid(z):
+            if z[0] > 1:
+                time.sleep(60)
+            return z * 0.5
+        """)
+    inputs = [np.array([0.0]), np.array([1.0]), np.array([2.0]), np.array([0.0])]
+    limits = Limits(call_seconds=1, submission_seconds=30)
+    with WorkerStudent(folder, limits=limits, sandbox=False) as worker:
+        started = time.monotonic()
+        replies = worker.call_many("sigmoid", [((z,), {}) for z in inputs])
+        assert time.monotonic() - started < 1 + 2.5
+        assert [r.value.tolist() for r in replies[:2]] == [[0.0], [0.5]]
+        assert all(r.error.startswith("TimeoutError: sigmoid did not return within 1 s")
+                   for r in replies[2:])
+        assert worker.call("sigmoid", np.zeros(1)).error == replies[2].error  # not called again
