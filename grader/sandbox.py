@@ -29,6 +29,7 @@ SIGKILL to every task of its cgroup, its process group and its known descendants
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import itertools
 import json
@@ -37,6 +38,7 @@ import platform
 import resource
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -45,6 +47,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 GRADER_DIR = Path(__file__).resolve().parent
 SOLUTIONS_DIR = GRADER_DIR.parent / "solutions"
@@ -53,7 +56,7 @@ NOBODY = 65534
 # The grader modules the worker imports; nothing else of the grader (checks, judge, gradebook)
 # is shown to student code under bubblewrap.
 WORKER_MODULES = ("__init__.py", "api.py", "functions.py", "loader.py", "protocol.py",
-                  "sandbox.py", "wire.py", "worker.py")
+                  "sandbox.py", "wire.py", "worker.py", "zygote.py")
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
 _CGROUP_PREFIX = "vg-worker-"
@@ -285,6 +288,41 @@ def _isolate_as_root(libc: ctypes.CDLL, workdir: Path, tmp_bytes: int) -> None:
            "ambient capability")
 
 
+_CLONE_NEWUSER = 0x10000000
+# statvfs flags -> the mount flags a remount must repeat (locked in a user namespace).
+_STATVFS_TO_MOUNT = {os.ST_NOSUID: _MS_NOSUID, os.ST_NODEV: _MS_NODEV, os.ST_NOEXEC: _MS_NOEXEC,
+                     os.ST_NOATIME: 1024, os.ST_NODIRATIME: 2048, os.ST_RELATIME: 1 << 21}
+
+
+def isolate_template_child(folder: str, tmp_bytes: int) -> None:
+    """In a child of the worker template (inside bubblewrap), before any student code: a user
+    and mount namespace of its own in which ``/submission`` shows only ``folder`` (read-only) and
+    ``/tmp`` is a fresh tmpfs of ``tmp_bytes``; then it gives up every capability."""
+    libc = _libc()
+    uid, gid = os.getuid(), os.getgid()
+    _check(libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS), "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                       ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w", encoding="ascii") as mapping:
+            mapping.write(text)
+    _check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
+    locked = os.statvfs("/submission").f_flag
+    flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY
+    for statvfs_flag, mount_flag in _STATVFS_TO_MOUNT.items():
+        if locked & statvfs_flag:
+            flags |= mount_flag
+    _check(libc.mount(folder.encode(), b"/submission", None, _MS_BIND | _MS_REC, None),
+           "bind the submission")
+    _check(libc.mount(None, b"/submission", None, flags, None), "submission read-only")
+    options = f"size={tmp_bytes},mode=0700".encode()
+    _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "/tmp")
+    for cap in range(64):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break
+    data = (_CapData * 2)(_CapData(0, 0, 0), _CapData(0, 0, 0))
+    _check(libc.capset(ctypes.byref(_CapHeader(_CAP_VERSION_3, 0)), data), "capset")
+
+
 @dataclass
 class _ChildSetup:
     """What runs in the child between fork and exec (``preexec_fn``)."""
@@ -359,14 +397,16 @@ def _own_cgroup(controller: str) -> str | None:
     return None
 
 
-def _make_cgroup(limits: Limits) -> Path | None:
-    """A fresh pids cgroup beside the judge's own, or None where we may not create one."""
+def _make_cgroup(limits: Limits, name: str | None = None) -> Path | None:
+    """A fresh pids cgroup beside the judge's own, or None where we may not create one.
+
+    name: what follows the judge's pid in the folder's name (default: a counter)."""
     own = _own_cgroup("pids")
     if own is None or not (_CGROUP_ROOT / "cgroup.procs").exists():
         return None
     parent = _CGROUP_ROOT / own.lstrip("/")
     _remove_stale_cgroups(parent)
-    path = parent / f"{_CGROUP_PREFIX}{os.getpid()}-{next(_counter)}"
+    path = parent / f"{_CGROUP_PREFIX}{os.getpid()}-{name or next(_counter)}"
     try:
         path.mkdir()
     except OSError:
@@ -449,13 +489,197 @@ class Started:
     containment could not do this time (reported to the instructor).
     """
 
-    process: subprocess.Popen
+    process: subprocess.Popen | TemplateChild
     to_worker: int
     from_worker: int
     mode: str
     cgroup: Path | None = None
     workdir: Path | None = None
     notes: list[str] = field(default_factory=list)
+
+
+# --- the worker template ------------------------------------------------------------------------
+
+class TemplateError(Exception):
+    """The worker template could not start, or stopped answering (it is then discarded)."""
+
+
+class TemplateChild:
+    """A worker forked by the template, seen from the judge: ``poll``, ``wait`` and ``kill``
+    like a ``subprocess.Popen`` (its pid lives in the sandbox's PID namespace, not ours)."""
+
+    def __init__(self, template: Template, child: int, stage: Path):
+        self.template = template
+        self.child = child
+        self.stage = stage
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return self._status(0.0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._status(3600.0 if timeout is None else timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired("worker", timeout or 0)
+        return code
+
+    def _status(self, wait: float) -> int | None:
+        if self.returncode is None:
+            try:
+                self.returncode = self.template.ask("status", {"child": self.child,
+                                                               "wait": wait}, wait + 5)
+            except TemplateError:
+                self.returncode = -signal.SIGKILL  # the template took all its children along
+        return self.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the worker's process group and reap it; if the template cannot, end the
+        template's whole sandbox (and with it every process in it)."""
+        if self.returncode is not None:
+            return
+        try:
+            code = self.template.ask("kill", {"child": self.child}, 10.0)
+        except TemplateError:
+            code = None
+        if code is None:
+            self.template.close()
+            code = -signal.SIGKILL
+        self.returncode = code
+
+
+class Template:
+    """The judge's side of the worker template (``grader/zygote.py``): one bubblewrap sandbox
+    per judge process, holding an interpreter with numpy loaded that forks each worker.
+
+    Submissions are copied into a staging folder, bound read-only at ``/submission`` in the
+    sandbox; each child sees only its own sub-folder there (see ``isolate_template_child``).
+    """
+
+    def __init__(self, start_seconds: float = 60.0):
+        from .wire import WireError, receive
+
+        self.owner = os.getpid()
+        self.closed = False
+        self._ids = itertools.count()
+        self.stage = Path(tempfile.mkdtemp(prefix="vg-stage-"))
+        # The template's own limits only bound what its children may set for themselves.
+        own = Limits(memory_bytes=1 << 40, cpu_seconds=1 << 30, file_bytes=1 << 30,
+                     open_files=1024, processes=64)
+        self.cgroup = _make_cgroup(own, "template")
+        ours, theirs = socket.socketpair()
+        self.control = ours
+        command = bubblewrap_command(self.stage, own) + [
+            sys.executable, "-I", "/opt/vg/grader/zygote.py", str(theirs.fileno())]
+        try:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
+                env={"PATH": "/usr/bin:/bin"}, cwd="/", start_new_session=True,
+                preexec_fn=_ChildSetup(own, self.cgroup))
+        except (OSError, subprocess.SubprocessError) as error:
+            self._release()
+            raise TemplateError(f"the worker template could not be started: {error}") from None
+        finally:
+            theirs.close()
+        try:
+            ready = receive(self.control.fileno(), time.monotonic() + start_seconds)
+        except WireError as error:
+            self.close()
+            raise TemplateError(f"the worker template did not start: {error}") from None
+        body = ready.get("body")
+        isolation = body.get("isolation") if type(body) is dict else "no answer"
+        if ready.get("op") != "ready" or isolation is not None:
+            self.close()
+            raise TemplateError(f"workers cannot isolate themselves here: {isolation}")
+
+    def spawn(self, submission: Path, options: dict, limits: Limits) -> Started:
+        """Fork a fresh worker for ``submission`` (a copy of it goes into the staging folder)."""
+        child = next(self._ids)
+        folder = self.stage / str(child)
+        shutil.copytree(submission, folder, symlinks=True)
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        body = {"child": child, "folder": str(child), "options": options,
+                "limits": dataclasses.asdict(limits)}
+        try:
+            self.ask("spawn", body, 10.0, fds=(request_read, reply_write))
+        except BaseException:
+            for fd in (request_write, reply_read):
+                os.close(fd)
+            _remove_tree(folder)
+            raise
+        finally:
+            os.close(request_read)
+            os.close(reply_write)
+        return Started(TemplateChild(self, child, folder), request_write, reply_read,
+                       "bubblewrap")
+
+    def ask(self, op: str, body: dict, seconds: float, fds: tuple[int, ...] = ()) -> Any:
+        """One request to the template and its answer (the template is trusted: it never runs
+        student code, but it may have died)."""
+        from .wire import WireError, receive, send
+
+        if self.closed:
+            raise TemplateError("the worker template was stopped")
+        deadline = time.monotonic() + seconds
+        try:
+            socket.send_fds(self.control, [b"R"], list(fds))
+            send(self.control.fileno(), {"op": op, "body": body}, deadline)
+            answer = receive(self.control.fileno(), deadline)
+        except (OSError, WireError) as error:
+            self.close()
+            raise TemplateError(f"the worker template stopped answering: {error}") from None
+        body = answer.get("body")
+        if type(body) is not dict or "error" in body:
+            self.close()
+            raise TemplateError(f"the worker template refused {op}: {body}")
+        return body.get("code") if op != "spawn" else body.get("pid")
+
+    def alive(self) -> bool:
+        return not self.closed and self.process.poll() is None
+
+    def close(self) -> None:
+        """End the template's sandbox and every worker in it; delete the staging folder."""
+        if self.closed or self.owner != os.getpid():
+            return
+        self.closed = True
+        if self.cgroup is not None:
+            _empty_cgroup(self.cgroup)
+        kill_tree(self.process)
+        self._release()
+
+    def _release(self) -> None:
+        self.control.close()
+        _cleanup(self.cgroup, self.stage)
+
+
+_template: Template | None = None
+_template_refused: str | None = None
+
+
+def template_usable(limits: Limits) -> bool:
+    """Workers come from the template when bubblewrap runs them with the system-call filter
+    (which keeps a forked worker from starting processes of its own)."""
+    return (limits.seccomp and seccomp_supported() and _template_refused is None
+            and not os.environ.get("VG_NO_TEMPLATE"))
+
+
+def _get_template() -> Template | None:
+    global _template, _template_refused
+    if _template is not None and (_template.owner != os.getpid() or not _template.alive()):
+        _template.close()
+        _template = None
+    if _template is None and _template_refused is None:
+        try:
+            _template = Template()
+        except TemplateError as error:
+            _template_refused = str(error)
+            return None
+        import multiprocessing.util
+
+        # Runs at exit in the main process and in multiprocessing's workers alike.
+        multiprocessing.util.Finalize(None, _template.close, exitpriority=0)
+    return _template
 
 
 def start_worker(submission: Path, overrides: list[str], limits: Limits,
@@ -467,8 +691,16 @@ def start_worker(submission: Path, overrides: list[str], limits: Limits,
     """
     submission = Path(submission).resolve()
     use_bwrap = bubblewrap_works() if sandbox is None else sandbox
-    options = json.dumps({"overrides": sorted(overrides), "exclude": dict(exclude or {}),
-                          "seccomp": limits.seccomp})
+    settings = {"overrides": sorted(overrides), "exclude": dict(exclude or {}),
+                "seccomp": limits.seccomp}
+    if use_bwrap and template_usable(limits):
+        template = _get_template()
+        if template is not None:
+            try:
+                return template.spawn(submission, settings, limits)
+            except TemplateError:
+                pass  # a new worker the classic way; the next one gets a new template
+    options = json.dumps(settings)
     notes: list[str] = []
     workdir: Path | None = None
     setup = _ChildSetup(limits, _make_cgroup(limits))
@@ -519,6 +751,10 @@ def start_worker(submission: Path, overrides: list[str], limits: Limits,
 
 def stop_worker(started: Started) -> None:
     """End the worker and everything it started, then delete what it left behind."""
+    if isinstance(started.process, TemplateChild):
+        started.process.kill()
+        _remove_tree(started.process.stage)
+        return
     if started.cgroup is not None:
         _empty_cgroup(started.cgroup)
     kill_tree(started.process)

@@ -108,7 +108,11 @@ def _survivors(marker: str) -> list[str]:
 
 def _our_cgroups() -> list[str]:
     root = Path("/sys/fs/cgroup/pids")
-    return [str(p) for p in root.rglob(f"vg-worker-{os.getpid()}-*")] if root.exists() else []
+    if not root.exists():
+        return []
+    # The worker template's group lives as long as the judge; each worker's must be gone.
+    return [str(p) for p in root.rglob(f"vg-worker-{os.getpid()}-*")
+            if not p.name.endswith("-template")]
 
 
 @dataclass

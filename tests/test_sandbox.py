@@ -170,7 +170,8 @@ def test_a_fork_storm_is_capped_by_the_pids_cgroup_and_fully_killed(mode, tmp_pa
     made = run_probe(folder, mode, limits)
     assert 0 < made[0] < limits.processes
     assert wait_until_gone(marker) == []
-    assert not list(Path("/sys/fs/cgroup/pids").rglob(f"vg-worker-{os.getpid()}-*"))
+    assert not [p for p in Path("/sys/fs/cgroup/pids").rglob(f"vg-worker-{os.getpid()}-*")
+                if not p.name.endswith("-template")]  # the template's lives with the judge
 
 
 SECCOMP_PROBE = """
@@ -395,3 +396,83 @@ def test_a_call_that_hangs_inside_a_batch_times_out_on_its_own_clock(tmp_path):
         assert all(r.error.startswith("TimeoutError: sigmoid did not return within 1 s")
                    for r in replies[2:])
         assert worker.call("sigmoid", np.zeros(1)).error == replies[2].error  # not called again
+
+
+# --- the worker template -------------------------------------------------------------------------
+
+needs_bubblewrap = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap is not usable")
+
+
+@needs_bubblewrap
+def test_workers_come_from_the_template_only_with_the_system_call_filter(tmp_path, monkeypatch):
+    folder = probe_submission(tmp_path / "p", "")
+    with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
+        assert worker.call("relu", np.ones(1)).error is None
+        assert isinstance(worker._started.process, sandbox.TemplateChild)
+    unfiltered = Limits(call_seconds=2, submission_seconds=30, seccomp=False)
+    with WorkerStudent(folder, limits=unfiltered, sandbox=True) as worker:
+        assert worker.call("relu", np.ones(1)).error is None
+        assert not isinstance(worker._started.process, sandbox.TemplateChild)
+    monkeypatch.setenv("VG_NO_TEMPLATE", "1")
+    with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
+        assert worker.call("relu", np.ones(1)).error is None
+        assert not isinstance(worker._started.process, sandbox.TemplateChild)
+
+
+SNOOP = """
+    import os, numpy as np
+    def _try(action):
+        try:
+            action()
+            return "y"
+        except OSError:
+            return "n"
+    def sigmoid(z):
+        with open("/tmp/mine-" + {name!r}, "w") as f:
+            f.write("x")
+        parent = os.getppid()
+        seen = [
+            ",".join(sorted(os.listdir("/submission"))),
+            ",".join(sorted(os.listdir("/tmp"))),
+            _try(lambda: open(f"/proc/{{parent}}/mem", "rb").read(1)),
+            _try(lambda: open(f"/proc/{{parent}}/environ", "rb").read(1)),
+            "".join(_try(lambda n=n: os.close(os.open(f"/proc/{{parent}}/fd/{{n}}", os.O_RDONLY)))
+                    for n in range(6)),
+            _try(lambda: os.kill(parent, 0)),
+            str(np.random.randint(1 << 30)),
+        ]
+        return np.frombuffer("|".join(seen).encode(), dtype=np.uint8).astype(float)
+    """
+
+
+@needs_bubblewrap
+def test_template_workers_see_neither_each_other_nor_the_template(tmp_path):
+    first = probe_submission(tmp_path / "first", SNOOP.format(name="first"))
+    second = probe_submission(tmp_path / "second", SNOOP.format(name="second"))
+    (second / "only_in_second.txt").write_text("x")
+    with WorkerStudent(first, limits=QUICK, sandbox=True) as a, \
+            WorkerStudent(second, limits=QUICK, sandbox=True) as b:
+        seen_a = text_of(a.call("sigmoid", np.zeros(1)).value).split("|")
+        seen_b = text_of(b.call("sigmoid", np.zeros(1)).value).split("|")
+        assert isinstance(a._started.process, sandbox.TemplateChild)
+        assert a._started.process.template is b._started.process.template  # alive together
+    assert "only_in_second.txt" not in seen_a[0] and "only_in_second.txt" in seen_b[0]
+    assert seen_a[1] == "mine-first" and seen_b[1] == "mine-second"  # a /tmp each
+    # The template: no memory, environment, descriptors or signals.
+    assert seen_a[2:6] == ["n", "n", "nnnnnn", "n"]
+    assert seen_a[6] != seen_b[6]  # numpy's global generator is seeded afresh in each worker
+
+
+@needs_bubblewrap
+def test_a_dead_template_is_replaced_and_grading_goes_on(tmp_path):
+    folder = probe_submission(tmp_path / "p", "")
+    with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
+        assert worker.call("relu", np.ones(1)).error is None
+        template = worker._started.process.template
+        sandbox.kill_tree(template.process)  # the template and its worker die together
+        reply = worker.call("relu", np.ones(1))
+        assert reply.error is not None and reply.error.startswith("WorkerError")
+    with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
+        assert worker.call("relu", np.array([2.0])).value.tolist() == [2.0]
+        assert worker._started.process.template is not template
+    assert not template.stage.exists()
