@@ -6,6 +6,7 @@ the worker is closed.
     python bench/worker_memory.py
 """
 
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -58,13 +59,23 @@ def measure(sandbox: bool | None) -> float:
     for worker in workers:
         started = worker._started
         if started is not None:
-            peaks.append(max(peak_kib(pid) for pid in tree(started.process.pid)) / 1024)
+            # A worker forked by the template has no pid of ours: measure the template's whole
+            # sandbox (the template and its workers; a worker's peak includes what it shares).
+            template = getattr(started.process, "template", None)
+            root = template.process.pid if template is not None else started.process.pid
+            peaks.append(max(peak_kib(pid) for pid in tree(root)) / 1024)
         worker.close()
     return max(peaks)
 
 
 def main() -> None:
-    for label, sandbox in (("bubblewrap", None), ("plain subprocess", False)):
+    for label, sandbox, template in (("bubblewrap, forked by the template", None, True),
+                                     ("bubblewrap, one interpreter per worker", None, False),
+                                     ("plain subprocess", False, False)):
+        if template:
+            os.environ.pop("VG_NO_TEMPLATE", None)
+        else:
+            os.environ["VG_NO_TEMPLATE"] = "1"
         values = [measure(sandbox) for _ in range(3)]
         print(f"worker peak RSS, {label}: median {statistics.median(values):.1f} MiB "
               f"(runs: {', '.join(f'{v:.1f}' for v in values)})")

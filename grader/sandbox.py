@@ -7,6 +7,13 @@ Layers, outermost first (each one is there because the ones inside it can fail):
   holding only the interpreter, its libraries, the few grader modules the worker needs and the
   submission. The reference solutions, the hidden checks (``grader/checks.py``), the gradebook and
   any results path are simply not there. Killing bwrap ends the PID namespace and all in it.
+* **the worker template** (with bubblewrap and the seccomp filter): rather than one bubblewrap
+  sandbox and one interpreter per worker, each judge process keeps one sandbox whose interpreter
+  has numpy loaded (``grader/zygote.py``, see ``Template``) and forks the workers. A forked worker
+  gets a user and mount namespace of its own, in which ``/submission`` is only its submission
+  and ``/tmp`` a fresh size-limited tmpfs, and no capability (``isolate_template_child``); then
+  its rlimits and the filter, as any worker. Starting an interpreter and numpy was most of what a
+  worker cost.
 * **fallback** (no bubblewrap): a plain subprocess, started in a fresh private working folder that
   the judge deletes afterwards (``TMPDIR`` and ``HOME`` point there). When the judge is root the
   worker also gets, if the kernel allows it: its own network namespace (no network), its own mount
@@ -659,9 +666,15 @@ _template_refused: str | None = None
 
 def template_usable(limits: Limits) -> bool:
     """Workers come from the template when bubblewrap runs them with the system-call filter
-    (which keeps a forked worker from starting processes of its own)."""
+    (which keeps a forked worker from starting processes of its own), and the interpreter does
+    not live under /tmp (a forked worker's fresh /tmp would cover it)."""
     return (limits.seccomp and seccomp_supported() and _template_refused is None
-            and not os.environ.get("VG_NO_TEMPLATE"))
+            and not os.environ.get("VG_NO_TEMPLATE") and not _interpreter_under_tmp())
+
+
+@functools.cache
+def _interpreter_under_tmp() -> bool:
+    return any(root.is_relative_to("/tmp") for root in _python_roots() + _numpy_libs())
 
 
 def _get_template() -> Template | None:

@@ -1,7 +1,8 @@
 """The worker: the only process that runs student code. It decides nothing.
 
 Started by the judge (``grader.sandbox``) as ``python -I worker.py FD_IN FD_OUT SUBMISSION
-OPTIONS``, usually inside bubblewrap; OPTIONS is JSON: ``overrides`` (API names replaced by
+OPTIONS``, or forked by the worker template (``grader.zygote``), which calls ``main`` with the
+same arguments; usually inside bubblewrap. OPTIONS is JSON: ``overrides`` (API names replaced by
 proxies that ask the judge to run its reference, so the reference never enters here),
 ``exclude`` (modules not to import, with the judge's reason) and ``seccomp``.
 

@@ -111,13 +111,17 @@ def serve(control: int) -> None:
         op, body = request.get("op"), request.get("body") or {}
         child = body.get("child")
         if op == "spawn" and len(fds) == 2:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as error:  # e.g. the pids cgroup is full: the judge falls back
+                pid, answer = -1, {"error": f"fork: {error}"}
             if pid == 0:
                 _start_child(control, fds[0], fds[1], body)
             for fd in fds:
                 os.close(fd)
-            children[child] = pid
-            answer: dict = {"pid": pid}
+            if pid > 0:
+                children[child] = pid
+                answer = {"pid": pid}
         else:
             for fd in fds:
                 os.close(fd)
