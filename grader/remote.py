@@ -32,7 +32,14 @@ import numpy as np
 from .api import MODULE_OF, MODULES, RESULT_KINDS
 from .loader import NOTEBOOK_MODULE
 from .protocol import BadOutput, Call, Handle, Reply, to_plain
-from .sandbox import Limits, Started, start_worker, stop_worker
+from .sandbox import (
+    Limits,
+    Started,
+    TemplateChild,
+    refuse_template,
+    start_worker,
+    stop_worker,
+)
 from .wire import JudgeHandle, WireError, WireTimeout, receive, send
 
 # Starting the interpreter and importing numpy, before the first line of student code runs.
@@ -43,6 +50,7 @@ _MAX_DIM, _MAX_ARRAY, _MAX_TOTAL, _MAX_LIST, _MAX_INT = 1024, 1 << 20, 1 << 22, 
 # Elements the stand-ins of one worker may produce in all (their caches stay in the judge).
 _MAX_STAND_IN_ELEMENTS = 1 << 25
 _TEXT_LIMIT = 4000
+_SETUP_FAILED = "the sandbox could not be set up"
 
 
 class WorkerGone(Exception):
@@ -237,7 +245,13 @@ class WorkerStudent:
             if reason is None:
                 self._loaded = {0}
                 return
+            from_template = isinstance(self._started.process, TemplateChild)
             self.close()
+            if from_template and culprit is None and reason.startswith(_SETUP_FAILED):
+                # Before any student code: the template cannot make workers here. The classic
+                # way (a sandbox and an interpreter per worker) is tried next.
+                refuse_template(reason)
+                continue
             if culprit is None:
                 raise WorkerGone(reason)
             self.excluded[culprit] = reason
@@ -284,7 +298,7 @@ class WorkerStudent:
                                 if type(missing) is dict else {})
                 return None, None
             elif op == "failed" and type(body) is dict and not importing:
-                return None, f"the sandbox could not be set up: {str(body.get('reason'))[:300]}"
+                return None, f"{_SETUP_FAILED}: {str(body.get('reason'))[:300]}"
             else:
                 return None, "the worker broke the protocol while loading"
 

@@ -85,6 +85,8 @@ class Limits:
     stdout_bytes: printed output kept from one call.
     tmp_bytes: size of the worker's private temporary space (bubblewrap's /tmp, or the tmpfs
         working folder of a hardened fallback; it is memory, so it is kept small).
+    tmp_files: files and folders that space may hold (where the worker mounts it itself: a
+        worker from the template, a hardened fallback; bwrap 0.8 has no such option).
     seccomp: install the system-call filter in the worker (turned off only to test the layers
         outside it).
     """
@@ -98,6 +100,7 @@ class Limits:
     submission_seconds: float = 120.0
     stdout_bytes: int = 64 << 10
     tmp_bytes: int = 64 << 20
+    tmp_files: int = 4096
     seccomp: bool = True
 
 
@@ -256,7 +259,7 @@ def _unescape(path: str) -> str:
     return path
 
 
-def _isolate_as_root(libc: ctypes.CDLL, workdir: Path, tmp_bytes: int) -> None:
+def _isolate_as_root(libc: ctypes.CDLL, workdir: Path, tmp_bytes: int, tmp_files: int) -> None:
     """In the child, before exec: no network, a read-only filesystem but for a tmpfs working
     folder, the solutions covered, then uid 65534 with only CAP_DAC_READ_SEARCH."""
     _check(libc.unshare(_CLONE_NEWNS | _CLONE_NEWNET), "unshare")
@@ -271,7 +274,8 @@ def _isolate_as_root(libc: ctypes.CDLL, workdir: Path, tmp_bytes: int) -> None:
             flags |= _MOUNT_FLAGS.get(option, 0)
         # Some pseudo-filesystems refuse; everything the worker could write to does not.
         libc.mount(None, target, None, flags, None)
-    options = f"size={tmp_bytes},mode=0700,uid={NOBODY},gid={NOBODY}".encode()
+    options = f"size={tmp_bytes},nr_inodes={tmp_files},mode=0700,uid={NOBODY},gid={NOBODY}"\
+        .encode()
     _check(libc.mount(b"tmpfs", str(workdir).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
                       options), "working folder")
     if SOLUTIONS_DIR.is_dir():
@@ -301,10 +305,11 @@ _STATVFS_TO_MOUNT = {os.ST_NOSUID: _MS_NOSUID, os.ST_NODEV: _MS_NODEV, os.ST_NOE
                      os.ST_NOATIME: 1024, os.ST_NODIRATIME: 2048, os.ST_RELATIME: 1 << 21}
 
 
-def isolate_template_child(folder: str, tmp_bytes: int) -> None:
+def isolate_template_child(folder: str, tmp_bytes: int, tmp_files: int = 4096) -> None:
     """In a child of the worker template (inside bubblewrap), before any student code: a user
     and mount namespace of its own in which ``/submission`` shows only ``folder`` (read-only) and
-    ``/tmp`` is a fresh tmpfs of ``tmp_bytes``; then it gives up every capability."""
+    ``/tmp`` is a fresh tmpfs of ``tmp_bytes`` and ``tmp_files`` inodes; then it gives up every
+    capability."""
     libc = _libc()
     uid, gid = os.getuid(), os.getgid()
     _check(libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS), "unshare")
@@ -321,7 +326,7 @@ def isolate_template_child(folder: str, tmp_bytes: int) -> None:
     _check(libc.mount(folder.encode(), b"/submission", None, _MS_BIND | _MS_REC, None),
            "bind the submission")
     _check(libc.mount(None, b"/submission", None, flags, None), "submission read-only")
-    options = f"size={tmp_bytes},mode=0700".encode()
+    options = f"size={tmp_bytes},nr_inodes={tmp_files},mode=0700".encode()
     _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "/tmp")
     for cap in range(64):
         if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
@@ -347,7 +352,8 @@ class _ChildSetup:
             except OSError:
                 pass
         if self.isolate_workdir is not None:
-            _isolate_as_root(libc, self.isolate_workdir, self.limits.tmp_bytes)
+            _isolate_as_root(libc, self.isolate_workdir, self.limits.tmp_bytes,
+                             self.limits.tmp_files)
         _set_rlimits(self.limits)
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         # After any uid change (which clears it): die if the judge dies.
@@ -675,6 +681,15 @@ def template_usable(limits: Limits) -> bool:
 @functools.cache
 def _interpreter_under_tmp() -> bool:
     return any(root.is_relative_to("/tmp") for root in _python_roots() + _numpy_libs())
+
+
+def refuse_template(reason: str) -> None:
+    """Stop using the template in this process (a worker it forked could not set itself up)."""
+    global _template, _template_refused
+    _template_refused = reason
+    if _template is not None:
+        _template.close()
+        _template = None
 
 
 def _get_template() -> Template | None:

@@ -36,7 +36,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402, F401 - imported once here, inherited by every worker
+import numpy as np  # noqa: E402 - imported once here, inherited by every worker
+import numpy.random  # noqa: E402, F401 - loaded lazily by numpy; each worker reseeds it
 
 from grader import worker  # noqa: E402
 from grader.sandbox import Limits, _set_rlimits, isolate_template_child  # noqa: E402
@@ -58,7 +59,8 @@ def _start_child(control: int, fd_in: int, fd_out: int, body: dict) -> None:
         os.closerange(low + 1, high)
         os.closerange(high + 1, _MAX_FD)
         limits = Limits(**body["limits"])
-        isolate_template_child(f"/submission/{body['folder']}", limits.tmp_bytes)
+        isolate_template_child(f"/submission/{body['folder']}", limits.tmp_bytes,
+                               limits.tmp_files)
         _set_rlimits(limits)
         os.chdir("/tmp")
         # A fresh interpreter would draw new seeds; so does each child.

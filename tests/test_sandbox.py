@@ -323,6 +323,29 @@ def test_private_temporary_space_is_size_limited(mode, tmp_path):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_private_temporary_space_holds_a_limited_number_of_files(mode, tmp_path):
+    if mode == "subprocess" and not root_isolation_works():
+        pytest.skip("without root the fallback's folder is on disk: only the file size is capped")
+    folder = probe_submission(tmp_path / "p", """
+        import os, numpy as np
+        def sigmoid(z):
+            made = 0
+            for index in range(5000):
+                try:
+                    os.close(os.open(f"empty-{index}", os.O_CREAT | os.O_WRONLY))
+                    made += 1
+                except OSError:
+                    break
+            return np.array([made], dtype=float)
+        """)
+    limits = Limits(call_seconds=10, submission_seconds=30, tmp_files=300)
+    made = run_probe(folder, mode, limits)[0]
+    if mode == "bubblewrap" and not sandbox.template_usable(limits):
+        pytest.skip("bwrap 0.8 cannot cap the inodes of its own /tmp (only the template can)")
+    assert 200 < made < limits.tmp_files
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_a_module_that_ends_the_worker_at_import_is_left_out_once(mode, tmp_path):
     folder = probe_submission(tmp_path / "p", "import os\nos._exit(7)\n", module="gradient_check")
     sandboxed = mode == "bubblewrap"
