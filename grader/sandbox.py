@@ -170,8 +170,12 @@ def _worker_bytecode() -> Path | None:
     return folder
 
 
-def bubblewrap_command(submission: Path, limits: Limits | None = None) -> list[str]:
-    """The bwrap command line (without the worker's own arguments) for ``submission``."""
+def bubblewrap_command(submission: Path, limits: Limits | None = None,
+                       template: bool = False) -> list[str]:
+    """The bwrap command line (without the worker's own arguments) for ``submission``.
+
+    template: for the worker template, whose workers may need an empty folder to hold the old
+    /tmp while they mount their own (see ``isolate_template_child``)."""
     limits = limits or Limits()
     command = [
         shutil.which("bwrap") or "bwrap",
@@ -202,6 +206,8 @@ def bubblewrap_command(submission: Path, limits: Limits | None = None) -> list[s
     bytecode = _worker_bytecode()
     if bytecode is not None:
         command += ["--ro-bind", str(bytecode), "/opt/vg/grader/__pycache__"]
+    if template:
+        command += ["--dir", _HOLDING]
     command += [
         "--ro-bind", str(submission), "/submission",
         # bwrap's own root and /dev are unlimited tmpfs mounts: make them read-only so /tmp
@@ -300,16 +306,23 @@ def _isolate_as_root(libc: ctypes.CDLL, workdir: Path, tmp_bytes: int, tmp_files
 
 
 _CLONE_NEWUSER = 0x10000000
+_MNT_DETACH = 2
+_HOLDING = "/opt/vg/held-tmp"
 # statvfs flags -> the mount flags a remount must repeat (locked in a user namespace).
 _STATVFS_TO_MOUNT = {os.ST_NOSUID: _MS_NOSUID, os.ST_NODEV: _MS_NODEV, os.ST_NOEXEC: _MS_NOEXEC,
                      os.ST_NOATIME: 1024, os.ST_NODIRATIME: 2048, os.ST_RELATIME: 1 << 21}
 
 
-def isolate_template_child(folder: str, tmp_bytes: int, tmp_files: int = 4096) -> None:
+def isolate_template_child(folder: str, tmp_bytes: int, tmp_files: int = 4096,
+                           keep: tuple[str, ...] = ()) -> None:
     """In a child of the worker template (inside bubblewrap), before any student code: a user
     and mount namespace of its own in which ``/submission`` shows only ``folder`` (read-only) and
     ``/tmp`` is a fresh tmpfs of ``tmp_bytes`` and ``tmp_files`` inodes; then it gives up every
-    capability."""
+    capability.
+
+    keep: folders under /tmp of the template's view (an interpreter installed there) that stay
+    visible, read-only, in the fresh /tmp, with whatever covers them (hidden grader files).
+    """
     libc = _libc()
     uid, gid = os.getuid(), os.getgid()
     _check(libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS), "unshare")
@@ -326,8 +339,18 @@ def isolate_template_child(folder: str, tmp_bytes: int, tmp_files: int = 4096) -
     _check(libc.mount(folder.encode(), b"/submission", None, _MS_BIND | _MS_REC, None),
            "bind the submission")
     _check(libc.mount(None, b"/submission", None, flags, None), "submission read-only")
+    if keep:  # the old /tmp with everything mounted in it, until the kept folders are back
+        _check(libc.mount(b"/tmp", _HOLDING.encode(), None, _MS_BIND | _MS_REC, None), "hold")
     options = f"size={tmp_bytes},nr_inodes={tmp_files},mode=0700".encode()
     _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "/tmp")
+    if keep:
+        for path in keep:
+            held = _HOLDING + path[len("/tmp"):]
+            os.makedirs(path, exist_ok=True)
+            _check(libc.mount(held.encode(), path.encode(), None, _MS_BIND | _MS_REC, None),
+                   f"keep {path}")
+            _check(libc.mount(None, path.encode(), None, flags, None), f"{path} read-only")
+        _check(libc.umount2(_HOLDING.encode(), _MNT_DETACH), "release the old /tmp")
     for cap in range(64):
         if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             break
@@ -581,8 +604,9 @@ class Template:
         self.cgroup = _make_cgroup(own, "template")
         ours, theirs = socket.socketpair()
         self.control = ours
-        command = bubblewrap_command(self.stage, own) + [
-            sys.executable, "-I", "/opt/vg/grader/zygote.py", str(theirs.fileno())]
+        command = bubblewrap_command(self.stage, own, template=True) + [
+            sys.executable, "-I", "/opt/vg/grader/zygote.py", str(theirs.fileno()),
+            json.dumps(_kept_under_tmp())]
         try:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -672,15 +696,20 @@ _template_refused: str | None = None
 
 def template_usable(limits: Limits) -> bool:
     """Workers come from the template when bubblewrap runs them with the system-call filter
-    (which keeps a forked worker from starting processes of its own), and the interpreter does
-    not live under /tmp (a forked worker's fresh /tmp would cover it)."""
+    (which keeps a forked worker from starting processes of its own)."""
     return (limits.seccomp and seccomp_supported() and _template_refused is None
-            and not os.environ.get("VG_NO_TEMPLATE") and not _interpreter_under_tmp())
+            and not os.environ.get("VG_NO_TEMPLATE"))
 
 
-@functools.cache
-def _interpreter_under_tmp() -> bool:
-    return any(root.is_relative_to("/tmp") for root in _python_roots() + _numpy_libs())
+def _kept_under_tmp() -> list[str]:
+    """The interpreter's folders that live under /tmp (a venv made there, say): a forked worker
+    mounts its own /tmp and must bring these back."""
+    kept: list[Path] = []
+    for root in sorted(_python_roots() + _numpy_libs(), key=lambda p: len(p.parts)):
+        if root.is_relative_to("/tmp") and root != Path("/tmp") \
+                and not any(root.is_relative_to(k) for k in kept):
+            kept.append(root)
+    return [str(k) for k in kept]
 
 
 def refuse_template(reason: str) -> None:

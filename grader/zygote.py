@@ -1,8 +1,9 @@
 """The worker template: a process, inside bubblewrap, that has numpy and the worker imported and
 forks a fresh worker for each submission. It never runs student code itself.
 
-Started by the judge (``grader.sandbox.Template``) as ``python -I zygote.py CONTROL_FD``, with
-the judge's staging folder bound read-only at ``/submission``. Starting the interpreter and
+Started by the judge (``grader.sandbox.Template``) as ``python -I zygote.py CONTROL_FD KEEP``
+(KEEP: JSON list of the interpreter's folders under /tmp), with the judge's staging folder bound
+read-only at ``/submission``. Starting the interpreter and
 importing numpy is most of what a worker costs; a fork of a process that has done it already
 costs a few milliseconds. Each child is as separate from the template and from other children
 as a new worker would be:
@@ -45,6 +46,7 @@ from grader.wire import WireError, receive, send  # noqa: E402
 
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 _MAX_FD = 1 << 16
+_KEEP: tuple[str, ...] = ()  # the interpreter's folders under /tmp (see isolate_template_child)
 
 
 def _start_child(control: int, fd_in: int, fd_out: int, body: dict) -> None:
@@ -60,7 +62,7 @@ def _start_child(control: int, fd_in: int, fd_out: int, body: dict) -> None:
         os.closerange(high + 1, _MAX_FD)
         limits = Limits(**body["limits"])
         isolate_template_child(f"/submission/{body['folder']}", limits.tmp_bytes,
-                               limits.tmp_files)
+                               limits.tmp_files, _KEEP)
         _set_rlimits(limits)
         os.chdir("/tmp")
         # A fresh interpreter would draw new seeds; so does each child.
@@ -150,7 +152,7 @@ def _probe_isolation() -> str | None:
     if pid == 0:
         try:
             os.close(read)
-            isolate_template_child("/submission", 1 << 20)
+            isolate_template_child("/submission", 1 << 20, 64, _KEEP)
             os._exit(0)
         except BaseException as error:  # noqa: BLE001
             os.write(write, f"{type(error).__name__}: {error}".encode()[:300])
@@ -167,6 +169,8 @@ def main(argv: list[str]) -> None:
     # No child (same uid) may open /proc/<template>/mem, fd or environ.
     libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     control = int(argv[1])
+    global _KEEP
+    _KEEP = tuple(str(path) for path in json.loads(argv[2])) if len(argv) > 2 else ()
     send(control, {"op": "ready", "body": {"isolation": _probe_isolation()}})
     serve(control)
     os._exit(0)
