@@ -262,6 +262,7 @@ class WorkerStudent:
         """Follow the worker's loading. Returns (None, None) once ready, else the module being
         imported when it failed (None if no student code was running) and the reason."""
         importing: list[str] = []
+        student_code_ran = False
         deadline = min(self.deadline, time.monotonic() + STARTUP_SECONDS)
         while True:
             try:
@@ -288,6 +289,7 @@ class WorkerStudent:
                     return None, "the worker broke the protocol while loading"
                 if op == "importing":
                     importing.append(module)
+                    student_code_ran = True
                 elif importing and importing[-1] == module:
                     importing.pop()
                 # Each student module gets the time of one call to import.
@@ -297,7 +299,9 @@ class WorkerStudent:
                 self.missing = ({str(k): str(v)[:_TEXT_LIMIT] for k, v in missing.items()}
                                 if type(missing) is dict else {})
                 return None, None
-            elif op == "failed" and type(body) is dict and not importing:
+            elif op == "failed" and type(body) is dict and not student_code_ran:
+                # Only the worker's own set-up can fail this way; after a module began, the
+                # message may be the student's forgery.
                 return None, f"{_SETUP_FAILED}: {str(body.get('reason'))[:300]}"
             else:
                 return None, "the worker broke the protocol while loading"

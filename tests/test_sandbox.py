@@ -499,3 +499,21 @@ def test_a_dead_template_is_replaced_and_grading_goes_on(tmp_path):
         assert worker.call("relu", np.array([2.0])).value.tolist() == [2.0]
         assert worker._started.process.template is not template
     assert not template.stage.exists()
+
+
+@needs_bubblewrap
+def test_a_forged_set_up_failure_does_not_turn_the_template_off(tmp_path):
+    folder = probe_submission(tmp_path / "p", """
+        import os
+        from grader.wire import send
+        for _fd in range(3, 64):  # the judge's pipe: say the import ended, then a set-up failure
+            try:
+                send(_fd, {"op": "imported", "body": {"module": "activations"}})
+                send(_fd, {"op": "failed", "body": {"reason": "forged"}})
+            except OSError:
+                pass
+        """)
+    with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
+        reply = worker.call("relu", np.ones(1))
+    assert "broke the protocol" in reply.error
+    assert sandbox.template_usable(QUICK)
