@@ -300,49 +300,41 @@ def test_bubblewrap_shows_only_what_the_worker_needs(tmp_path, monkeypatch):
     assert seen[5] == "w----"
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_private_temporary_space_is_size_limited(mode, tmp_path):
-    if mode == "subprocess" and not root_isolation_works():
-        pytest.skip("without root the fallback's folder is on disk: only the file size is capped")
-    folder = probe_submission(tmp_path / "p", """
-        import os, numpy as np
-        def sigmoid(z):
-            written = 0
-            chunk = b"z" * (1 << 20)
-            for index in range(64):
-                try:
-                    with open(f"fill-{index}", "wb") as f:
-                        f.write(chunk)
-                    written += len(chunk)
-                except OSError:
-                    break
-            return np.array([written], dtype=float)
-        """)
-    limits = Limits(call_seconds=5, submission_seconds=30, tmp_bytes=8 << 20)
-    assert run_probe(folder, mode, limits)[0] <= limits.tmp_bytes
+# Fill the private temporary space: big files up to its size, or empty files up to its inodes.
+FILL = """
+    import os, numpy as np
+    def sigmoid(z):
+        count, chunk = 0, b"z" * {chunk}
+        for index in range({tries}):
+            try:
+                with open(f"fill-{{index}}", "wb") as f:
+                    f.write(chunk)
+                count += 1
+            except OSError:
+                break
+        return np.array([count], dtype=float)
+    """
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_private_temporary_space_holds_a_limited_number_of_files(mode, tmp_path):
+@pytest.mark.parametrize("what", ["bytes", "files"])
+def test_private_temporary_space_is_limited(mode, what, tmp_path):
     if mode == "subprocess" and not root_isolation_works():
         pytest.skip("without root the fallback's folder is on disk: only the file size is capped")
-    folder = probe_submission(tmp_path / "p", """
-        import os, numpy as np
-        def sigmoid(z):
-            made = 0
-            for index in range(5000):
-                try:
-                    os.close(os.open(f"empty-{index}", os.O_CREAT | os.O_WRONLY))
-                    made += 1
-                except OSError:
-                    break
-            return np.array([made], dtype=float)
-        """)
-    limits = Limits(call_seconds=10, submission_seconds=30, tmp_files=300)
-    made = run_probe(folder, mode, limits)[0]
-    if mode == "bubblewrap" and not sandbox.template_usable(limits):
-        pytest.skip("bwrap 0.8 cannot cap the inodes of its own /tmp (only the template can)")
-    assert 200 < made < limits.tmp_files
+    if what == "bytes":
+        limits = Limits(call_seconds=10, submission_seconds=30, tmp_bytes=8 << 20)
+        chunk, tries = 1 << 20, 64
+    else:
+        limits = Limits(call_seconds=10, submission_seconds=30, tmp_files=300)
+        chunk, tries = 0, 5000
+        if mode == "bubblewrap" and not sandbox.template_usable(limits):
+            pytest.skip("bwrap 0.8 cannot cap the inodes of its own /tmp (the template can)")
+    folder = probe_submission(tmp_path / "p", FILL.format(chunk=chunk, tries=tries))
+    count = run_probe(folder, mode, limits)[0]
+    if what == "bytes":
+        assert count * chunk <= limits.tmp_bytes
+    else:
+        assert 200 < count < limits.tmp_files
 
 
 @pytest.mark.parametrize("mode", MODES)
