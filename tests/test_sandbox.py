@@ -415,10 +415,17 @@ def test_a_call_that_hangs_inside_a_batch_times_out_on_its_own_clock(tmp_path):
 
 # --- the worker template -------------------------------------------------------------------------
 
-needs_bubblewrap = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap is not usable")
+@pytest.fixture
+def template():
+    """The worker template of this process; skips where it cannot work (no bubblewrap, or no
+    nested user namespaces: workers then come one sandbox each, as the other tests show)."""
+    if not bubblewrap_works():
+        pytest.skip("bubblewrap is not usable here")
+    if not sandbox.template_usable(QUICK) or sandbox._get_template() is None:
+        pytest.skip(f"the worker template cannot run here: {sandbox._template_refused}")
 
 
-@needs_bubblewrap
+@pytest.mark.usefixtures("template")
 def test_workers_come_from_the_template_only_with_the_system_call_filter(tmp_path, monkeypatch):
     folder = probe_submission(tmp_path / "p", "")
     with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
@@ -460,7 +467,7 @@ SNOOP = """
     """
 
 
-@needs_bubblewrap
+@pytest.mark.usefixtures("template")
 def test_template_workers_see_neither_each_other_nor_the_template(tmp_path):
     first = probe_submission(tmp_path / "first", SNOOP.format(name="first"))
     second = probe_submission(tmp_path / "second", SNOOP.format(name="second"))
@@ -478,7 +485,7 @@ def test_template_workers_see_neither_each_other_nor_the_template(tmp_path):
     assert seen_a[6] != seen_b[6]  # numpy's global generator is seeded afresh in each worker
 
 
-@needs_bubblewrap
+@pytest.mark.usefixtures("template")
 def test_a_dead_template_is_replaced_and_grading_goes_on(tmp_path):
     folder = probe_submission(tmp_path / "p", "")
     with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
@@ -493,7 +500,7 @@ def test_a_dead_template_is_replaced_and_grading_goes_on(tmp_path):
     assert not template.stage.exists()
 
 
-@needs_bubblewrap
+@pytest.mark.usefixtures("template")
 def test_a_forged_set_up_failure_does_not_turn_the_template_off(tmp_path):
     folder = probe_submission(tmp_path / "p", """
         import os
