@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 import time
 import tomllib
@@ -89,6 +90,10 @@ def run_grade(args: argparse.Namespace) -> int:
         memory_bytes=int(config.get("memory_mb", Limits.memory_bytes >> 20)) << 20,
     )
     sandbox = False if args.no_sandbox else None
+    absent = [str(p) for p in args.paths if not Path(p).exists()]
+    if absent:  # a typo must not become a student with 0 points in the gradebook
+        print(f"no such file or folder: {', '.join(absent)}", file=sys.stderr)
+        return 2
     paths = expand(args.paths)
     if args.shard:
         from .shards import select_shard
@@ -104,7 +109,11 @@ def run_grade(args: argparse.Namespace) -> int:
     print(f"grading {len(paths)} submission(s) with grader {__version__}; student code runs in "
           f"{sandbox_description(sandbox)}", file=sys.stderr)
 
-    gradebook = Gradebook(args.gradebook) if args.gradebook else None
+    try:
+        gradebook = Gradebook(args.gradebook) if args.gradebook else None
+    except (OSError, sqlite3.Error) as error:
+        print(f"cannot open the gradebook {args.gradebook}: {error}", file=sys.stderr)
+        return 2
     todo: list[Path] = []
     skipped: list[str] = []
     progress = Progress(len(paths))

@@ -207,3 +207,14 @@ def test_shards_split_deterministically_and_merge_without_loss(tmp_path):
                               "WHERE passed = 0 AND submission IN ('s1', 's3')").fetchall()
     assert scores == {f"s{i}": (TOTAL if i % 2 else 20) for i in range(5)}, failures
     assert rows == {name: len(REGISTRY) for name in scores}
+
+
+def test_a_missing_path_or_an_unusable_gradebook_is_refused_before_grading(tmp_path):
+    missing = grader("grade", str(tmp_path / "no-such-student"))
+    assert missing.returncode == 2
+    assert "no such file or folder" in missing.stderr and "grading" not in missing.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    book = grader("grade", str(EXAMPLES / "correct"), "--gradebook", str(blocker / "g.sqlite"))
+    assert book.returncode == 2
+    assert "cannot open the gradebook" in book.stderr and "Traceback" not in book.stderr
