@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .wire import WireError, receive, send
+
 GRADER_DIR = Path(__file__).resolve().parent
 SOLUTIONS_DIR = GRADER_DIR.parent / "solutions"
 NOBODY = 65534
@@ -233,7 +235,7 @@ _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
 _MOUNT_FLAGS = {"nosuid": _MS_NOSUID, "nodev": _MS_NODEV, "noexec": _MS_NOEXEC,
                 "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21,
                 "strictatime": 1 << 24}
-_PR_SET_PDEATHSIG, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP = 1, 8, 24
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP = 1, 4, 8, 24
 _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE = 38, 47, 2
 _CAP_DAC_READ_SEARCH = 2
 _CAP_VERSION_3 = 0x20080522
@@ -592,8 +594,6 @@ class Template:
     """
 
     def __init__(self, start_seconds: float = 60.0):
-        from .wire import WireError, receive
-
         self.owner = os.getpid()
         self.closed = False
         self._ids = itertools.count()
@@ -654,8 +654,6 @@ class Template:
     def ask(self, op: str, body: dict, seconds: float, fds: tuple[int, ...] = ()) -> Any:
         """One request to the template and its answer (the template is trusted: it never runs
         student code, but it may have died)."""
-        from .wire import WireError, receive, send
-
         if self.closed:
             raise TemplateError("the worker template was stopped")
         deadline = time.monotonic() + seconds
@@ -670,7 +668,7 @@ class Template:
         if type(body) is not dict or "error" in body:
             self.close()
             raise TemplateError(f"the worker template refused {op}: {body}")
-        return body.get("code") if op != "spawn" else body.get("pid")
+        return body.get("code")
 
     def alive(self) -> bool:
         return not self.closed and self.process.poll() is None

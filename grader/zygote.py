@@ -24,7 +24,6 @@ SIGKILLs its process group and reaps it. The template ends when the judge closes
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import random
@@ -41,10 +40,16 @@ import numpy as np  # noqa: E402 - imported once here, inherited by every worker
 import numpy.random  # noqa: E402, F401 - loaded lazily by numpy; each worker reseeds it
 
 from grader import worker  # noqa: E402
-from grader.sandbox import Limits, _set_rlimits, isolate_template_child  # noqa: E402
+from grader.sandbox import (  # noqa: E402
+    _PR_SET_DUMPABLE,
+    _PR_SET_PDEATHSIG,
+    Limits,
+    _libc,
+    _set_rlimits,
+    isolate_template_child,
+)
 from grader.wire import WireError, receive, send  # noqa: E402
 
-_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 _MAX_FD = 1 << 16
 _KEEP: tuple[str, ...] = ()  # the interpreter's folders under /tmp (see isolate_template_child)
 
@@ -54,8 +59,7 @@ def _start_child(control: int, fd_in: int, fd_out: int, body: dict) -> None:
     try:
         os.close(control)
         os.setsid()
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         low, high = sorted((fd_in, fd_out))
         os.closerange(3, low)
         os.closerange(low + 1, high)
@@ -78,10 +82,6 @@ def _start_child(control: int, fd_in: int, fd_out: int, body: dict) -> None:
     os._exit(0)
 
 
-def _exit_code(status: int) -> int:
-    return os.waitstatus_to_exitcode(status)
-
-
 def serve(control: int) -> None:
     children: dict[int, int] = {}  # judge's id -> pid
     ended: dict[int, int] = {}  # judge's id -> exit code
@@ -97,7 +97,7 @@ def serve(control: int) -> None:
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
-                ended[child] = _exit_code(status)
+                ended[child] = os.waitstatus_to_exitcode(status)
                 del children[child]
                 return ended[child]
             if time.monotonic() >= deadline:
@@ -160,14 +160,13 @@ def _probe_isolation() -> str | None:
     os.close(write)
     with os.fdopen(read, "rb") as pipe:
         reason = pipe.read().decode(errors="replace")
-    _, status = os.waitpid(pid, 0)
-    return None if _exit_code(status) == 0 else reason or f"exit status {_exit_code(status)}"
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return None if code == 0 else reason or f"exit status {code}"
 
 
 def main(argv: list[str]) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
     # No child (same uid) may open /proc/<template>/mem, fd or environ.
-    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     control = int(argv[1])
     global _KEEP
     _KEEP = tuple(str(path) for path in json.loads(argv[2])) if len(argv) > 2 else ()
