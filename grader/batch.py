@@ -14,13 +14,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .identity import submission_name
 from .judge import CheckResult, grade, total
 from .loader import SubmissionError, reference_functions
 from .measure import gradient_flow
 from .protocol import RoutedStudent
 from .remote import WorkerStudent
 from .sandbox import Limits, bubblewrap_works
-from .submissions import prepare, submission_name
+from .submissions import prepare
 from .trial import REGISTRY, LiveExpected
 
 DEFAULT_SEED = 7211  # the instructor's config or --seed replaces it; never the public seed (0)

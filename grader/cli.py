@@ -77,10 +77,11 @@ def _grade_one(path: str, seed: int, limits: Limits, sandbox: bool | None,
 
 def run_grade(args: argparse.Namespace) -> int:
     from .gradebook import Gradebook
+    from .identity import expand, submission_name
     from .loader import reference_functions
     from .measure import reference_flow
     from .report import class_summary, score_table, write_feedback, write_results_json
-    from .submissions import expand, prepare, submission_name
+    from .submissions import prepare
 
     config = _load_config(args.config)
     seed = args.seed if args.seed is not None else int(config.get("seed", DEFAULT_SEED))

@@ -9,7 +9,6 @@ definitions and call-free constants are kept; plotting and experiment cells are 
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import shutil
@@ -19,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .api import MODULES
+from .identity import holds_modules, submission_name
 from .loader import NOTEBOOK_MODULE, SubmissionError
+from .notebook_cells import notebook_source
 
 MAX_FILE_BYTES = 1 << 20
 MAX_FILES = 50
@@ -41,20 +42,8 @@ class Prepared:
         shutil.rmtree(self.folder.parent, ignore_errors=True)
 
 
-def submission_name(path: Path) -> str:
-    path = Path(path)
-    return path.stem if path.suffix in (".zip", ".ipynb") else path.name
-
-
-def _holds_modules(root: Path) -> Path | None:
-    for candidate in (root, root / "exercises"):
-        if any((candidate / f"{m}.py").is_file() for m in MODULES):
-            return candidate
-    return None
-
-
 def _module_dir(root: Path) -> Path:
-    found = _holds_modules(root)
+    found = holds_modules(root)
     if found is not None:
         return found
     nested = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
@@ -101,61 +90,12 @@ def _extract_zip(path: Path, target: Path) -> None:
                 shutil.copyfileobj(src, dst)
 
 
-def notebook_source(path: Path) -> str:
-    """The graded definitions of a notebook's code cells, as one module's source text."""
+def _read_notebook(path: Path) -> object:
+    """The notebook's parsed JSON (any JSON value: ``notebook_source`` judges its shape)."""
     try:
-        notebook = json.loads(Path(path).read_text(encoding="utf-8"))
-        cells = notebook["cells"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
         raise SubmissionError(f"{Path(path).name} is not a readable notebook: {error}") from None
-    kept: list[str] = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        grading = (cell.get("metadata") or {}).get("nbgrader") or {}
-        if grading.get("grade") and not grading.get("solution"):
-            continue  # nbgrader's test cells are the course's, not the student's code
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        # IPython magics and shell escapes are not Python.
-        lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-        text = "\n".join(lines)
-        try:
-            tree = ast.parse(text)
-        except SyntaxError as error:
-            kept.append(f"# a cell with a syntax error was skipped: {error.msg} "
-                        f"(line {error.lineno})")
-            continue
-        source_lines = text.splitlines()
-        for node in tree.body:
-            if _graded_definition(node):
-                # Decorators (``@dataclass``) sit above the node's own first line.
-                first = min([d.lineno for d in getattr(node, "decorator_list", [])]
-                            + [node.lineno])
-                segment = "\n".join(source_lines[first - 1:node.end_lineno])
-                kept.append(_tolerant(node, segment))
-    return "\n\n".join(kept) + "\n"
-
-
-def _tolerant(node: ast.stmt, segment: str) -> str:
-    """Imports and constants may fail out of their notebook context (a name defined by a cell
-    that is not kept, a package only the student has): that must not lose the functions."""
-    if isinstance(node, ast.FunctionDef | ast.ClassDef):
-        return segment
-    body = "\n".join("    " + line for line in segment.splitlines())
-    return f"try:\n{body}\nexcept Exception:\n    pass"
-
-
-def _graded_definition(node: ast.stmt) -> bool:
-    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-        return False  # legal only at the top of a file; these modules do not need it
-    if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef):
-        return True
-    if isinstance(node, ast.Assign | ast.AnnAssign):
-        value = node.value
-        return value is not None and not any(isinstance(n, ast.Call | ast.Lambda | ast.Await)
-                                             for n in ast.walk(value))
-    return False
 
 
 def content_hash(folder: Path) -> str:
@@ -176,7 +116,7 @@ def prepare(path: Path) -> Prepared:
     notes: list[str] = []
     try:
         if path.suffix == ".ipynb":
-            (folder / f"{NOTEBOOK_MODULE}.py").write_text(notebook_source(path))
+            (folder / f"{NOTEBOOK_MODULE}.py").write_text(notebook_source(_read_notebook(path)))
         elif path.suffix == ".zip":
             unpacked = work / "unpacked"
             unpacked.mkdir()
@@ -194,20 +134,3 @@ def prepare(path: Path) -> Prepared:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return Prepared(submission_name(path), path, folder, content_hash(folder), notes)
-
-
-def expand(paths: list[Path]) -> list[Path]:
-    """Submissions named on the command line: a folder of submission folders is a batch."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            if _holds_modules(path) is not None:
-                found.append(path)
-                continue
-            children = sorted(p for p in path.iterdir()
-                              if not p.name.startswith((".", "_"))
-                              and (p.is_dir() or p.suffix in (".zip", ".ipynb")))
-            found.extend(children)
-        else:
-            found.append(path)
-    return found

@@ -24,7 +24,7 @@ import pytest
 from course import notebook
 from grader import notebook_tests
 from grader.api import FUNCTIONS
-from grader.submissions import notebook_source
+from grader.notebook_cells import notebook_source
 from grader.trial import REGISTRY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +42,8 @@ def _meta(cell: dict) -> dict:
 def _solution_namespace() -> dict:
     """The notebook's definitions, as the grader reads them, run in a fresh namespace."""
     namespace: dict = {}
-    exec(compile(notebook_source(NOTEBOOK), "notebook_code.py", "exec"), namespace)
+    exec(compile(notebook_source(json.loads(NOTEBOOK.read_text())), "notebook_code.py", "exec"),
+         namespace)
     return namespace
 
 
