@@ -67,6 +67,9 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 NOTEBOOK_MODULE = "notebook_code"  # one module holding every function of a notebook submission
+# A list of texts a loaded module may hold for the feedback (the notebook module says there which
+# cells it skipped or which raised); read as plain strings, never trusted for anything else.
+NOTES_NAME = "__grader_notes__"
 
 
 ImportHook = Callable[[str, str], None]
@@ -196,10 +199,12 @@ class Submission:
     import failed, name not defined).
     """
 
-    def __init__(self, functions: dict[str, Callable], missing: dict[str, str], package: str):
+    def __init__(self, functions: dict[str, Callable], missing: dict[str, str], package: str,
+                 notes: list[str] | None = None):
         self.functions = functions
         self.missing = missing
         self.package = package
+        self.notes = notes or []
 
     def __getattr__(self, name: str) -> Callable:
         try:
@@ -217,7 +222,8 @@ def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None,
     exclude: module name -> reason; those modules are not run (see the module docstring).
     on_import: called as ``on_import("importing" | "imported", module)`` around each module run.
     Import errors do not raise: the functions of a module that fails to import are reported in
-    ``Submission.missing`` with the error, so the rest can still be graded.
+    ``Submission.missing`` with the error, so the rest can still be graded. Texts a module
+    leaves in ``NOTES_NAME`` are collected in ``Submission.notes``.
     """
     folder = find_module_dir(Path(path)).resolve()
     overrides = dict(overrides or {})
@@ -242,6 +248,7 @@ def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None,
         sys.meta_path.insert(0, _ROUTER)
     functions: dict[str, Callable] = {}
     missing: dict[str, str] = {}
+    notes: list[str] = []
     notebook = (folder / f"{NOTEBOOK_MODULE}.py").is_file()
     for module_name, names in MODULES.items():
         if notebook:
@@ -267,7 +274,11 @@ def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None,
                 functions[name] = function
             else:
                 missing[name] = f"{module_name}.py defines no function {name}"
-    return Submission(functions, missing, package)
+        said = vars(module).get(NOTES_NAME)
+        if type(said) is list:  # a notebook's module is met once per group of names: no repeats
+            notes.extend(text[:300] for text in said[:50]
+                         if type(text) is str and text[:300] not in notes)
+    return Submission(functions, missing, package, notes)
 
 
 SOLUTIONS_DIR = Path(__file__).resolve().parent.parent / "solutions"

@@ -50,7 +50,37 @@ _MAX_DIM, _MAX_ARRAY, _MAX_TOTAL, _MAX_LIST, _MAX_INT = 1024, 1 << 20, 1 << 22, 
 # Elements the stand-ins of one worker may produce in all (their caches stay in the judge).
 _MAX_STAND_IN_ELEMENTS = 1 << 25
 _TEXT_LIMIT = 4000
+_WARNING_LIMIT, _MAX_WARNINGS, _MAX_NOTES = 300, 50, 20
+_NOT_TEXT = "(the worker sent something that is not text here)"
 _SETUP_FAILED = "the sandbox could not be set up"
+
+
+def _text(value: Any, limit: int) -> str:
+    """What the worker sent where text belongs: a ``str`` (exact type) cut to ``limit`` characters.
+
+    Anything else is replaced without being formatted: ``str()`` of a forged value (a list of
+    arrays, say) can cost the judge far more than the submission's whole time budget."""
+    if type(value) is not str:
+        return _NOT_TEXT
+    return value[:limit]
+
+
+def _texts(values: Any, count: int, limit: int) -> tuple[str, ...]:
+    """Up to ``count`` texts from what should be a list of ``str`` (other items are dropped)."""
+    if type(values) is not list:
+        return ()
+    return tuple(v[:limit] for v in values[:count] if type(v) is str)
+
+
+_STUDENT_MODULES = frozenset({*MODULES, NOTEBOOK_MODULE})
+
+
+def _module_name(value: Any) -> bool:
+    return type(value) is str and value.isidentifier() and len(value) <= 100
+
+
+def _forged(module: str) -> str:
+    return f"importing {module}.py wrote messages of its own to the grader's channel"
 
 
 class WorkerGone(Exception):
@@ -203,6 +233,8 @@ class WorkerStudent:
         self._instances: dict[int, dict[str, Callable]] = {0: self.overrides}
         self._hung: dict[int, dict[str, str]] = {0: self.hung}
         self._loaded: set[int] = set()
+        # The module that ran last before the current worker said "ready", until a real reply.
+        self._ready_after: str | None = None
 
     def stand_ins(self, overrides: dict[str, Callable]) -> StandInStudent:
         """A student whose named functions are the given stand-ins, run by this same worker."""
@@ -262,7 +294,7 @@ class WorkerStudent:
         """Follow the worker's loading. Returns (None, None) once ready, else the module being
         imported when it failed (None if no student code was running) and the reason."""
         importing: list[str] = []
-        student_code_ran = False
+        last_module: str | None = None  # the student module that ran most recently
         deadline = min(self.deadline, time.monotonic() + STARTUP_SECONDS)
         while True:
             try:
@@ -284,25 +316,34 @@ class WorkerStudent:
                               f"{error})")
             op, body = message.get("op"), message.get("body")
             module = body.get("module") if type(body) is dict else None
-            if op in ("importing", "imported"):
-                if type(module) is not str or not module.isidentifier() or len(module) > 100:
-                    return None, "the worker broke the protocol while loading"
+            # While a student module runs, only "importing"/"imported" may come, and after student
+            # code ran only those and "ready": anything else was written by student code, most
+            # likely the module that ran last (a forger that blames another only loses points).
+            culprit = importing[-1] if importing else last_module
+            if op in ("importing", "imported") and _module_name(module):
                 if op == "importing":
                     importing.append(module)
-                    student_code_ran = True
                 elif importing and importing[-1] == module:
                     importing.pop()
+                last_module = module
                 # Each student module gets the time of one call to import.
                 deadline = min(self.deadline, time.monotonic() + self.limits.call_seconds)
+            elif importing or (culprit is not None and op != "ready"):
+                return culprit, _forged(culprit)
             elif op == "ready" and type(body) is dict:
                 missing = body.get("missing", {})
-                self.missing = ({str(k): str(v)[:_TEXT_LIMIT] for k, v in missing.items()}
+                self.missing = ({k: _text(v, _TEXT_LIMIT) for k, v in list(missing.items())[:100]
+                                 if type(k) is str and len(k) <= 100}
                                 if type(missing) is dict else {})
+                # What loading the submission said about it (a notebook's skipped cells, say).
+                for note in _texts(body.get("notes"), _MAX_NOTES, _WARNING_LIMIT):
+                    self._note(note)
+                self._ready_after = last_module
                 return None, None
-            elif op == "failed" and type(body) is dict and not student_code_ran:
+            elif op == "failed" and type(body) is dict and last_module is None:
                 # Only the worker's own set-up can fail this way; after a module began, the
                 # message may be the student's forgery.
-                return None, f"{_SETUP_FAILED}: {str(body.get('reason'))[:300]}"
+                return None, f"{_SETUP_FAILED}: {_text(body.get('reason'), 300)}"
             else:
                 return None, "the worker broke the protocol while loading"
 
@@ -428,7 +469,15 @@ class WorkerStudent:
                 continue
             if message_op != "reply" or message.get("id") != request_id \
                     or message.get("index", 0) != len(replies):
+                # A stray message before any real reply means the "ready" was forged while the
+                # last module loaded (so the real loading messages are still in the pipe).
+                culprit, self._ready_after = self._ready_after, None
+                if culprit in _STUDENT_MODULES:
+                    self.excluded[culprit] = _forged(culprit)
+                    self._note(f"{_forged(culprit)}: that module was left out and its functions "
+                               "count as missing")
                 raise WorkerGone("the worker broke the protocol (an unexpected message)")
+            self._ready_after = None
             replies.append(self._reply(name, message.get("body"), snapshot=op == "call"))
             call_deadline = min(self.deadline, time.monotonic() + self.limits.call_seconds)
         return replies
@@ -442,10 +491,8 @@ class WorkerStudent:
             if value is not None:
                 limit = min(_TEXT_LIMIT, self.limits.stdout_bytes) if field_name == "stdout" \
                     else _TEXT_LIMIT
-                setattr(reply, field_name, str(value)[:limit])
-        warnings = body.get("warnings") or []
-        reply.warnings = tuple(str(w)[:300] for w in warnings[:50]) if type(warnings) is list \
-            else ()
+                setattr(reply, field_name, _text(value, limit))
+        reply.warnings = _texts(body.get("warnings"), _MAX_WARNINGS, _WARNING_LIMIT)
         if reply.error or reply.bad_output or reply.missing:
             return reply
         try:

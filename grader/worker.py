@@ -87,7 +87,7 @@ def serve(fd_in: int, fd_out: int, submission: str, overrides: list[str],
     def load(instance: int, names: list[str]):
         proxies = {n: _proxy(fd_in, fd_out, n, instance) for n in names if n in RESULT_KINDS}
         loaded = load_submission(Path(submission), proxies, exclude=exclude, on_import=report)
-        send(fd_out, {"op": "ready", "body": {"missing": loaded.missing}})
+        send(fd_out, {"op": "ready", "body": {"missing": loaded.missing, "notes": loaded.notes}})
         return loaded
 
     # Instance 0 is the submission as handed in; the judge may ask for more instances, each a

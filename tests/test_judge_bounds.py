@@ -1,0 +1,149 @@
+"""The judge's own time is bounded: nothing a worker sends where text belongs is formatted, and
+frames that student code forges on the grader's channel cost it at most its own module.
+
+A student module can find the worker's pipes (they are its process's descriptors) and write
+frames of the wire format onto them. The judge must neither spend time formatting what arrives
+(``str()`` of a list of arrays took 95 s once) nor be misled about which module did it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from grader.batch import grade_submission
+from grader.remote import _NOT_TEXT, WorkerStudent, _text
+from grader.sandbox import Limits
+
+REPO = Path(__file__).resolve().parent.parent
+LIMITS = Limits(call_seconds=2, submission_seconds=20)
+SLACK_SECONDS = 10  # worker start-up and the last kill come on top of the budget
+
+# --- what arrives where text belongs ------------------------------------------------------------
+
+_arrays = hnp.arrays(dtype=st.sampled_from([np.float64, np.int32, np.uint8]),
+                     shape=hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
+_leaves = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | _arrays
+_values = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=5)
+                       | st.tuples(inner, inner)
+                       | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=20)
+_TEXT_FIELDS = ("error", "bad_output", "missing", "stdout", "warnings")
+
+
+class _Loud:
+    """A value whose formatting would take forever: it must never be formatted."""
+
+    def __str__(self) -> str:
+        raise AssertionError("formatted")
+
+    __repr__ = __str__
+    __format__ = __str__
+
+
+def test_text_is_taken_by_exact_type_and_cut_before_use():
+    assert _text("x" * 10_000, 7) == "x" * 7
+    assert _text(_Loud(), 100) == _NOT_TEXT
+
+    class Text(str):
+        pass
+
+    assert _text(Text("a subclass of str could run code when formatted"), 100) == _NOT_TEXT
+
+
+@pytest.fixture(scope="module")
+def judge_side(tmp_path_factory) -> WorkerStudent:
+    # The judge's half alone: no worker is started until a call is made.
+    return WorkerStudent(tmp_path_factory.mktemp("submission"), limits=LIMITS)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=st.fixed_dictionaries({}, optional={f: _values for f in _TEXT_FIELDS}))
+def test_reply_text_fields_are_plain_bounded_text(judge_side, body):
+    reply = judge_side._reply("sigmoid", body)
+    for name in ("error", "bad_output", "missing", "stdout"):
+        value = getattr(reply, name)
+        assert value is None or value == "" or (type(value) is str and len(value) <= 4000)
+    assert type(reply.warnings) is tuple
+    assert all(type(w) is str and len(w) <= 300 for w in reply.warnings)
+    assert len(reply.warnings) <= 50
+
+
+def test_a_huge_forged_reply_is_handled_in_a_moment(judge_side):
+    junk = [np.zeros(3) for _ in range(100_000)]
+    started = time.process_time()
+    reply = judge_side._reply("sigmoid", {f: junk for f in _TEXT_FIELDS})
+    assert reply.missing == _NOT_TEXT and reply.warnings == ()
+    # str() of this list takes seconds; the judge does not format it at all.
+    assert time.process_time() - started < 1.0
+
+
+# --- forged frames from a student module at import ----------------------------------------------
+
+_FORGE = '''
+
+def _forge():
+    import os
+    import stat
+    import sys
+
+    import numpy as np
+
+    send = sys.modules["grader.wire"].send
+    junk = [np.zeros(3) for _ in range(5000)]
+    frames = FRAMES
+    for fd in range(3, 64):
+        try:
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                continue
+            os.set_blocking(fd, False)
+            for frame in frames:
+                send(fd, frame)
+        except Exception:
+            pass
+
+
+_forge()
+'''
+_READY = '{"op": "ready", "body": {"missing": {"sigmoid": junk}, "notes": junk}}'
+_REPLIES = ('[{"op": "reply", "id": i, "index": 0, "body": {"error": junk, "warnings": junk, '
+            '"stdout": junk, "missing": junk}} for i in range(1, 40)]')
+STRATEGIES = {
+    "ready while importing": f"[{_READY}] + {_REPLIES}",
+    "imported, then ready": f'[{{"op": "imported", "body": {{"module": "activations"}}}}, {_READY}]'
+                            f" + {_REPLIES}",
+    "replies only": _REPLIES,
+    "setup failure and junk names": '[{"op": "failed", "body": {"reason": junk}}, '
+                                    '{"op": "importing", "body": {"module": junk}}]',
+}
+# activations.py is left out; only gradient_check.py does not import it.
+HONEST_CHECKS = {"numerical_gradient", "relative_error"}
+
+
+def _forging_submission(folder: Path, frames: str) -> Path:
+    for module in ("activations", "layers", "network", "gradient_check"):
+        shutil.copy(REPO / "solutions" / f"{module}.py", folder / f"{module}.py")
+    with open(folder / "activations.py", "a") as handle:
+        handle.write(_FORGE.replace("FRAMES", frames))
+    return folder
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_forged_frames_at_import_cost_only_the_forging_module(tmp_path, strategy):
+    submission = _forging_submission(tmp_path, STRATEGIES[strategy])
+    started = time.monotonic()
+    result = grade_submission(submission, seed=5, limits=LIMITS, measure=False)
+    assert time.monotonic() - started < LIMITS.submission_seconds + SLACK_SECONDS
+    assert result.error is None
+    assert {c.name for c in result.checks if c.passed} == HONEST_CHECKS
+    assert (result.score, result.max_score) == (4, 50)
+    forged = [n for n in result.notes if "activations.py wrote messages of its own" in n]
+    assert forged, result.notes
+    assert all(type(c.feedback) is str and len(c.feedback) < 6000 for c in result.checks)
