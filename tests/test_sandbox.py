@@ -514,5 +514,8 @@ def test_a_forged_set_up_failure_does_not_turn_the_template_off(tmp_path):
         """)
     with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
         reply = worker.call("relu", np.ones(1))
-    assert "broke the protocol" in reply.error
+    # The forger is the module that was importing: left out, and the template stays on.
+    assert reply.error is None
+    assert reply.missing == ("importing activations.py wrote messages of its own to the "
+                             "grader's channel")
     assert sandbox.template_usable(QUICK)
