@@ -3,12 +3,12 @@
 Every function of a degenerate module has the reference's signature and returns results of the
 right structure, shapes and dtype (float64), but no maths stands behind them. The ``KINDS``:
 
-- ``zeros``, ``ones``, ``constant`` (0.25 everywhere): a fixed value;
+- ``zeros``, ``ones``, ``constant`` (``value`` everywhere, 0.25 unless told): a fixed value;
 - ``identity``: a float64 copy of the function's main input (resized to the result's shape when
   that differs, so the shapes stay right);
 - ``passthrough``: the main input object itself, unchanged, where the shapes allow it;
-- ``noise``: draws from one seeded generator per module (a new draw on every call);
-- ``fixed_noise``: the same seeded draw on every call (a constant that looks random);
+- ``noise``: draws from one generator per module, seeded with ``seed`` (a new draw per call);
+- ``fixed_noise``: the same draw (from ``seed``) on every call: a constant that looks random;
 - ``not_implemented``: raises NotImplementedError, as the stubs do.
 
 Forward functions keep caches in the reference's format (``(x, W)``, ``(z, activation)``, a list
@@ -37,7 +37,9 @@ _PRELUDE = '''"""A degenerate {module} module ({kind}): right shapes, no maths."
 import numpy as np
 
 KIND = "{kind}"
-_NOISE = np.random.default_rng(20261201)
+VALUE = {value!r}
+SEED = {seed!r}
+_NOISE = np.random.default_rng(SEED)
 
 
 def _fill(shape, source=None):
@@ -50,11 +52,11 @@ def _fill(shape, source=None):
     if KIND == "ones":
         return np.ones(shape)
     if KIND == "constant":
-        return np.full(shape, 0.25)
+        return np.full(shape, VALUE)
     if KIND == "noise":
         return _NOISE.normal(size=shape)
     if KIND == "fixed_noise":
-        return np.random.default_rng(7).normal(size=shape)
+        return np.random.default_rng(SEED).normal(size=shape)
     base = np.asarray(0.0 if source is None else source)
     if KIND == "passthrough" and base.shape == shape:
         return source
@@ -181,11 +183,16 @@ if set(_BODIES) != set(MODULES):  # pragma: no cover - a new module needs its de
     raise RuntimeError("every student module needs a degenerate body")
 
 
-def degenerate_source(module: str, kind: str) -> str:
-    """The text of a degenerate ``module`` of ``kind`` (every API function, reference names)."""
+def _prelude(module: str, kind: str, value: float, seed: int) -> str:
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; known: {KINDS}")
-    return _PRELUDE.format(module=module, kind=kind) + _BODIES[module]
+    return _PRELUDE.format(module=module, kind=kind, value=float(value), seed=int(seed))
+
+
+def degenerate_source(module: str, kind: str, value: float = 0.25, seed: int = 7) -> str:
+    """The text of a degenerate ``module`` of ``kind`` (every API function, reference names);
+    ``value`` is the constant of ``constant``, ``seed`` the seed of the noise kinds."""
+    return _prelude(module, kind, value, seed) + _BODIES[module]
 
 
 def _function_source(module: str, function: str) -> str:
@@ -197,7 +204,7 @@ def _function_source(module: str, function: str) -> str:
 
 
 def build_degenerate(dest: Path, kind: str, modules: tuple[str, ...] = MODULES,
-                     functions: tuple[str, ...] = (),
+                     functions: tuple[str, ...] = (), *, value: float = 0.25, seed: int = 7,
                      solutions_dir: Path = SOLUTIONS_DIR) -> Path:
     """A submission folder: ``modules`` degenerate of ``kind``, plus the single ``functions``
     degenerate inside otherwise reference modules; everything else is the reference.
@@ -209,12 +216,13 @@ def build_degenerate(dest: Path, kind: str, modules: tuple[str, ...] = MODULES,
     dest.mkdir(parents=True, exist_ok=True)
     for name in MODULES:
         if name in modules:
-            (dest / f"{name}.py").write_text(degenerate_source(name, kind), encoding="utf-8")
+            (dest / f"{name}.py").write_text(degenerate_source(name, kind, value, seed),
+                                             encoding="utf-8")
             continue
         source = (solutions_dir / f"{name}.py").read_text(encoding="utf-8")
         chosen = [f for f in functions if API_MODULES.get(name) and f in API_MODULES[name]]
         if chosen:
-            source += "\n\n" + _PRELUDE.format(module=name, kind=kind)
+            source += "\n\n" + _prelude(name, kind, value, seed)
             source += "".join(_function_source(name, f) for f in chosen)
         (dest / f"{name}.py").write_text(source, encoding="utf-8")
     unknown = set(functions) - {f for m in MODULES for f in API_MODULES[m]}
