@@ -33,6 +33,7 @@ from grader.public import in_process_student_factory
 from grader.trial import REGISTRY, LiveExpected, Trial
 from tests.corpus.build import MODULES, SOLUTIONS_DIR
 from tests.corpus.degenerate import KINDS, build_degenerate, checks_of
+from tests.corpus.truth import assert_notes_name_only_failed_functions, failed_functions_named
 from tests.helpers import GRADING_SEED, failed_checks, grade_in_process
 
 LESSONS = {"vanishing_sigmoid", "vanishing_relu"}
@@ -60,29 +61,6 @@ def expected_failures(kind: str, function: str) -> set[str]:
     return failed
 
 
-# --- notes tell the truth ------------------------------------------------------------------------
-
-_NAMES = re.compile(r"[a-z_]+")
-_LIST = r"[a-z_]+(?:(?:, | and )[a-z_]+)*"  # "a", "a and b", "a, b and c"
-_FAILED_CLAIMS = (
-    re.compile(rf"^(?P<names>{_LIST}) failed (?:its|their) own (?:check|test)"),
-    re.compile(rf"reference (?P<names>{_LIST}) in place of yours, which failed"),
-    re.compile(rf"^not graded on its own: it runs only {_LIST}, and (?P<names>{_LIST}) failed"),
-)
-
-
-def assert_notes_name_only_failed_functions(results: list[CheckResult]) -> None:
-    """Every note that says a function failed names only functions whose own check failed."""
-    failed = failed_checks(results)
-    for result in results:
-        for note in result.notes:
-            for claim in _FAILED_CLAIMS:
-                match = claim.search(note)
-                if match:
-                    named = set(_NAMES.findall(match["names"])) - {"and"}
-                    assert named <= failed, (result.name, note, named - failed)
-
-
 def assert_exact(results: list[CheckResult], failed: set[str]) -> None:
     assert failed_checks(results) == failed, {r.name: r.feedback for r in results
                                              if (r.name in failed) == r.passed}
@@ -92,6 +70,24 @@ def assert_exact(results: list[CheckResult], failed: set[str]) -> None:
         if not result.passed:
             assert result.feedback.strip(), result.name
     assert_notes_name_only_failed_functions(results)
+
+
+@pytest.mark.parametrize(("note", "named"), [
+    ("mlp_backward failed its own check; this failure may come from there: fix that first",
+     {"mlp_backward"}),
+    ("dense_forward and activation_forward failed their own check; this failure may come ...",
+     {"dense_forward", "activation_forward"}),
+    ("graded with the reference mlp_backward in place of yours, which failed its own check, and "
+     "the reference mlp_forward with it (a forward and its backward share a cache format)",
+     {"mlp_backward"}),
+    ("not graded on its own: it runs only init_params, mlp_backward and mlp_forward, and "
+     "init_params and mlp_backward failed (the reference mlp_forward must stand in ...)",
+     {"init_params", "mlp_backward"}),
+    ("not graded on its own: it runs only sigmoid, which failed", {"sigmoid"}),
+    ("sigmoid, seed 5: ||dW_1|| / ||dW_10|| = 1e-06", set()),
+])
+def test_the_note_reader_reads_what_the_judge_writes(note, named):
+    assert failed_functions_named(note) == named
 
 
 def test_the_family_covers_every_kind_module_and_function():
@@ -336,3 +332,54 @@ def test_the_corpus_root_is_where_the_family_builds(tmp_path):
         assert (folder / f"{module}.py").read_text() == (SOLUTIONS_DIR / f"{module}.py").read_text()
     assert 'KIND = "zeros"' in (folder / "layers.py").read_text()
     assert Path(folder).is_dir()
+
+
+# --- the notebook's blame loop applies the same rule ----------------------------------------------
+
+def _notebook_namespace(kind: str, functions: tuple[str, ...]) -> dict:
+    """The solution notebook's definitions, then ``functions`` redefined degenerate in a later
+    cell (as a student's cell would), in one namespace."""
+    import json
+
+    from course import notebook
+    from grader.notebook_cells import notebook_source
+    from tests.corpus.degenerate import degenerate_function_source
+
+    namespace: dict = {}
+    source = notebook_source(json.loads(notebook.NOTEBOOK.read_text()))
+    exec(compile(source, "notebook_code.py", "exec"), namespace)
+    for function in functions:
+        exec(compile(degenerate_function_source(function, kind), "cell.py", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("kind", ["zeros", "noise", "passthrough", "not_implemented"])
+@pytest.mark.parametrize("function", ["mlp_forward", "mlp_backward"])
+def test_the_notebook_tests_refuse_a_lesson_without_the_students_net(kind, function, tmp_path):
+    from grader import notebook_tests
+
+    namespace = _notebook_namespace(kind, (function,))
+    graded = {r.name: r for r in grade_in_process(
+        build_degenerate(tmp_path / "s", kind, (), (function,)))}
+    for name in sorted(LESSONS):
+        results = notebook_tests.run_checks(name, namespace, LiveExpected(REFERENCE),
+                                            GRADING_SEED, REFERENCE)
+        assert {n: r.passed for n, r in results.items()} == {n: graded[n].passed
+                                                            for n in results}
+        assert not results[name].passed
+        assert results[name].feedback == graded[name].feedback
+        assert_notes_name_only_failed_functions(list(results.values()))
+
+
+def test_the_notebook_tests_keep_precise_blame_for_a_wrong_backward():
+    from grader import notebook_tests
+
+    namespace = _notebook_namespace("zeros", ())
+    exec("def mlp_backward(dout, caches, _right=mlp_backward):\n"
+         "    return _right(dout, caches)[::-1]\n", namespace)
+    results = notebook_tests.run_checks("vanishing_relu", namespace, LiveExpected(REFERENCE),
+                                        GRADING_SEED, REFERENCE)
+    assert {n for n, r in results.items() if not r.passed} == {"mlp_backward"}
+    assert results["vanishing_relu"].notes[0] == (
+        "tested with the reference mlp_backward in place of yours, which failed its own test, "
+        "and the reference mlp_forward with it (a forward and its backward share a cache format)")

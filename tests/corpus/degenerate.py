@@ -203,6 +203,14 @@ def _function_source(module: str, function: str) -> str:
     return body[start:] if end < 0 else body[start:end + 1]
 
 
+def degenerate_function_source(function: str, kind: str, value: float = 0.25,
+                               seed: int = 7) -> str:
+    """The helpers and the degenerate definition of one API function, as a cell or a file to
+    run after the reference's definitions (which it then replaces)."""
+    module = next(m for m in MODULES if function in API_MODULES[m])
+    return _prelude(module, kind, value, seed) + _function_source(module, function)
+
+
 def build_degenerate(dest: Path, kind: str, modules: tuple[str, ...] = MODULES,
                      functions: tuple[str, ...] = (), *, value: float = 0.25, seed: int = 7,
                      solutions_dir: Path = SOLUTIONS_DIR) -> Path:
@@ -222,8 +230,8 @@ def build_degenerate(dest: Path, kind: str, modules: tuple[str, ...] = MODULES,
         source = (solutions_dir / f"{name}.py").read_text(encoding="utf-8")
         chosen = [f for f in functions if API_MODULES.get(name) and f in API_MODULES[name]]
         if chosen:
-            source += "\n\n" + _prelude(name, kind, value, seed)
-            source += "".join(_function_source(name, f) for f in chosen)
+            source += "".join("\n\n" + degenerate_function_source(f, kind, value, seed)
+                              for f in chosen)
         (dest / f"{name}.py").write_text(source, encoding="utf-8")
     unknown = set(functions) - {f for m in MODULES for f in API_MODULES[m]}
     if unknown:
@@ -239,4 +247,5 @@ def checks_of(modules: tuple[str, ...] = (), functions: tuple[str, ...] = ()) ->
     return {c.name for c in REGISTRY.values() if set(c.tags) & graded}
 
 
-__all__ = ["KINDS", "build_degenerate", "checks_of", "degenerate_source"]
+__all__ = ["KINDS", "build_degenerate", "checks_of", "degenerate_function_source",
+           "degenerate_source"]
