@@ -587,7 +587,8 @@ def _close(a, b) -> bool:
 def _computes_nothing(t: Trial, name: str) -> str | None:
     """Why the student's ``name`` (mlp_forward or mlp_backward) computes nothing, or None.
 
-    Called only once its check has failed. A net that is really there is a deterministic
+    Called only once its check has failed, and only for results of the right structure and
+    shapes (the issue is maths, not shapes). A net that is really there is a deterministic
     function of everything it is given: the same call twice gives the same result, and another
     x, other weights or another upstream gradient give another. Zeros, constants, a fixed
     "random" array, an input handed back or fresh noise each break one of these. Every backward
@@ -604,6 +605,14 @@ def _computes_nothing(t: Trial, name: str) -> str | None:
     random = "gives different results for the same input: it is not a function of its inputs"
     try:
         first = run(x, params, dout)
+        # Only a result of the right structure can be "no maths": one of the wrong shape (an
+        # empty list, a layer too few) is an ordinary wrong answer, blamed as such.
+        shapes = ([(W.shape, b.shape) for W, b in params] if name == "mlp_backward"
+                  else [(7, 3)])
+        got = ([(np.shape(dW), np.shape(db)) for dW, db in first] if name == "mlp_backward"
+               else [np.shape(first)])
+        if got != shapes:
+            return None
         if name == "mlp_forward":
             if not _close(run(x, params, dout), first):
                 return random
