@@ -383,3 +383,27 @@ def test_the_notebook_tests_keep_precise_blame_for_a_wrong_backward():
     assert results["vanishing_relu"].notes[0] == (
         "tested with the reference mlp_backward in place of yours, which failed its own test, "
         "and the reference mlp_forward with it (a forward and its backward share a cache format)")
+
+
+# --- a wrong answer is not "no maths" --------------------------------------------------------------
+
+_WRONG_BUT_WRITTEN = {
+    # A one-line slip leaves a result of the wrong structure: an ordinary wrong answer, so the
+    # lesson checks run with the reference pair in its place (precise blame), as for any bug.
+    "forgets to append": "def mlp_backward(dout, caches):\n    return []\n",
+    "drops the first layer": ("def mlp_backward(dout, caches, _right=mlp_backward):\n"
+                              "    return _right(dout, caches)[1:]\n"),
+    "halves every gradient": ("def mlp_backward(dout, caches, _right=mlp_backward):\n"
+                              "    return [(dW / 2, db / 2) for dW, db in _right(dout, caches)]\n"),
+}
+
+
+@pytest.mark.parametrize("slip", sorted(_WRONG_BUT_WRITTEN))
+def test_a_wrong_backward_is_blamed_only_on_its_own_check(slip, tmp_path):
+    folder = build_degenerate(tmp_path / "s", "zeros", ())  # the reference, untouched
+    network = folder / "network.py"
+    network.write_text(network.read_text() + "\n\n" + _WRONG_BUT_WRITTEN[slip])
+    results = {r.name: r for r in grade_in_process(folder)}
+    assert_exact(list(results.values()), {"mlp_backward"})
+    assert results["mlp_backward"].missing == {}
+    assert "computes nothing" not in results["mlp_backward"].feedback
