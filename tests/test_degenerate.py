@@ -334,7 +334,7 @@ def test_the_corpus_root_is_where_the_family_builds(tmp_path):
     assert Path(folder).is_dir()
 
 
-# --- the notebook's blame loop applies the same rule ----------------------------------------------
+# --- the notebook's blame loop applies the same rule --------------------------------------------
 
 def _notebook_namespace(kind: str, functions: tuple[str, ...]) -> dict:
     """The solution notebook's definitions, then ``functions`` redefined degenerate in a later
@@ -385,7 +385,7 @@ def test_the_notebook_tests_keep_precise_blame_for_a_wrong_backward():
         "and the reference mlp_forward with it (a forward and its backward share a cache format)")
 
 
-# --- a wrong answer is not "no maths" --------------------------------------------------------------
+# --- a wrong answer is not "no maths" ------------------------------------------------------------
 
 _WRONG_BUT_WRITTEN = {
     # A one-line slip leaves a result of the wrong structure: an ordinary wrong answer, so the
