@@ -7,6 +7,11 @@ Precise blame: when a check fails and a function it builds on failed its own che
 run again with the reference put in place of those broken functions (when the reference is
 available). If it then passes, the bug was upstream and this check keeps its points. Without the
 reference (the public self-check) the feedback names the upstream failure to fix first.
+
+Own work: a check may name functions it tests as the student's own (``own``; the lesson checks
+name mlp_forward and mlp_backward). When one of them is missing, that is, its own check found it
+not implemented, not available or computing nothing, the check earns nothing and no stand-in is
+tried: a bug costs its own check, but code that is not there cannot earn a lesson's points.
 """
 
 from __future__ import annotations
