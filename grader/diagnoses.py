@@ -121,16 +121,40 @@ def _matches(got, variant, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
     return True
 
 
-def diagnose(function: str, args: tuple, got, reference) -> str | None:
-    """The first known misconception whose output equals the student's, or None."""
-    if reference is None:
+def no_maths(args: tuple, got) -> str | None:
+    """Name an output with no maths behind it, or None: one value in every entry, or one of
+    the inputs handed back unchanged. Needs no reference, so the self-check says it too.
+
+    args: the inputs of the failed case (arrays among them); got: the student's output, an
+    array or a tuple of them (scalars in it are ignored: one number is never "constant").
+    """
+    items = got if isinstance(got, tuple) else (got,)
+    arrays = [np.asarray(item) for item in items]
+    arrays = [a for a in arrays if a.dtype.kind in "biuf" and a.size > 1]
+    if not arrays:
         return None
-    for label, variant in VARIANTS.get(function, []):
-        try:
-            with np.errstate(all="ignore"):
-                output = variant(reference, *args)
-        except Exception:  # noqa: BLE001 - a variant that cannot run on this input just skips
-            continue
-        if output is not None and _matches(got, output):
-            return label
+    inputs = [np.asarray(a) for a in args if isinstance(a, np.ndarray) and a.size > 1]
+    for array in arrays:
+        for given in inputs:
+            if array.shape == given.shape and np.array_equal(array, given, equal_nan=True):
+                return "returns its input unchanged: there is no maths behind the output"
+    values = {float(a.reshape(-1)[0]) for a in arrays}
+    if len(values) == 1 and all(np.all(a == a.reshape(-1)[0]) for a in arrays):
+        return (f"returns {values.pop():g} in every entry, whatever the input: there is no maths "
+                "behind the output")
     return None
+
+
+def diagnose(function: str, args: tuple, got, reference) -> str | None:
+    """The first known misconception whose output equals the student's, else a name for an
+    output with no maths behind it (``no_maths``), or None."""
+    if reference is not None:
+        for label, variant in VARIANTS.get(function, []):
+            try:
+                with np.errstate(all="ignore"):
+                    output = variant(reference, *args)
+            except Exception:  # noqa: BLE001 - a variant that cannot run on this input skips
+                continue
+            if output is not None and _matches(got, output):
+                return label
+    return no_maths(args, got)

@@ -7,6 +7,11 @@ Precise blame: when a check fails and a function it builds on failed its own che
 run again with the reference put in place of those broken functions (when the reference is
 available). If it then passes, the bug was upstream and this check keeps its points. Without the
 reference (the public self-check) the feedback names the upstream failure to fix first.
+
+Own work: a check may name functions it tests as the student's own (``own``; the lesson checks
+name mlp_forward and mlp_backward). When one of them is missing, that is, its own check found it
+not implemented, not available or computing nothing, the check earns nothing and no stand-in is
+tried: a bug costs its own check, but code that is not there cannot earn a lesson's points.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ class CheckResult:
     warnings: list[str] = field(default_factory=list)
     substituted: tuple[str, ...] = ()
     internal_error: bool = False
+    # Functions this check found not really there (not available, not implemented, computing
+    # nothing), with the reason; only the check's own functions count (see ``record_missing``).
+    missing: dict[str, str] = field(default_factory=dict)
 
 
 def run_check(check: Check, student: Student, expected, seed: int,
@@ -59,7 +67,50 @@ def run_check(check: Check, student: Student, expected, seed: int,
         result.score = check.points
     result.notes = trial.notes
     result.warnings = sorted(set(trial.warnings))
+    if not result.passed:
+        result.missing = {f: why for f, why in trial.missing.items() if f in check.tags}
     return result
+
+
+def record_missing(check: Check, result: CheckResult, missing: dict[str, str]) -> None:
+    """Add to ``missing`` the functions a failed check found not really there.
+
+    Only the check's final verdict counts (a function that raised NotImplementedError because of
+    a helper it calls passes once the reference stands in for the helper), and only the
+    function(s) the check grades, never another one it happened to call.
+    """
+    if not result.passed:
+        for function, why in result.missing.items():
+            if function in check.tags:
+                missing.setdefault(function, why)
+
+
+def missing_own_work(check: Check, missing: dict[str, str]) -> str | None:
+    """Why ``check`` earns nothing because a function it tests as the student's own is missing
+    (not implemented, or computing nothing), or None. No stand-in may take its place: the
+    check's points are for the student's own net, not for the reference's."""
+    absent = [f for f in check.own if f in missing]
+    if not absent:
+        return None
+    reasons = "; ".join(f"your {f} {missing[f]}" for f in absent)
+    return (f"not graded: this check tests your own {_join(list(check.own))}, and {reasons} "
+            f"(see {_its(absent)} own check{'s' if len(absent) > 1 else ''}); a reference "
+            "stand-in cannot earn these points")
+
+
+def blame_note(stand_ins: set[str], failed: set[str], verb: str = "graded",
+               check_word: str = "check") -> str:
+    """The note of a re-run with stand-ins, naming as failed only the functions that failed;
+    a partner that came along (forward/backward pairs share a cache format) is said as such."""
+    broken = sorted(stand_ins & failed)
+    partners = sorted(stand_ins - failed)
+    note = (f"{verb} with the reference {_join(broken)} in place of yours, which failed "
+            f"{_its(broken)} own {check_word}")
+    if partners:
+        with_them = "it" if len(broken) == 1 else "them"
+        note += (f", and the reference {_join(partners)} with {with_them} (a forward and its "
+                 "backward share a cache format)")
+    return note
 
 
 def stand_ins_for(name: str, failed: set[str]) -> set[str]:
@@ -82,8 +133,19 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
     functions are replaced by the given callables (only called when ``reference`` is given)."""
     student = make_student({})
     verdicts: dict[str, bool] = {}
+    missing: dict[str, str] = {}
     results = []
     for check in REGISTRY.values():
+        refusal = missing_own_work(check, missing)
+        if refusal:
+            # Not run at all: whatever it would find, the student's own net is not there.
+            result = CheckResult(check.name, check.title, check.points, 0, False,
+                                 feedback=refusal, tags=check.tags)
+            verdicts[check.name] = False
+            results.append(result)
+            if progress:
+                progress(result)
+            continue
         result = run_check(check, student, expected, seed, verdicts)
         failed = {n for n, ok in verdicts.items() if not ok}
         broken_upstream = sorted(upstream(check.name) & failed)
@@ -91,14 +153,12 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
             stand_ins = stand_ins_for(check.name, failed)
             if reference is not None and stand_ins and set(check.tags) <= stand_ins:
                 # Nothing of the student's would be left in this check: no points to earn.
-                result.notes.insert(0, f"not graded on its own: it runs only "
-                                       f"{_join(sorted(check.tags))}, which failed")
+                result.notes.insert(0, _nothing_left_note(check.tags, failed))
             elif reference is not None and stand_ins:
                 patched = make_student({f: reference[f] for f in stand_ins})
                 retry = run_check(check, patched, expected, seed, verdicts)
                 retry.substituted = tuple(sorted(stand_ins))
-                retry.notes.insert(0, f"graded with the reference {', '.join(sorted(stand_ins))} "
-                                      "in place of yours, which failed its own check")
+                retry.notes.insert(0, blame_note(stand_ins, failed))
                 if retry.passed or not retry.internal_error:
                     result = retry
             if not result.passed:
@@ -106,10 +166,23 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
                 result.notes.insert(0, f"{_join(nearest)} failed {_its(nearest)} own check; "
                                        "this failure may come from there: fix that first")
         verdicts[check.name] = result.passed
+        record_missing(check, result, missing)
         results.append(result)
         if progress:
             progress(result)
     return results
+
+
+def _nothing_left_note(tags: tuple[str, ...], failed: set[str]) -> str:
+    broken = sorted(set(tags) & failed)
+    partners = sorted(set(tags) - failed)
+    note = f"not graded on its own: it runs only {_join(sorted(tags))}"
+    note += f", and {_join(broken)} failed" if partners else ", which failed"
+    if partners:
+        note += (f" (the reference {_join(partners)} must stand in with "
+                 f"{'it' if len(broken) == 1 else 'them'}: a forward and its backward share a "
+                 "cache format)")
+    return note
 
 
 def _join(names: list[str]) -> str:

@@ -42,7 +42,15 @@ from typing import Any
 import numpy as np
 
 from .api import FUNCTIONS
-from .judge import PUBLIC_SEED, CheckResult, run_check, stand_ins_for
+from .judge import (
+    PUBLIC_SEED,
+    CheckResult,
+    blame_note,
+    missing_own_work,
+    record_missing,
+    run_check,
+    stand_ins_for,
+)
 from .loader import SubmissionError, reference_functions
 from .protocol import InProcessStudent
 from .public import RECORDED
@@ -198,9 +206,18 @@ def run_checks(name: str, namespace: Mapping[str, Any], expected, seed: int,
     files = _student_files(functions)
     student = InProcessStudent(functions, missing, files)
     verdicts: dict[str, bool] = {}
+    absent: dict[str, str] = {}  # functions found not implemented or computing nothing
     results: dict[str, CheckResult] = {}
     for check_name in _checks_for(name):
         check = REGISTRY[check_name]
+        refusal = missing_own_work(check, absent)
+        if refusal:
+            # As in the grader: a lesson test needs the student's own net, never a stand-in's.
+            result = CheckResult(check.name, check.title, check.points, 0, False,
+                                 feedback=refusal, tags=check.tags)
+            verdicts[check_name] = False
+            results[check_name] = result
+            continue
         result = run_check(check, student, expected, seed, verdicts)
         failed = {n for n, ok in verdicts.items() if not ok}
         inherited = sorted(upstream(check_name) & failed)
@@ -212,15 +229,20 @@ def run_checks(name: str, namespace: Mapping[str, Any], expected, seed: int,
                     missing, files)
                 retry = run_check(check, patched, expected, seed, verdicts)
                 if retry.passed or not retry.internal_error:
-                    retry.notes.insert(0, f"tested with the reference {_names(stand_ins)} in "
-                                          "place of yours, which failed its own test")
+                    retry.notes.insert(0, blame_note(stand_ins, failed, "tested", "test"))
                     result = retry
             if not result.passed:
-                result.notes.insert(0, f"{_names(inherited)} failed its own test first: "
-                                       "this failure may come from there, so fix that first")
+                result.notes.insert(0, f"{_names(inherited)} failed {_its(inherited)} own test "
+                                       "first: this failure may come from there, so fix that "
+                                       "first")
         verdicts[check_name] = result.passed
+        record_missing(check, result, absent)
         results[check_name] = result
     return results
+
+
+def _its(names: list[str]) -> str:
+    return "its" if len(names) == 1 else "their"
 
 
 def _names(names: Iterable[str]) -> str:

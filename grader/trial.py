@@ -37,21 +37,30 @@ class Check:
     tags: tuple[str, ...]
     depends: tuple[str, ...]
     title: str
+    # Functions the check tests as the student's own work: when one of them is missing (not
+    # implemented, or computing nothing), the check earns nothing, stand-ins or not.
+    own: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, Check] = {}
 
 
 def check(name: str, points: int, *, depends: tuple[str, ...] = (), tags: tuple[str, ...] = (),
-          title: str = ""):
-    """Register a check definition. Checks run in registration order, so define upstream first."""
+          title: str = "", own: tuple[str, ...] = ()):
+    """Register a check definition. Checks run in registration order, so define upstream first.
+
+    own: functions (among the tags) that must be the student's own, written, non-degenerate
+    work for the check to earn anything (see ``judge.missing_own_work``).
+    """
 
     def register(function: Callable[[Trial], None]) -> Callable[[Trial], None]:
         unknown = [d for d in depends if d not in REGISTRY]
         if unknown:
             raise ValueError(f"check {name} depends on unregistered {unknown}")
+        if not set(own) <= set(tags or (name,)):
+            raise ValueError(f"check {name}: own {own} must be among its tags")
         REGISTRY[name] = Check(name, points, function, tags or (name,), depends,
-                               title or (function.__doc__ or name).strip().splitlines()[0])
+                               title or (function.__doc__ or name).strip().splitlines()[0], own)
         return function
 
     return register
@@ -153,12 +162,19 @@ class Trial:
         self._verdicts = verdicts
         self.warnings: list[str] = []
         self.notes: list[str] = []
+        # Functions found missing while this check ran: not available, not implemented, or
+        # computing nothing (``mark_missing``), each with the reason.
+        self.missing: dict[str, str] = {}
         self.reference = getattr(expected, "reference", None)
 
     # Upstream verdicts let a check say "your dense_forward is wrong" instead of blaming the
     # function under test for a bug it only inherited.
     def failed(self, name: str) -> bool:
         return self._verdicts.get(name) is False
+
+    def mark_missing(self, name: str, reason: str) -> None:
+        """Record that the student's ``name`` is not really there (the first reason counts)."""
+        self.missing.setdefault(name, reason)
 
     def expect(self, name: str, args: tuple, compute: Callable) -> tuple[np.ndarray, ...]:
         """The right answer for ``name`` on ``args``; ``compute(R)`` gets the reference ``R``."""
@@ -198,9 +214,11 @@ class Trial:
 
     def _accept(self, name: str, reply: Reply, shown: dict[str, object]) -> Any:
         if reply.missing:
+            self.mark_missing(name, f"is not available: {reply.missing}")
             raise CheckFailed(f"{name} is not available: {reply.missing}")
         if reply.error:
             if reply.error.startswith("NotImplementedError"):
+                self.mark_missing(name, "is not implemented yet")
                 raise CheckFailed(f"{name} is not implemented yet (it raises NotImplementedError)")
             raise CheckFailed(
                 f"{name} raised an error\n  input: {describe_inputs(shown)}\n  {reply.error}"

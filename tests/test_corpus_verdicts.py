@@ -4,6 +4,7 @@ one-bug submission loses exactly the points of the checks its entry blames."""
 import pytest
 
 from tests.corpus.build import build_submission, load_entries
+from tests.corpus.truth import assert_notes_name_only_failed_functions
 from tests.helpers import failed_checks, grade_in_process
 
 CORRECT = load_entries("correct")
@@ -33,3 +34,16 @@ def test_bug_loses_exactly_the_blamed_checks(entry, tmp_path):
     for result in results:
         if not result.passed:
             assert result.feedback.strip(), result.name
+    assert_notes_name_only_failed_functions(results)
+
+
+# Every check draws its inputs (the lesson checks their nets) from the grading seed: a correct
+# variant must keep full marks under any of them, not only the one above.
+OTHER_SEEDS = (1, 7211, 2**31 - 1)
+
+
+@pytest.mark.parametrize("seed", OTHER_SEEDS)
+@pytest.mark.parametrize("entry", CORRECT, ids=[e.slug for e in CORRECT])
+def test_correct_variant_earns_full_marks_under_other_grading_seeds(entry, seed, tmp_path):
+    results = grade_in_process(build_submission(entry, tmp_path / entry.slug), seed=seed)
+    assert {r.name: r.feedback for r in results if not r.passed} == {}

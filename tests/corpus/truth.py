@@ -1,0 +1,39 @@
+"""What every graded result must say truthfully, whatever the submission: the notes that call a
+function failed name only functions whose own check failed."""
+
+from __future__ import annotations
+
+import re
+
+from grader.judge import CheckResult
+
+_NAMES = re.compile(r"[a-z_]+")
+_LIST = r"[a-z_]+(?:(?:, | and )[a-z_]+)*"  # "a", "a and b", "a, b and c"
+_FAILED_CLAIMS = (
+    re.compile(rf"^(?P<names>{_LIST}) failed (?:its|their) own (?:check|test)"),
+    re.compile(rf"reference (?P<names>{_LIST}) in place of yours, which failed"),
+    re.compile(rf"^not graded on its own: it runs only {_LIST}, and (?P<names>{_LIST}) failed"),
+    re.compile(rf"^not graded on its own: it runs only (?P<names>{_LIST}), which failed"),
+)
+
+
+def failed_functions_named(note: str) -> set[str]:
+    """The functions a note says failed (empty when it says none did)."""
+    named: set[str] = set()
+    for claim in _FAILED_CLAIMS:
+        match = claim.search(note)
+        if match:
+            named |= set(_NAMES.findall(match["names"])) - {"and"}
+    return named
+
+
+def assert_notes_name_only_failed_functions(results: list[CheckResult]) -> None:
+    """Every note that says a function failed names only functions whose own check failed."""
+    failed = {r.name for r in results if not r.passed}
+    for result in results:
+        for note in result.notes:
+            named = failed_functions_named(note)
+            assert named <= failed, (result.name, note, sorted(named - failed))
+
+
+__all__ = ["assert_notes_name_only_failed_functions", "failed_functions_named"]
