@@ -211,15 +211,16 @@ def feedback_stem(name: str) -> str:
 
     A short lower-case ASCII name (letters, digits, ``._-``, at most 100 characters, not starting
     with ``.`` or ``-``) is used as it is, so ``alice`` gets ``alice.md``. Any other name gets a
-    readable ASCII slug of at most 60 characters plus 16 hex digits of the name's SHA-256:
-    unique (also on case-insensitive file systems), at most 77 characters, and never starting
-    with ``-`` or ``.``. Plain names that look like such a result are hashed as well, so one
-    student cannot choose a name that overwrites another's feedback.
+    readable ASCII slug (letters, digits, ``_-``; at most 60 characters) plus 16 hex digits of
+    the name's SHA-256: unique (also on case-insensitive file systems), at most 77 characters,
+    never starting with ``-`` or ``.``. Plain names that look like such a result are hashed as
+    well, so one student cannot choose a name that overwrites another's feedback.
     """
     if (_PLAIN.fullmatch(name) and not _HASHED.fullmatch(name)
             and name.split(".")[0] not in _RESERVED and not name.endswith(".")):
         return name
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")[:60].rstrip("._-")
+    # No "." in a slug: Windows reads "con.txt-..." as the device "con".
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", ascii_name).strip("_-")[:60].rstrip("_-")
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"{slug or 'submission'}-{digest}"

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import re
+import string
 import tempfile
 import warnings
 from collections import Counter
@@ -28,21 +29,26 @@ from .judge import CheckResult
 
 INDEX_NAME = "index.csv"
 PLOT_SUFFIX = "_gradient_flow.png"
-# ASCII punctuation that can start Markdown or HTML syntax in the middle of a line: emphasis,
-# code, links and images, tables, strikethrough, maths, autolinks (":" "." "@"), escapes.
-_MD_ESCAPED = frozenset("\\`*_{}[]()#!|~$:.@^")
+# Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and between them
+# they start every construct (emphasis, code, links, images, tables, lists and headings where the
+# text starts a block, strikethrough, maths, autolinks through ":" "." "@").
 _MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_MD_ESCAPED = frozenset(string.punctuation) - set(_MD_ENTITIES)
 
 
 def md_inline(text: str) -> str:
     """``text`` as literal Markdown inside one line: no heading, link, image, HTML or code.
 
-    Control characters (newlines too) are written as escapes first, so the text cannot start
-    a new line; ``<``, ``>`` and ``&`` become entities (which every renderer honours, unlike
-    backslash escapes of them); other syntax characters get a backslash.
+    Safe also where the text starts a block (a list item, a table cell). Control characters
+    (newlines too) are written as escapes first, so the text cannot start a new line; ``<``,
+    ``>`` and ``&`` become entities (which every renderer honours, unlike backslash escapes of
+    them), leading spaces ``&#32;``; other ASCII punctuation gets a backslash.
     """
-    out = []
-    for char in visible(text):
+    text = visible(text)
+    stripped = text.lstrip(" ")
+    # Leading spaces would indent the block the text starts (four make a code block).
+    out = ["&#32;" * (len(text) - len(stripped))]
+    for char in stripped:
         if char in _MD_ENTITIES:
             out.append(_MD_ENTITIES[char])
         elif char in _MD_ESCAPED:
