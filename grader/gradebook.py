@@ -188,7 +188,8 @@ class Gradebook:
         """One row per submission: total, then each check's score (in grading order).
 
         Names are written as recorded, except that a cell a spreadsheet would run as a formula
-        gets a leading ``'`` (``identity.csv_cell``); scores stay numbers.
+        gets a leading ``'`` and control characters other than tab/CR/LF are shown as escapes
+        (``identity.csv_cell``); scores stay numbers.
         """
         rows = self.check_rows()
         checks: list[str] = []

