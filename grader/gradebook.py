@@ -158,8 +158,10 @@ class Gradebook:
                 if mine is not None and mine[0] >= graded_at:
                     kept += 1
                     continue
-                checks = source.execute("SELECT * FROM results WHERE submission = ?",
-                                        (name,)).fetchall()
+                # In grading order: without ORDER BY, SQLite reads them through the primary key
+                # (alphabetically), and the merged CSV's columns would come out in another order.
+                checks = source.execute("SELECT * FROM results WHERE submission = ? "
+                                        "ORDER BY rowid", (name,)).fetchall()
                 original = _source_row(source, name)
                 with self.db:
                     self.db.execute("DELETE FROM results WHERE submission = ?", (name,))

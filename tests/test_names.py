@@ -30,6 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import grader.checks  # noqa: F401 - registers the checks, so REGISTRY is full
 from grader.batch import SubmissionResult
 from grader.cli import Progress, main, shown
 from grader.gradebook import Gradebook, write_csv
@@ -327,9 +328,16 @@ def test_gradebook_stores_text_sqlite_would_refuse(tmp_path):
     assert rows[0][5:7] == ("printed \\xe9t\\xe9", "\\xff")
 
 
-def test_gradebook_record_export_merge_round_trip_nasty(tmp_path):
+def test_gradebook_record_export_merge_round_trip_nasty(tmp_path, capsys):
     names = {submission_name(Path(os.fsdecode(raw))): os.fsdecode(raw) for raw in NASTY}
     _round_trip(list(names.values()), tmp_path)
+    # `python -m grader export` and `merge` write the same escaped CSV
+    assert main(["export", str(tmp_path / "book.sqlite"), "--csv", str(tmp_path / "e.csv")]) == 0
+    assert main(["merge", str(tmp_path / "m2.sqlite"), str(tmp_path / "book.sqlite")]) == 0
+    assert main(["export", str(tmp_path / "m2.sqlite"), "--csv", str(tmp_path / "m.csv")]) == 0
+    expected = (tmp_path / "grades.csv").read_bytes()
+    assert (tmp_path / "e.csv").read_bytes() == expected == (tmp_path / "m.csv").read_bytes()
+    assert not _has_control(capsys.readouterr().out, allowed="\n")
 
 
 @pytest.mark.parametrize("start", list(FORMULA_STARTS) + ["\n", " =", "  +"])
