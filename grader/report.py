@@ -15,7 +15,6 @@ import fcntl
 import json
 import os
 import re
-import string
 import tempfile
 import warnings
 from collections import Counter
@@ -29,11 +28,16 @@ from .judge import CheckResult
 
 INDEX_NAME = "index.csv"
 PLOT_SUFFIX = "_gradient_flow.png"
-# Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and between them
-# they start every construct (emphasis, code, links, images, tables, lists and headings where the
-# text starts a block, strikethrough, maths, autolinks through ":" "." "@").
+# Characters that open Markdown or HTML syntax anywhere in a line: emphasis, code, links and
+# images, tables, strikethrough, maths, attribute lists, e-mail autolinks. Others are escaped
+# only where they mean something (see md_inline).
 _MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
-_MD_ESCAPED = frozenset(string.punctuation) - set(_MD_ENTITIES)
+_MD_ALWAYS = frozenset("\\`*_[]|~$!{}@^")
+# Where the text starts a block (a list item, a table cell, a paragraph): a heading, a list,
+# a quote, a setext underline or a numbered list ("1." "1)").
+_MD_BLOCK_START = re.compile(r"[#+\-=]|\d+[.)]")
+# Autolinks ("https://", "www.") and highlight/insert marks of some renderers ("==", "++").
+_MD_RUNS = re.compile(r"(?<=[A-Za-z0-9+.\-]):(?=//)|(?<=(?i:www))\.|={2,}|\+{2,}")
 
 
 def md_inline(text: str) -> str:
@@ -42,16 +46,21 @@ def md_inline(text: str) -> str:
     Safe also where the text starts a block (a list item, a table cell). Control characters
     (newlines too) are written as escapes first, so the text cannot start a new line; ``<``,
     ``>`` and ``&`` become entities (which every renderer honours, unlike backslash escapes of
-    them), leading spaces ``&#32;``; other ASCII punctuation gets a backslash.
+    them), leading spaces ``&#32;``; syntax characters get a backslash, the rest of the
+    punctuation only where it would mean something, so the file stays readable as text.
     """
     text = visible(text)
     stripped = text.lstrip(" ")
     # Leading spaces would indent the block the text starts (four make a code block).
     out = ["&#32;" * (len(text) - len(stripped))]
-    for char in stripped:
+    escape = {m.start() + i for m in _MD_RUNS.finditer(stripped) for i in range(len(m.group()))}
+    start = _MD_BLOCK_START.match(stripped)
+    if start:
+        escape.add(start.end() - 1)
+    for index, char in enumerate(stripped):
         if char in _MD_ENTITIES:
             out.append(_MD_ENTITIES[char])
-        elif char in _MD_ESCAPED:
+        elif char in _MD_ALWAYS or index in escape:
             out.append("\\" + char)
         else:
             out.append(char)
