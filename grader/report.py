@@ -15,7 +15,6 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable
@@ -239,16 +238,20 @@ def read_index(folder: Path) -> list[list[str]]:
 def update_index(folder: Path, name: str, feedback: str, plot: str) -> Path:
     """Add or replace one submission's line of ``index.csv`` (locked: shards may share it)."""
     folder = Path(folder)
-    with open(folder / ".index.lock", "a") as lock:
+    lock = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)  # the folder itself: no lock file
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         rows = [row for row in read_index(folder) if row[1] != feedback]
         stored = [[csv_text(row[0]), *row[1:]] for row in rows]
         stored.append([name, feedback, plot])
         stored.sort(key=lambda row: row[1])
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".index-", suffix=".csv")
-        os.close(handle)
-        write_csv(Path(temporary), [["submission", "feedback", "plot"], *stored])
+        # Written beside and renamed over: a reader never sees half an index. One name is
+        # enough, the lock is held (and a file left by a killed run is simply overwritten).
+        temporary = folder / f".{INDEX_NAME}.partial"
+        write_csv(temporary, [["submission", "feedback", "plot"], *stored])
         os.replace(temporary, folder / INDEX_NAME)
+    finally:
+        os.close(lock)  # releases the lock
     return folder / INDEX_NAME
 
 
