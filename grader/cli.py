@@ -95,7 +95,7 @@ def _grade_one(path: str, seed: int, limits: Limits, sandbox: bool | None,
 
 def run_grade(args: argparse.Namespace) -> int:
     from .gradebook import Gradebook
-    from .identity import IdentityClash, expand, submission_name
+    from .identity import BatchRefused, expand, submission_name
     from .loader import reference_functions
     from .measure import reference_flow
     from .report import class_summary, score_table, write_feedback, write_results_json
@@ -115,8 +115,8 @@ def run_grade(args: argparse.Namespace) -> int:
         return 2
     try:
         paths = expand(args.paths)
-    except IdentityClash as clash:  # refused before anything is graded: see check_unique
-        print(shown(str(clash), sys.stderr, keep="\n"), file=sys.stderr)
+    except BatchRefused as refusal:  # before anything is graded: see identity.check_unique
+        print(shown(str(refusal), sys.stderr, keep="\n"), file=sys.stderr)
         return 2
     if args.shard:
         from .shards import select_shard

@@ -63,7 +63,11 @@ def holds_modules(root: Path) -> Path | None:
     return None
 
 
-class IdentityClash(ValueError):
+class BatchRefused(ValueError):
+    """The paths on a command line do not make a batch that can be graded (nothing was)."""
+
+
+class IdentityClash(BatchRefused):
     """Two or more submissions of one batch have the same identity.
 
     ``groups`` maps each shared identity to the paths that have it.
@@ -133,12 +137,17 @@ def expand(paths: list[Path]) -> list[Path]:
     """Submissions named on the command line: a folder of submission folders is a batch.
 
     A path given twice (or a class folder and one of its submissions) counts once. Raises
-    ``IdentityClash`` when two different submissions have one identity, before any grading.
+    ``IdentityClash`` when two different submissions have one identity, and ``BatchRefused``
+    for a class folder that cannot be listed, before any grading.
     """
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir() and holds_modules(path) is None:
-            found.extend(sorted(p for p in path.iterdir() if _is_candidate(p)))
+            try:
+                found.extend(sorted(p for p in path.iterdir() if _is_candidate(p)))
+            except OSError as error:
+                raise BatchRefused(f"cannot list the class folder "
+                                   f"{visible(os.fsdecode(path))}: {error.strerror}") from None
         else:
             found.append(path)
     unique: dict[str, Path] = {}

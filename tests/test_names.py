@@ -227,6 +227,19 @@ def test_clash_message_shows_control_characters(tmp_path, capsys):
     assert f"  {visible(name)}: {visible(str(a))}, {visible(str(b))}\n" in err
 
 
+def test_an_unreadable_class_folder_is_refused(tmp_path, capsys, monkeypatch):
+    classroom = tmp_path / "class"
+    _make("folder", classroom)
+
+    def unreadable(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", unreadable)  # chmod does not stop root
+    assert main(["grade", str(classroom)]) == 2
+    assert capsys.readouterr().err == (
+        f"cannot list the class folder {classroom}: Permission denied\n")
+
+
 def test_distinct_names_and_repeated_paths_are_not_clashes(tmp_path):
     made = [_make("folder", tmp_path / "class", n) for n in ("alice", "Alice", "alice2")]
     made.append(_make("zip", tmp_path / "class", "alice.zip"))  # identity "alice.zip"
