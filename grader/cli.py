@@ -43,14 +43,31 @@ def _load_config(path: Path | None) -> dict:
         return tomllib.load(handle)
 
 
-class Progress:
-    """One line per finished submission, or a redrawn bar on a terminal."""
+def shown(text: str, stream=None, keep: str = "") -> str:
+    """``text`` as a terminal may print it: control characters visible (``identity.visible``;
+    those in ``keep`` stay, for text whose lines are already safe), and characters the stream
+    cannot encode written as escapes instead of raising."""
+    from .identity import visible
 
-    def __init__(self, total: int, stream=sys.stderr):
+    text = visible(text, keep)
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        return text
+
+
+class Progress:
+    """One line per finished submission, or a redrawn bar on a terminal.
+
+    Names are shown with ``shown``: an escape sequence or newline in a submission's name can
+    neither move the cursor nor forge a line."""
+
+    def __init__(self, total: int, stream=None):
         self.total = total
         self.done = 0
-        self.stream = stream
-        self.tty = stream.isatty()
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
         self.started = time.monotonic()
 
     def update(self, result: SubmissionResult | None, name: str, skipped: bool = False) -> None:
@@ -58,6 +75,7 @@ class Progress:
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         what = "unchanged, skipped" if skipped else f"{result.score}/{result.max_score}"
+        name = shown(name, self.stream)
         if self.tty:
             filled = int(30 * self.done / max(self.total, 1))
             bar = "#" * filled + "." * (30 - filled)
@@ -77,7 +95,7 @@ def _grade_one(path: str, seed: int, limits: Limits, sandbox: bool | None,
 
 def run_grade(args: argparse.Namespace) -> int:
     from .gradebook import Gradebook
-    from .identity import expand, submission_name
+    from .identity import BatchRefused, expand, submission_name
     from .loader import reference_functions
     from .measure import reference_flow
     from .report import class_summary, score_table, write_feedback, write_results_json
@@ -95,7 +113,11 @@ def run_grade(args: argparse.Namespace) -> int:
     if absent:  # a typo must not become a student with 0 points in the gradebook
         print(f"no such file or folder: {', '.join(absent)}", file=sys.stderr)
         return 2
-    paths = expand(args.paths)
+    try:
+        paths = expand(args.paths)
+    except BatchRefused as refusal:  # before anything is graded: see identity.check_unique
+        print(shown(str(refusal), sys.stderr, keep="\n"), file=sys.stderr)
+        return 2
     if args.shard:
         from .shards import select_shard
 
@@ -161,7 +183,7 @@ def run_grade(args: argparse.Namespace) -> int:
         write_results_json(results[0], Path(args.results))
     results.sort(key=lambda r: r.name)
     if results:
-        print(score_table(results))
+        print(shown(score_table(results), keep="\n"))
     if skipped:
         print(f"{len(skipped)} unchanged submission(s) skipped (already in the gradebook)")
     if gradebook is not None:
@@ -175,7 +197,7 @@ def run_grade(args: argparse.Namespace) -> int:
     elif args.csv or args.summary:
         print("--csv and --summary read the gradebook: add --gradebook FILE", file=sys.stderr)
     if args.feedback:
-        print(f"feedback: {args.feedback}/<submission>.md")
+        print(f"feedback: {args.feedback} (which file is whose: {args.feedback}/index.csv)")
     if args.results:
         print(f"results.json: {args.results}")
     return 0

@@ -3,17 +3,26 @@
 Each submission's rows are replaced in a single transaction, so a batch killed at any moment
 leaves every submission either fully recorded or not at all; re-running skips submissions whose
 content hash, seed and grader version are already recorded, and grades the rest.
+
+Submissions are keyed by their identity (``identity.submission_name``), always valid Unicode.
+Text SQLite cannot store (lone surrogates from file names that are not UTF-8) is written with
+``\\xNN`` escapes, and the exact bytes of each submission's path are kept in ``sources``, so the
+original file name stays recoverable. Every CSV cell the grader writes goes through
+``identity.csv_cell`` (no formula injection).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .batch import SubmissionResult
+from .identity import csv_cell, fs_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -44,7 +53,34 @@ CREATE TABLE IF NOT EXISTS results (
     content_hash TEXT NOT NULL,
     PRIMARY KEY (submission, check_name)
 );
+CREATE TABLE IF NOT EXISTS sources (
+    submission TEXT PRIMARY KEY REFERENCES submissions(name) ON DELETE CASCADE,
+    path BLOB NOT NULL
+);
 """
+
+
+def _path_bytes(source: str) -> bytes:
+    """The exact bytes of a path Python read from the file system (PEP 383 round trip)."""
+    try:
+        return os.fsencode(source)
+    except UnicodeEncodeError:  # not from the file system: keep what there is
+        return source.encode("utf-8", "surrogatepass")
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else fs_text(value)
+
+
+def write_csv(path: Path, rows: Iterable[Iterable[object]]) -> Path:
+    """Write ``rows`` as CSV with every cell made safe by ``csv_cell``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        for row in rows:
+            writer.writerow([csv_cell(cell) for cell in row])
+    return path
 
 
 class Gradebook:
@@ -75,22 +111,35 @@ class Gradebook:
         return row == (content_hash, seed, version)
 
     def record(self, result: SubmissionResult) -> None:
+        name = fs_text(result.name)
         with self.db:  # one transaction: all of a submission's rows, or none
-            self.db.execute("DELETE FROM results WHERE submission = ?", (result.name,))
-            self.db.execute("DELETE FROM submissions WHERE name = ?", (result.name,))
+            self.db.execute("DELETE FROM results WHERE submission = ?", (name,))
+            self.db.execute("DELETE FROM submissions WHERE name = ?", (name,))
             self.db.execute(
                 "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (result.name, result.source, result.content_hash, result.grader_version,
+                (name, fs_text(result.source), result.content_hash, result.grader_version,
                  result.seed, result.score, result.max_score, result.sandbox, result.seconds,
-                 result.error, json.dumps(result.notes),
+                 _text(result.error), json.dumps(result.notes),
                  datetime.now(UTC).isoformat(timespec="seconds")),
             )
+            self.db.execute("INSERT INTO sources VALUES (?, ?)",
+                            (name, _path_bytes(result.source)))
             self.db.executemany(
                 "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(result.name, c.name, c.score, c.max_score, int(c.passed), c.feedback,
-                  c.diagnosis, json.dumps(list(c.tags)), result.grader_version, result.seed,
-                  result.content_hash) for c in result.checks],
+                [(name, c.name, c.score, c.max_score, int(c.passed), fs_text(c.feedback),
+                  _text(c.diagnosis), json.dumps(list(c.tags)), result.grader_version,
+                  result.seed, result.content_hash) for c in result.checks],
             )
+
+    def original_path(self, name: str) -> bytes | None:
+        """The exact bytes of the path submission ``name`` was graded from (None if unknown).
+
+        ``os.fsdecode`` of it gives back the ``Path`` Python read, bytes that are not UTF-8
+        included.
+        """
+        row = self.db.execute("SELECT path FROM sources WHERE submission = ?",
+                              (name,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def merge_from(self, other: Path) -> tuple[int, int]:
         """Copy every submission of another gradebook (a shard's) into this one.
@@ -109,12 +158,17 @@ class Gradebook:
                 if mine is not None and mine[0] >= graded_at:
                     kept += 1
                     continue
-                checks = source.execute("SELECT * FROM results WHERE submission = ?",
-                                        (name,)).fetchall()
+                # In grading order: without ORDER BY, SQLite reads them through the primary key
+                # (alphabetically), and the merged CSV's columns would come out in another order.
+                checks = source.execute("SELECT * FROM results WHERE submission = ? "
+                                        "ORDER BY rowid", (name,)).fetchall()
+                original = _source_row(source, name)
                 with self.db:
                     self.db.execute("DELETE FROM results WHERE submission = ?", (name,))
                     self.db.execute("DELETE FROM submissions WHERE name = ?", (name,))
                     self.db.execute(f"INSERT INTO submissions VALUES ({_marks(row)})", row)
+                    if original is not None:
+                        self.db.execute("INSERT INTO sources VALUES (?, ?)", original)
                     if checks:
                         self.db.executemany(
                             f"INSERT INTO results VALUES ({_marks(checks[0])})", checks)
@@ -133,7 +187,12 @@ class Gradebook:
             "FROM results ORDER BY submission, rowid").fetchall()
 
     def export_csv(self, path: Path) -> Path:
-        """One row per submission: total, then each check's score (in grading order)."""
+        """One row per submission: total, then each check's score (in grading order).
+
+        Names are written as recorded, except that a cell a spreadsheet would run as a formula
+        gets a leading ``'`` and control characters other than tab/CR/LF are shown as escapes
+        (``identity.csv_cell``); scores stay numbers.
+        """
         rows = self.check_rows()
         checks: list[str] = []
         per_submission: dict[str, dict[str, int]] = {}
@@ -141,15 +200,19 @@ class Gradebook:
             if check_name not in checks:
                 checks.append(check_name)
             per_submission.setdefault(submission, {})[check_name] = score
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["submission", "score", "max_score", *checks])
-            for name, score, possible in self.scores():
-                marks = per_submission.get(name, {})
-                writer.writerow([name, score, possible, *(marks.get(c, "") for c in checks)])
-        return path
+        table = [["submission", "score", "max_score", *checks]]
+        for name, score, possible in self.scores():
+            marks = per_submission.get(name, {})
+            table.append([name, score, possible, *(marks.get(c, "") for c in checks)])
+        return write_csv(path, table)
+
+
+def _source_row(db: sqlite3.Connection, name: str) -> tuple | None:
+    try:
+        return db.execute("SELECT submission, path FROM sources WHERE submission = ?",
+                          (name,)).fetchone()
+    except sqlite3.OperationalError:  # a gradebook written before the table existed
+        return None
 
 
 def _marks(row: tuple) -> str:

@@ -1,15 +1,82 @@
 """What grading produces for people: Gradescope's results.json, per-student Markdown feedback with
-a plot of their gradient flow, a class summary, and the score table printed by the CLI."""
+a plot of their gradient flow, a class summary, and the score table printed by the CLI.
+
+Everything a student controls (the submission's name, and feedback that quotes their error
+messages, output, warnings or file names) is escaped where it lands: Markdown gets backslash
+escapes and HTML entities (``md_inline``) or a code fence longer than any run of backticks inside
+(``md_code_block``), the terminal and plot titles get control characters made visible
+(``identity.visible``), and file names come from ``identity.feedback_stem``. ``index.csv`` in
+the feedback folder says which files belong to which submission.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from .batch import SubmissionResult
+from .gradebook import write_csv
+from .identity import csv_text, feedback_stem, visible
 from .judge import CheckResult
+
+INDEX_NAME = "index.csv"
+PLOT_SUFFIX = "_gradient_flow.png"
+# Characters that open Markdown or HTML syntax anywhere in a line: emphasis, code, links and
+# images, tables, strikethrough, maths, attribute lists, e-mail autolinks. Others are escaped
+# only where they mean something (see md_inline).
+_MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_MD_ALWAYS = frozenset("\\`*_[]|~$!{}@^")
+# Where the text starts a block (a list item, a table cell, a paragraph): a heading, a list,
+# a quote, a setext underline or a numbered list ("1." "1)").
+_MD_BLOCK_START = re.compile(r"[#+\-=]|\d+[.)]")
+# Autolinks ("https://", "www.") and highlight/insert marks of some renderers ("==", "++").
+_MD_RUNS = re.compile(r"(?<=[A-Za-z0-9+.\-]):(?=//)|(?<=(?i:www))\.|={2,}|\+{2,}")
+
+
+def md_inline(text: str) -> str:
+    """``text`` as literal Markdown inside one line: no heading, link, image, HTML or code.
+
+    Safe also where the text starts a block (a list item, a table cell). Control characters
+    (newlines too) are written as escapes first, so the text cannot start a new line; ``<``,
+    ``>`` and ``&`` become entities (which every renderer honours, unlike backslash escapes of
+    them), leading spaces ``&#32;``; syntax characters get a backslash, the rest of the
+    punctuation only where it would mean something, so the file stays readable as text.
+    """
+    text = visible(text)
+    stripped = text.lstrip(" ")
+    # Leading spaces would indent the block the text starts (four make a code block).
+    out = ["&#32;" * (len(text) - len(stripped))]
+    escape = {m.start() + i for m in _MD_RUNS.finditer(stripped) for i in range(len(m.group()))}
+    start = _MD_BLOCK_START.match(stripped)
+    if start:
+        escape.add(start.end() - 1)
+    for index, char in enumerate(stripped):
+        if char in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[char])
+        elif char in _MD_ALWAYS or index in escape:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def md_code_block(text: str) -> list[str]:
+    """Lines of a fenced code block showing ``text`` literally.
+
+    The fence is longer than any run of backticks in the text, so no line of it can close the
+    block early; control characters other than newline and tab are made visible (a lone CR
+    would end a line for a Markdown parser).
+    """
+    body = visible(text.replace("\r\n", "\n"), keep="\n\t")
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, body, fence]
 
 
 def check_output(check: CheckResult) -> str:
@@ -77,24 +144,32 @@ def plot_student_flow(result: SubmissionResult, reference: dict, path: Path) -> 
     axis.xaxis.get_major_locator().set_params(integer=True)
     axis.set_xlabel(f"layer (1 = first, nearest the input; {len(norms)} = linear output)")
     axis.set_ylabel("||dL/dW_l|| (log scale)")
-    axis.set_title(f"{result.name}: gradient size per layer, 20 hidden layers of width 64")
+    shown = visible(result.name)
+    shown = shown if len(shown) <= 60 else shown[:59] + "…"
+    # parse_math=False: a name with "$" would otherwise be parsed as mathtext (and can fail).
+    axis.set_title(f"{shown}: gradient size per layer, 20 hidden layers of width 64",
+                   parse_math=False)
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    with warnings.catch_warnings():  # characters of a name the font lacks are drawn as boxes
+        warnings.filterwarnings("ignore", message="Glyph .* missing", category=UserWarning)
+        figure.tight_layout()
+        figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
 
 
 def feedback_markdown(result: SubmissionResult, plot: Path | None) -> str:
-    lines = [f"# Feedback for {result.name}: {result.score} / {result.max_score} points", ""]
-    lines.append(f"Graded by grader {result.grader_version}; student code ran in: "
-                 f"{result.sandbox}.")
+    lines = [f"# Feedback for {md_inline(result.name)}: {result.score} / {result.max_score} "
+             "points", ""]
+    lines.append(f"Graded by grader {md_inline(result.grader_version)}; student code ran in: "
+                 f"{md_inline(result.sandbox)}.")
     if result.error:
-        lines += ["", f"**The submission could not be graded normally:** {result.error}"]
-    lines += [f"- {note}" for note in result.notes]
+        lines += ["", "**The submission could not be graded normally:**", "",
+                  *md_code_block(result.error.strip()), ""]
+    lines += [f"- {md_inline(note)}" for note in result.notes]
     lines += ["", "| check | points | verdict |", "|---|---|---|"]
     for check in result.checks:
         verdict = "passed" if check.passed else "**failed**"
@@ -103,12 +178,12 @@ def feedback_markdown(result: SubmissionResult, plot: Path | None) -> str:
         if check.passed and not check.notes:
             continue
         lines += ["", f"## `{check.name}`: {check.score} / {check.max_score}", "",
-                  check.title + "."]
+                  md_inline(check.title) + "."]
         if not check.passed:
-            lines += ["", "```", check.feedback.strip(), "```"]
+            lines += ["", *md_code_block(check.feedback.strip())]
         if check.diagnosis:
-            lines += ["", f"**Diagnosis:** your code {check.diagnosis}."]
-        lines += [f"- {note}" for note in check.notes]
+            lines += ["", f"**Diagnosis:** your code {md_inline(check.diagnosis)}."]
+        lines += [f"- {md_inline(note)}" for note in check.notes]
     lines += ["", "## Your gradient flow", ""]
     if plot is not None:
         flow = result.gradient_flow
@@ -128,23 +203,68 @@ def feedback_markdown(result: SubmissionResult, plot: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def feedback_paths(folder: Path, name: str) -> tuple[Path, Path]:
+    """Where submission ``name``'s feedback and plot go: safe, unique, stable file names."""
+    stem = feedback_stem(name)
+    return Path(folder) / f"{stem}.md", Path(folder) / f"{stem}{PLOT_SUFFIX}"
+
+
 def write_feedback(result: SubmissionResult, folder: Path, reference_flow: dict) -> Path:
+    """Write ``<stem>.md`` (and the plot) for one submission and list them in ``index.csv``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    plot = plot_student_flow(result, reference_flow, folder / f"{result.name}_gradient_flow.png")
-    path = folder / f"{result.name}.md"
-    path.write_text(feedback_markdown(result, plot))
+    path, plot_path = feedback_paths(folder, result.name)
+    plot = plot_student_flow(result, reference_flow, plot_path)
+    path.write_text(feedback_markdown(result, plot), encoding="utf-8")
+    update_index(folder, result.name, path.name, plot.name if plot else "")
     return path
 
 
+def read_index(folder: Path) -> list[list[str]]:
+    """The rows of a feedback folder's ``index.csv``: [submission, feedback file, plot file].
+
+    The submission cell is as written (``identity.csv_cell``: a leading ``'`` before text a
+    spreadsheet would run); the file names are plain ASCII.
+    """
+    import csv
+
+    path = Path(folder) / INDEX_NAME
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [row for row in list(csv.reader(handle))[1:] if len(row) == 3]
+
+
+def update_index(folder: Path, name: str, feedback: str, plot: str) -> Path:
+    """Add or replace one submission's line of ``index.csv`` (locked: shards may share it)."""
+    folder = Path(folder)
+    lock = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)  # the folder itself: no lock file
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = [row for row in read_index(folder) if row[1] != feedback]
+        stored = [[csv_text(row[0]), *row[1:]] for row in rows]
+        stored.append([name, feedback, plot])
+        stored.sort(key=lambda row: row[1])
+        # Written beside and renamed over: a reader never sees half an index. One name is
+        # enough, the lock is held (and a file left by a killed run is simply overwritten).
+        temporary = folder / f".{INDEX_NAME}.partial"
+        write_csv(temporary, [["submission", "feedback", "plot"], *stored])
+        os.replace(temporary, folder / INDEX_NAME)
+    finally:
+        os.close(lock)  # releases the lock
+    return folder / INDEX_NAME
+
+
 def score_table(results: Iterable[SubmissionResult]) -> str:
+    """The table the CLI prints: names with control characters made visible, widths aligned."""
     results = list(results)
-    width = max([len(r.name) for r in results] + [10])
+    names = [visible(r.name) for r in results]
+    width = min(max([len(n) for n in names] + [10]), 40)  # a 255-character name just overflows
     lines = [f"{'submission':<{width}}  score   failed checks"]
-    for r in results:
+    for r, name in zip(results, names, strict=True):
         failed = [c.name for c in r.checks if not c.passed]
         shown = ", ".join(failed[:6]) + (f" (+{len(failed) - 6})" if len(failed) > 6 else "")
-        lines.append(f"{r.name:<{width}}  {r.score:>2}/{r.max_score:<3}  {shown or '-'}")
+        lines.append(f"{name:<{width}}  {r.score:>2}/{r.max_score:<3}  {shown or '-'}")
     return "\n".join(lines)
 
 
@@ -188,7 +308,7 @@ def class_summary(rows: list[tuple], scores: list[tuple[str, int, int]], folder:
             continue
         reason, count = counter.most_common(1)[0]
         lines.append(f"| `{check}` | {sum(counter.values())} / {attempts[check]} | "
-                     f"{reason.replace('|', '/')} ({count}) |")
+                     f"{md_inline(reason)} ({count}) |")
     path = folder / "summary.md"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
