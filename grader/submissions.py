@@ -67,6 +67,7 @@ MAX_FOLDER_NESTING = 8  # "a folder holding one folder" levels followed to find 
 MAX_NOTEBOOK_BYTES = 16 << 20
 MAX_JSON_DEPTH = 100  # nbformat needs about 6 levels; json.loads recursion fails near 1,000
 MAX_JSON_TOKENS = 1_000_000  # brackets, commas and colons: bounds the objects json.loads makes
+MAX_NOTEBOOK_CELLS = 2_000  # the instructor's has 79; each code cell costs one ast.parse
 
 MAX_ZIP_FILE_BYTES = 16 << 20  # the archive itself (its central directory is parsed whole)
 MAX_ZIP_MEMBERS = 1_000
@@ -389,7 +390,14 @@ def _unpack_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, destination:
 
 
 def _extract_zip(path: Path, shown: str, target: Path, notes: list[str]) -> None:
-    data = _read_regular(path, shown, MAX_ZIP_FILE_BYTES)
+    try:
+        data = _read_regular(path, shown, MAX_ZIP_FILE_BYTES)
+    except _TooLarge:
+        raise SubmissionError(f"{shown} is larger than {MAX_ZIP_FILE_BYTES} bytes") from None
+    # zipfile parses the whole central directory before anyone can count its entries; each
+    # entry starts with this signature, so its occurrences bound the entries (headers may lie).
+    if data.count(b"PK\x01\x02") > MAX_ZIP_MEMBERS:
+        raise SubmissionError(f"{shown} holds more than {MAX_ZIP_MEMBERS} members")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except _ZIP_ERRORS as error:
@@ -471,11 +479,13 @@ def _read_notebook(path: Path, shown: str | None = None) -> object:
         raise SubmissionError(f"{shown} is not a readable notebook: {_why(error)}") from None
 
 
-def _code_size(notebook: object) -> int:
+def _code_size(notebook: object, shown: str) -> int:
     """Bytes of the code cells' text, for the source cap before any cell is parsed."""
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
         return 0
+    if len(cells) > MAX_NOTEBOOK_CELLS:
+        raise SubmissionError(f"{shown} holds more than {MAX_NOTEBOOK_CELLS} cells")
     total = 0
     for cell in cells:
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
@@ -489,7 +499,7 @@ def _code_size(notebook: object) -> int:
 
 def _notebook_module(path: Path, shown: str) -> bytes:
     notebook = _read_notebook(path, shown)
-    if _code_size(notebook) > MAX_SOURCE_BYTES:
+    if _code_size(notebook, shown) > MAX_SOURCE_BYTES:
         raise SubmissionError(f"{shown}: its code cells hold more than {MAX_SOURCE_BYTES} bytes")
     try:
         text = notebook_source(notebook)
