@@ -341,7 +341,7 @@ def _member_path(info: zipfile.ZipInfo, archive: str, link: bool) -> PurePosixPa
     kept whatever its name: it may stand for ``exercises/``."""
     raw = info.filename.replace("\\", "/")  # old Windows tools write backslashes
     shown = f"{archive}: member {_shown(info.filename)}"
-    if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw) or ".." in raw.split("/"):
+    if raw.startswith("/") or re.match(r"[A-Za-z]:(/|$)", raw) or ".." in raw.split("/"):
         raise SubmissionError(f"{shown} has a path outside the archive")
     parts = [p for p in raw.split("/") if p not in ("", ".")]
     if not parts or raw.endswith("/"):
@@ -437,7 +437,10 @@ def _extract_zip(path: Path, shown: str, target: Path, notes: list[str]) -> None
 
 
 def _why(error: BaseException) -> str:
-    return one_line(f"{type(error).__name__}: {error}", 160)
+    """An exception as a short line; an OSError without its file name (a path of the judge's
+    temporary folders means nothing to a student and shows the host)."""
+    text = error.strerror if isinstance(error, OSError) and error.strerror else error
+    return one_line(f"{type(error).__name__}: {text}", 160)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Generated malformed zips, notebooks and modules: prepare() returns a submission or refuses it
 with a one-line message, never anything else, within a time bound.
 
-``make test`` runs about 1,300 generated cases (about 15 s on one core); ``make fuzz`` sets
+``make test`` runs 1,250 generated cases (about 15 s on one core); ``make fuzz`` sets
 VG_FUZZ_SCALE to run many times more. Hypothesis is derandomized: the same cases run every time.
 """
 
@@ -25,8 +25,13 @@ from hypothesis import strategies as st
 from grader.loader import SubmissionError
 from grader.submissions import (
     MAX_AST_DEPTH,
+    MAX_JSON_TOKENS,
     MAX_MEMBER_BYTES,
+    MAX_NOTEBOOK_BYTES,
+    MAX_NOTEBOOK_CELLS,
     MAX_SOURCE_BYTES,
+    MAX_UNPACKED_BYTES,
+    MAX_ZIP_FILE_BYTES,
     Prepared,
     prepare,
     source_problem,
@@ -121,7 +126,7 @@ PYTHON = st.one_of(
 )
 
 
-@fuzz(150)
+@fuzz(120)
 @given(source=PYTHON, name=st.sampled_from(["layers.py", "helper.py"]))
 def test_any_module_source_is_prepared_or_noted(scratch, source, name):
     folder = scratch / "alice"
@@ -206,7 +211,7 @@ def mutated(draw, data: bytes) -> bytes:
     return data[:at] + junk + data[at:]
 
 
-@fuzz(500)
+@fuzz(450)
 @given(data=notebook_bytes())
 def test_any_notebook_is_prepared_or_refused_in_one_line(scratch, data):
     path = scratch / "alice.ipynb"
@@ -214,7 +219,7 @@ def test_any_notebook_is_prepared_or_refused_in_one_line(scratch, data):
     outcome(path, "notebook", scratch)
 
 
-@fuzz(100)
+@fuzz(80)
 @given(cells=st.lists(st.one_of(PYTHON, st.lists(PYTHON, max_size=3)), min_size=1, max_size=8))
 def test_a_well_formed_notebook_of_any_code_is_prepared_or_refused(scratch, cells):
     notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": c,
@@ -289,7 +294,7 @@ def zip_bytes(draw) -> bytes:
     return result
 
 
-@fuzz(550)
+@fuzz(450)
 @given(data=zip_bytes())
 def test_any_zip_is_prepared_or_refused_in_one_line(scratch, data):
     path = scratch / "bob.zip"
@@ -331,3 +336,68 @@ def test_nesting_just_under_the_cap_is_kept_and_just_over_is_refused():
     assert depth_of(under) == MAX_AST_DEPTH and source_problem(under.encode()) is None
     assert source_problem(over.encode()) == (
         f"nested {MAX_AST_DEPTH + 1} levels deep (the limit is {MAX_AST_DEPTH})")
+
+
+# ---------------------------------------------------------------------------------------------
+# The costliest inputs within the caps: measured time and peak memory of prepare()
+
+
+def _notebook_text(sources: list[str], **extra: object) -> bytes:
+    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "source": s} for s in sources]
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, **extra}).encode()
+
+
+def _bomb() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(MAX_UNPACKED_BYTES // MAX_MEMBER_BYTES + 1):
+            archive.writestr(f"bob/m{i}.py", b"#" * MAX_MEMBER_BYTES)
+    return buffer.getvalue()
+
+
+COSTLIEST = {  # name: (file name, bytes, the verdict's start)
+    "notebook of short strings up to the byte cap": lambda: (
+        "a.ipynb", b'{"cells": [], "x": ["' + b'abcdefghijklmn", "' * (
+            (MAX_NOTEBOOK_BYTES - 64) // 18) + b'"]}', "prepared"),
+    "notebook of numbers up to the value cap": lambda: (
+        "a.ipynb", b'{"cells": [], "x": [' + b"0," * (MAX_JSON_TOKENS - 10) + b"0]}",
+        "prepared"),
+    "notebook of escaped quotes, unterminated": lambda: (
+        "a.ipynb", b'"' + b'\\"' * (MAX_NOTEBOOK_BYTES // 2 - 8),
+        "a.ipynb is not a readable notebook: JSONDecodeError: Unterminated string"),
+    "a cell of calls up to the source cap": lambda: (
+        "a.ipynb", _notebook_text(["f" + "()" * (MAX_SOURCE_BYTES // 2 - 8)]),
+        "a.ipynb: a code cell is nested too deeply to compile"),
+    "the most cells allowed": lambda: (
+        "a.ipynb", _notebook_text(["def f():\n    return 1\n"] * MAX_NOTEBOOK_CELLS),
+        "prepared"),
+    "a zip that unpacks past the total cap": lambda: (
+        "b.zip", _bomb(), "b.zip: member bob/m40.py unpacks to more than"),
+    "a zip file of central-directory signatures": lambda: (
+        "b.zip", b"PK\x01\x02" * (MAX_ZIP_FILE_BYTES // 4), "b.zip holds more than"),
+}
+SECONDS_BOUND, MEGABYTES_BOUND = 5.0, 300  # measured: at most ~1 s and ~185 MB (tracemalloc)
+
+
+@pytest.mark.parametrize("case", sorted(COSTLIEST))
+def test_the_costliest_inputs_stay_within_time_and_memory(scratch, case):
+    import tracemalloc
+
+    name, data, verdict = COSTLIEST[case]()
+    path = scratch / name
+    path.write_bytes(data)
+    del data
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        prepare(path).cleanup()
+        got = "prepared"
+    except SubmissionError as error:
+        got = str(error)
+    finally:
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    print(f"\n{case}: {seconds:.2f} s, peak {peak:.0f} MB")
+    assert got.startswith(verdict), got
+    assert seconds < SECONDS_BOUND and peak < MEGABYTES_BOUND
