@@ -17,7 +17,8 @@ Everything here reads student-controlled bytes, so every reader is bounded *befo
   extra helper) is not read: it is skipped with a note naming it and costs only what needs it.
   Zip members flagged as links follow the same rule; zip members flagged as FIFOs, sockets or
   devices, encrypted members, compression other than stored/deflate, paths leaving the archive
-  and duplicated names refuse the zip.
+  and two members unpacking to one path refuse the zip. Only ``.py``/``.pth`` members outside
+  hidden and ``__`` folders (``.git/``, ``__MACOSX/``) are unpacked.
 - Byte caps on a notebook, a zip file, its member count, each member and the total unpacked
   (counted while decompressing: no header is trusted); caps on JSON nesting and size (scanned
   before ``json.loads`` recurses) and on Python source size and syntax-tree depth (checked

@@ -306,7 +306,7 @@ def test_the_generators_reach_both_verdicts(scratch):
     """The generated cases are not all refusals: valid submissions come out of them too."""
     verdicts = {"notebook": set(), "zip": set()}
 
-    @settings(max_examples=150, derandomize=True, deadline=None, database=None,
+    @settings(max_examples=60, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(notebook=notebook_bytes(), archive=zip_bytes())
     def collect(notebook, archive):
