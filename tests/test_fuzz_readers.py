@@ -1,7 +1,8 @@
-"""Generated malformed zips, notebooks and modules: prepare() returns a submission or refuses it
-with a one-line message, never anything else, within a time bound.
+"""Generated malformed zips, notebooks, modules and folder trees: prepare() returns a submission
+or refuses it with a one-line message, never anything else, within a time bound; and no byte it
+prepares was read through a link.
 
-``make test`` runs 1,250 generated cases (about 15 s on one core); ``make fuzz`` sets
+``make test`` runs 1,310 generated cases (about 15 s on one core); ``make fuzz`` sets
 VG_FUZZ_SCALE to run many times more. Hypothesis is derandomized: the same cases run every time.
 """
 
@@ -401,3 +402,73 @@ def test_the_costliest_inputs_stay_within_time_and_memory(scratch, case):
     print(f"\n{case}: {seconds:.2f} s, peak {peak:.0f} MB")
     assert got.startswith(verdict), got
     assert seconds < SECONDS_BOUND and peak < MEGABYTES_BOUND
+
+
+# ---------------------------------------------------------------------------------------------
+# Folders of regular files, folders, links and FIFOs: nothing is ever read through a link
+
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+LINK_TARGETS = [SOLUTIONS, SOLUTIONS / "layers.py", SOLUTIONS.parent / "notebook",
+                Path("/dev/zero"), Path("/nonexistent"), Path("."), Path("..")]
+ENTRY_NAMES = st.sampled_from([*MODULES, "exercises", "work", "helper.py", "x.pth", ".hidden",
+                               "__pycache__", "conftest.py", "notes.txt"])
+ENTRY_KINDS = st.sampled_from(["module", "module", "module", "folder", "link", "fifo"])
+
+
+@st.composite
+def folder_tree(draw, depth: int = 0) -> dict:
+    """{name: ("module", text) | ("link", target) | ("fifo", None) | ("folder", {...})}"""
+    tree: dict = {}
+    for _ in range(draw(st.integers(0, 7 if depth < 2 else 3))):
+        name, kind = draw(ENTRY_NAMES), draw(ENTRY_KINDS)
+        if kind == "folder" and depth < 3:
+            tree[name] = ("folder", draw(folder_tree(depth + 1)))
+        elif kind == "link":
+            tree[name] = ("link", draw(st.sampled_from(LINK_TARGETS)))
+        elif kind == "fifo":
+            tree[name] = ("fifo", None)
+        else:
+            tree[name] = ("module", f"# the student's own file {draw(st.integers(0, 99))}\n")
+    return tree
+
+
+def build_tree(root: Path, tree: dict) -> set[bytes]:
+    """Make ``tree`` under ``root``; the contents of the regular files written."""
+    root.mkdir()
+    written: set[bytes] = set()
+    for name, (kind, value) in tree.items():
+        if kind == "folder":
+            written |= build_tree(root / name, value)
+        elif kind == "link":
+            (root / name).symlink_to(value)
+        elif kind == "fifo":
+            os.mkfifo(root / name)
+        else:
+            (root / name).write_text(value)
+            written.add(value.encode())
+    return written
+
+
+@fuzz(150)
+@given(tree=folder_tree())
+def test_a_folder_never_yields_a_byte_read_through_a_link(scratch, tree):
+    root = scratch / "trees" / "alice"
+    if root.parent.exists():
+        for path in sorted(root.parent.rglob("*"), key=lambda p: -len(p.parts)):
+            path.unlink() if path.is_symlink() or not path.is_dir() else path.rmdir()
+        root.parent.rmdir()
+    root.parent.mkdir()
+    written = build_tree(root, tree)
+    started = time.perf_counter()
+    try:
+        prepared = prepare(root)
+    except SubmissionError as error:
+        assert str(error).isprintable()
+    else:
+        try:
+            for file in prepared.folder.iterdir():
+                assert file.read_bytes() in written  # the student's own bytes, nothing else
+        finally:
+            prepared.cleanup()
+    assert time.perf_counter() - started < CASE_SECONDS
+    assert not any((scratch / "tmp").iterdir())
