@@ -587,3 +587,13 @@ def test_a_class_with_broken_submissions_is_graded_to_the_end_and_again(tmp_path
         scores = {line.split(",")[0]: line.split(",")[1:3] for line in lines[1:]}
         assert scores == {"correct": [str(TOTAL), str(TOTAL)],
                           **{n: ["0", str(TOTAL)] for n in reasons}}
+
+
+def test_many_skipped_links_make_ten_notes_and_a_count(tmp_path):
+    alice = correct_folder(tmp_path / "alice")
+    for i in range(25):
+        (alice / f"link{i:02}").symlink_to("/dev/zero")
+    files, notes = prepared_files(alice)
+    assert set(files) == set(MODULE_FILES)
+    assert notes == [f"ignored link{i:02}: it is a symbolic link, and {ONLY}" for i in range(10)
+                     ] + ["ignored 15 more links or special files"]
