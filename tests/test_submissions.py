@@ -564,6 +564,23 @@ def _broken_class(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("kind", ["fifo", "linked"])
+def test_results_json_of_a_refused_submission_holds_the_reason(tmp_path, kind):
+    reasons = _broken_class(tmp_path / "class")
+    path = tmp_path / "class" / ("fifo.ipynb" if kind == "fifo" else "linked")
+    results = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", str(path), "--results",
+                           str(results)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(results.read_text())
+    assert data["score"] == 0
+    assert data["output"] == f"Score: 0 / {TOTAL}.\n{reasons[kind]}"
+    assert len(data["tests"]) == len(REGISTRY)
+    assert all(t["score"] == 0 and t["status"] == "failed" and reasons[kind] in t["output"]
+               for t in data["tests"])
+
+
 def test_a_class_with_broken_submissions_is_graded_to_the_end_and_again(tmp_path):
     reasons = _broken_class(tmp_path / "class")
     book, csv_file, feedback = tmp_path / "book.sqlite", tmp_path / "g.csv", tmp_path / "fb"
