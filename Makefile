@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sandbox lint stubs record bench clean release gradescope
+.PHONY: demo test install sandbox lint stubs record bench clean release gradescope fuzz
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ demo: $(STAMP) sandbox
 
 test: $(STAMP) sandbox
 	$(BIN)/python -m pytest
+
+# The generated malformed zips, notebooks and modules of `make test`, FUZZ_SCALE times as many.
+FUZZ_SCALE ?= 30
+fuzz: $(STAMP)
+	VG_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/python -m pytest tests/test_fuzz_readers.py -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ a hang or a hostile file ends in a clear message and a score for what was honest
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ from .measure import gradient_flow
 from .protocol import RoutedStudent
 from .remote import WorkerStudent
 from .sandbox import Limits, bubblewrap_works
-from .submissions import prepare
+from .submissions import one_line, prepare
 from .trial import REGISTRY, LiveExpected
 
 DEFAULT_SEED = 7211  # the instructor's config or --seed replaces it; never the public seed (0)
@@ -58,6 +59,14 @@ def _unloadable(name: str, source: str, seed: int, message: str, seconds: float,
                             error=message)
 
 
+def _internal(stage: str, error: Exception) -> str:
+    """The one-line reason recorded for a grader bug; the traceback goes to the instructor's
+    terminal (stderr), not into the student's feedback."""
+    traceback.print_exception(error, limit=8, file=sys.stderr)
+    return one_line(f"internal grader error while {stage} ({type(error).__name__}: {error}); "
+                    "please report it", 400)
+
+
 def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None = None,
                      sandbox: bool | None = None, measure: bool = True) -> SubmissionResult:
     """Grade one submission (folder, .zip or .ipynb) with the student's code in workers.
@@ -69,7 +78,11 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
     try:
         prepared = prepare(Path(path))
     except (SubmissionError, OSError) as error:
-        return _unloadable(name, str(path), seed, f"the submission could not be read: {error}",
+        return _unloadable(name, str(path), seed,
+                           f"the submission could not be read: {one_line(error)}",
+                           time.monotonic() - started)
+    except Exception as error:  # noqa: BLE001 - a reader bug must not stop a batch either
+        return _unloadable(name, str(path), seed, _internal("reading the submission", error),
                            time.monotonic() - started)
     reference = reference_functions()
     deadline = time.monotonic() + limits.submission_seconds
@@ -88,10 +101,9 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
         results = grade(make_student, LiveExpected(reference), seed, reference)
         if measure and workers and time.monotonic() < deadline:
             flow = gradient_flow(workers[0])
-    except Exception:  # noqa: BLE001 - a judge bug must not stop a batch; it is reported
-        return _unloadable(name, str(path), seed, "internal grader error:\n"
-                           + traceback.format_exc(limit=5), time.monotonic() - started,
-                           prepared.content_hash)
+    except Exception as error:  # noqa: BLE001 - a judge bug must not stop a batch; it is reported
+        return _unloadable(name, str(path), seed, _internal("grading", error),
+                           time.monotonic() - started, prepared.content_hash)
     finally:
         for worker in workers:
             worker.close()
