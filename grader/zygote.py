@@ -50,6 +50,8 @@ from grader.sandbox import (  # noqa: E402
 )
 from grader.wire import WireError, receive, send  # noqa: E402
 
+os.environ.pop("LD_LIBRARY_PATH", None)  # see worker.py: only the interpreter's start needs it
+
 _MAX_FD = 1 << 16
 _KEEP: tuple[str, ...] = ()  # the interpreter's folders under /tmp (see isolate_template_child)
 
