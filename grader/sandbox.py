@@ -1029,6 +1029,101 @@ def _descendants(root: int) -> set[int]:
     return found
 
 
+# --- the life of a run: its temporary folder, its processes tied to the CLI ---------------------
+
+RUN_PREFIX = "vg-run-"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), which with
+    the pid names a process uniquely; None when no such process exists."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _run_owner_alive(name: str) -> bool:
+    """Whether the run that made folder ``name`` (vg-run-PID-START) is still running."""
+    pid, _, start = name[len(RUN_PREFIX):].partition("-")
+    try:
+        return _start_time(int(pid)) == start
+    except ValueError:
+        return True  # not one of ours: leave it alone
+
+
+def remove_stale_run_folders(base: Path | None = None) -> list[Path]:
+    """Delete the run folders (and pids cgroups) that runs which died left behind; a live run's
+    folder is never touched. Returns the folders removed."""
+    base = Path(base or tempfile.gettempdir())
+    removed = []
+    try:
+        entries = list(base.glob(f"{RUN_PREFIX}*"))
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink() and not _run_owner_alive(entry.name):
+            _remove_tree(entry)
+            removed.append(entry)
+    remove_stale_cgroups()
+    return removed
+
+
+def claim_run_folder() -> Path:
+    """Make this run's folder, ``vg-run-PID-START`` in the system's temporary folder, after
+    removing those of dead runs, and send every temporary file of this process and of the
+    processes it starts (TMPDIR is inherited) into it. A run killed by SIGKILL cannot clean up:
+    the next run removes its folder (its owner is gone)."""
+    base = Path(tempfile.gettempdir())
+    remove_stale_run_folders(base)
+    folder = base / f"{RUN_PREFIX}{os.getpid()}-{_start_time(os.getpid()) or 0}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    return folder
+
+
+def release_run_folder(folder: Path, previous_tmpdir: str | None) -> None:
+    """End this process's worker template and delete the run's folder (see ``claim_run_folder``)."""
+    close_template()
+    tempfile.tempdir = None
+    if previous_tmpdir is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = previous_tmpdir
+    _judge_folder.cache_clear()
+    _worker_bytecode.cache_clear()
+    sandbox_view.cache_clear()
+    _remove_tree(folder)
+
+
+def tie_to_parent(parent: int) -> None:
+    """For a process of the CLI's pool (its ``initializer``): die with the CLI, even by SIGKILL
+    (the kernel sends SIGKILL when the parent ends), and leave SIGINT and SIGTERM to it, which
+    finishes the gradebook's transaction and ends the pool itself."""
+    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before we asked
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def remove_stale_cgroups() -> None:
+    """Kill the tasks of, and remove, pids cgroups whose judge died (killed pool processes)."""
+    own = _own_cgroup("pids")
+    if own is not None and (_CGROUP_ROOT / "cgroup.procs").exists():
+        _remove_stale_cgroups(_CGROUP_ROOT / own.lstrip("/"))
+
+
+def close_template() -> None:
+    """End this process's worker template now (it would be at exit)."""
+    global _template
+    if _template is not None:
+        _template.close()
+        _template = None
+
+
 # --- Landlock (installed by the worker on itself) ------------------------------------------------
 
 _NR_LANDLOCK_CREATE_RULESET, _NR_LANDLOCK_ADD_RULE, _NR_LANDLOCK_RESTRICT_SELF = 444, 445, 446
