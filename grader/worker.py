@@ -141,6 +141,12 @@ def main(argv: list[str]) -> None:
     if unknown:
         raise SystemExit(f"unknown override {unknown}")
     exclude = {str(k): str(v) for k, v in options.get("exclude", {}).items()}
+    # Nothing inherited but the two pipes: bwrap's options (the host paths it bound) came in a
+    # descriptor too (a template's worker has closed everything already).
+    low, high = sorted((fd_in, fd_out))
+    os.closerange(3, low)
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, 1 << 16)
     # No file outside the sandbox's own folders can be opened for reading (in bubblewrap: no
     # /proc, whose mountinfo and cmdline would name host paths); best effort where the kernel
     # has no Landlock.
