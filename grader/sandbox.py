@@ -5,8 +5,13 @@ Layers, outermost first (each one is there because the ones inside it can fail):
 * **bubblewrap** (Linux, when ``bwrap`` works): no network, own PID/IPC/UTS/user/cgroup namespaces,
   uid 65534 inside, a cleared environment, a size-limited private ``/tmp``, and a read-only view
   holding only the interpreter, its libraries, the few grader modules the worker needs and the
-  submission. The reference solutions, the hidden checks (``grader/checks.py``), the gradebook and
-  any results path are simply not there. Killing bwrap ends the PID namespace and all in it.
+  submission, all at neutral paths (``sandbox_view``: /opt/vg/python, /opt/vg/venv,
+  /opt/vg/grader, /submission), so that no host path (checkout, venv, interpreter's home,
+  temporary folders) shows in ``sys.path``, ``__file__``, tracebacks or the environment. The
+  reference solutions, the hidden checks (``grader/checks.py``), the gradebook and any results
+  path are simply not there. bwrap reads its options from a descriptor (``bubblewrap_popen``),
+  so its command line names no host path either. Killing bwrap ends the PID namespace and all
+  in it.
 * **the worker template** (with bubblewrap and the seccomp filter): rather than one bubblewrap
   sandbox and one interpreter per worker, each judge process keeps one sandbox whose interpreter
   has numpy loaded (``grader/zygote.py``, see ``Template``) and forks the workers. A forked worker
@@ -25,12 +30,20 @@ Layers, outermost first (each one is there because the ones inside it can fail):
   parent died. Created beside the judge's own cgroup, removed when the worker ends.
 * **rlimits** (every mode): address space, CPU seconds, file size, open files, no core dumps, and
   process count (enforced by the kernel only for a non-root uid).
+* **Landlock** (Linux 5.13+, installed by the worker itself, see ``install_landlock``): files
+  can be opened for reading only beneath the sandbox's own folders, never under /proc, whose
+  mountinfo (bind mounts name their host source), cmdline, environ and uid_map would tell about
+  the host; in the fallback, only beneath the interpreter's folders, the submission and the
+  working folder.
 * **seccomp** (x86-64 Linux, installed by the worker itself before any student code runs, see
   ``install_seccomp``): no new processes or programs, no sockets, no signals to other processes,
   no ptrace, no changing limits, no namespace or mount tricks.
 
 The judge enforces wall-clock limits (``grader.remote``) and ends a worker with ``stop_worker``:
-SIGKILL to every task of its cgroup, its process group and its known descendants.
+SIGKILL to every task of its cgroup, its process group and its known descendants. Every process
+started here dies with the one that started it (parent-death signal, ``--die-with-parent``);
+the CLI's pool processes too (``tie_to_parent``), and a run's temporary files live in one
+folder per run that the next run removes if its owner died (``claim_run_folder``).
 """
 
 from __future__ import annotations

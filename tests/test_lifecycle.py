@@ -179,12 +179,12 @@ def _assert_consistent(book: Path) -> int:
 
 # --- the run -------------------------------------------------------------------------------------
 
-def _start(paths: list[Path], book: Path, tmp: Path, token: str, extra: tuple = ()
-           ) -> subprocess.Popen:
+def _start(paths: list[Path], book: Path, tmp: Path, token: str, extra: tuple = (),
+           workers: int = 2) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(tmp), VG_LIFECYCLE_RUN=token)
     return subprocess.Popen(
         [sys.executable, "-m", "grader", "grade", *map(str, paths), "--gradebook", str(book),
-         "--workers", "2", *extra],
+         "--workers", str(workers), *extra],
         cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -226,21 +226,25 @@ def _stale_cgroups(pids: set[int]) -> list[str]:
             if p.name[len(sandbox._CGROUP_PREFIX):].split("-")[0] in {str(x) for x in pids}]
 
 
-CASES = [pytest.param(sig, "bubblewrap", id=f"{sig.name}-bubblewrap",
-                      marks=pytest.mark.skipif(not bubblewrap_works(),
-                                               reason="bubblewrap is not usable here"))
+_BWRAP = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap is not usable here")
+CASES = [pytest.param(sig, "bubblewrap", 2, id=f"{sig.name}-bubblewrap", marks=_BWRAP)
          for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)]
-CASES.append(pytest.param(signal.SIGKILL, "subprocess", id="SIGKILL-subprocess"))
+CASES += [pytest.param(signal.SIGKILL, "subprocess", 2, id="SIGKILL-subprocess"),
+          # One judge, in the CLI's own process: its template and workers are its children.
+          pytest.param(signal.SIGKILL, "bubblewrap", 1, id="SIGKILL-bubblewrap-sequential",
+                       marks=_BWRAP),
+          pytest.param(signal.SIGTERM, "bubblewrap", 1, id="SIGTERM-bubblewrap-sequential",
+                       marks=_BWRAP)]
 
 
-@pytest.mark.parametrize(("signum", "mode"), CASES)
-def test_a_killed_batch_leaves_no_process_and_no_folder(signum, mode, tmp_path):
+@pytest.mark.parametrize(("signum", "mode", "workers"), CASES)
+def test_a_killed_batch_leaves_no_process_and_no_folder(signum, mode, workers, tmp_path):
     token, marker = "vglife" + secrets.token_hex(6), "vgslow" + secrets.token_hex(4)
     klass = _make_class(tmp_path / "class", marker)
     book, tmp = tmp_path / "book.sqlite", tmp_path / "tmp"
     tmp.mkdir()
     extra = ("--no-sandbox",) if mode == "subprocess" else ()
-    cli = _start([klass], book, tmp, token, extra)
+    cli = _start([klass], book, tmp, token, extra, workers)
     seen = _wait_until_busy(cli, book, marker, templates=(mode == "bubblewrap"))
     assert _folders(tmp) == [f"{RUN_PREFIX}{cli.pid}-{_stat(cli.pid)[2]}"]
     if signum == signal.SIGINT:
