@@ -274,8 +274,13 @@ def sandbox_view() -> SandboxView:
         data = base / "lib" / version / f"{sysconfig._get_sysconfigdata_name()}.py"
         if data.is_file():  # sysconfig's build-time variables name the prefix
             text = data.read_text(encoding="utf-8")
-            for prefix in sorted({sys.base_prefix, str(base)}, key=len, reverse=True):
-                text = text.replace(prefix, SANDBOX_PYTHON)
+            names = {sys.base_prefix: SANDBOX_PYTHON, str(base): SANDBOX_PYTHON}
+            for key in ("abs_builddir", "abs_srcdir", "srcdir"):  # where it was compiled
+                value = sysconfig.get_config_var(key)
+                if isinstance(value, str) and value.startswith("/") and len(value) > 1:
+                    names[value] = "/opt/vg/python-build"
+            for old in sorted(names, key=len, reverse=True):
+                text = text.replace(old, names[old])
             (folder / data.name).write_text(text, encoding="utf-8")
             bind(folder / data.name, f"{SANDBOX_PYTHON}/lib/{version}/{data.name}")
         libdir = sysconfig.get_config_var("LIBDIR")
