@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.remote import WorkerStudent
 from grader.sandbox import Limits, bubblewrap_works
@@ -181,3 +183,58 @@ def test_graded_results_of_the_gatherer_name_nothing_of_the_host(template, tmp_p
     results = json.loads((out / "results.json").read_text())
     assert results["score"] == ENTRY.expect.score
     assert leaks(text.replace(str(submission), "<submission>")) == []
+
+
+# --- the view itself: every path inside is neutral -----------------------------------------------
+
+_DESTINATION = {"--ro-bind": 2, "--bind": 2, "--dev-bind": 2, "--symlink": 2, "--tmpfs": 1,
+                "--dir": 1, "--remount-ro": 1, "--proc": 1, "--dev": 1, "--chdir": 1}
+_NO_PATH = {"--size": 1, "--uid": 1, "--gid": 1, "--hostname": 1, "--setenv": 2}
+
+
+def _inside_paths(command: list[str]) -> list[str]:
+    """The sandbox-side path of every mount, link and folder a bwrap command line makes."""
+    paths, index = [], 1
+    while index < len(command):
+        option = command[index]
+        if option in _DESTINATION:
+            count = _DESTINATION[option]
+            paths.append(command[index + count])
+            index += count + 1
+        elif option in _NO_PATH:
+            if option == "--setenv":
+                paths.append(command[index + 2])  # a value the worker sees
+            index += _NO_PATH[option] + 1
+        else:
+            index += 1
+    return paths
+
+
+@pytest.mark.parametrize("template", [True, False], ids=["template", "worker"])
+def test_every_path_inside_the_sandbox_is_neutral(template, tmp_path):
+    from grader.sandbox import bubblewrap_command, sandbox_view
+
+    inside = _inside_paths(bubblewrap_command(tmp_path, template=template))
+    inside += [sandbox_view().executable] + [v for _, v in sandbox_view().env]
+    assert "/submission" in inside and "/opt/vg/grader/worker.py" in inside
+    assert [p for p in inside if leaks(p)] == []
+    neutral = ("/opt/vg/", "/usr/", "/etc/", "/submission")
+    others = {p for p in inside if p.startswith("/") and not p.startswith(neutral)}
+    assert others <= {"/", "/lib", "/lib64", "/bin", "/proc", "/dev", "/tmp", "/usr", "/usr/bin",
+                      "/opt/vg/held-tmp"}, others
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(parts=st.lists(st.text(alphabet="abcxyz_.-0123456789", min_size=1, max_size=8)
+                      .filter(lambda s: s not in (".", "..")), max_size=4),
+       which=st.integers(min_value=0, max_value=64))
+def test_a_host_path_under_a_bound_folder_is_translated_to_a_neutral_one(parts, which):
+    from grader.sandbox import sandbox_view
+
+    view = sandbox_view()
+    source, target = view.binds[which % len(view.binds)]
+    host = Path(source).joinpath(*parts)
+    inside = view.translate(host)
+    assert inside is not None and not leaks(str(inside))
+    assert str(inside).startswith(("/opt/vg", "/usr/"))
+    assert inside.parts[-len(parts):] == tuple(parts) if parts else True

@@ -341,3 +341,55 @@ def test_a_run_claims_its_folder_and_points_temporary_files_there(tmp_path, monk
         sandbox.release_run_folder(folder, str(tmp_path))
     assert not folder.exists()
     assert os.environ["TMPDIR"] == str(tmp_path)
+
+
+# --- a signal during the gradebook's transaction waits for it -----------------------------------
+
+def test_a_signal_during_recording_waits_for_the_transaction(tmp_path):
+    from grader.cli import _Interrupted, _Run
+
+    run = _Run()
+    previous = signal.signal(signal.SIGUSR1, run.on_signal)
+    db = sqlite3.connect(tmp_path / "book.sqlite")
+    db.execute("CREATE TABLE rows (n INTEGER)")
+    try:
+        run.begin_recording()
+        with db:  # the signal arrives in the middle of a transaction: it must not break it
+            db.execute("INSERT INTO rows VALUES (1)")
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(0.01)  # the handler runs here, and must not raise
+            db.execute("INSERT INTO rows VALUES (2)")
+        with pytest.raises(_Interrupted) as stopped:
+            run.end_recording()
+        assert stopped.value.signum == signal.SIGUSR1
+        # Outside a transaction the signal interrupts at once.
+        with pytest.raises(_Interrupted):
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(0.5)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert db.execute("SELECT n FROM rows ORDER BY n").fetchall() == [(1,), (2,)]
+    db.close()
+
+
+def test_pool_processes_are_tied_to_their_parent():
+    """``tie_to_parent`` in a child: the kernel kills it when its parent ends, and it ignores
+    SIGINT and SIGTERM (the CLI handles those and ends the pool itself)."""
+    code = ("import os, signal, sys, time\n"
+            "from grader.sandbox import tie_to_parent\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    tie_to_parent(os.getppid())\n"
+            "    os.kill(os.getpid(), signal.SIGTERM); os.kill(os.getpid(), signal.SIGINT)\n"
+            "    print(os.getpid(), flush=True)\n"
+            "    time.sleep(60)\n"
+            "    os._exit(0)\n"
+            "time.sleep(0.5)\n"
+            "os._exit(0)  # the parent ends; the child must follow\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=30)
+    child = int(done.stdout.split()[0])  # it survived its own SIGTERM and SIGINT
+    deadline = time.monotonic() + 3
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(child)
