@@ -19,6 +19,7 @@ import os
 import signal
 import sqlite3
 import sys
+import threading
 import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -132,7 +133,11 @@ def run_grade(args: argparse.Namespace) -> int:
     started outlives it, and its temporary files go with it (see ``sandbox.claim_run_folder``)."""
     run = _Run()
     previous_tmpdir = os.environ.get("TMPDIR")
-    handlers = {s: signal.signal(s, run.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # Only the main thread may handle signals (run_grade called from another thread leaves
+    # them as they are).
+    main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.signal(s, run.on_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
+        if main_thread else {}
     folder = None
     try:
         folder = claim_run_folder()
