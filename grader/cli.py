@@ -207,6 +207,7 @@ def _grade(args: argparse.Namespace, run: _Run) -> int:
         print(f"cannot open the gradebook {args.gradebook}: {error}", file=sys.stderr)
         return 2
     run.gradebook = gradebook
+    run.total = len(paths)  # until the unchanged ones are known
     todo: list[Path] = []
     skipped: list[str] = []
     progress = Progress(len(paths))
