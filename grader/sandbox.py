@@ -642,8 +642,12 @@ def pids_cgroup_works() -> bool:
     return True
 
 
-def _remove_stale_cgroups(parent: Path) -> None:
-    """Empty cgroups left by judges that died without cleaning up (their pid is gone)."""
+def _remove_stale_cgroups(parent: Path, wait: bool = True) -> None:
+    """Empty cgroups left by judges that died without cleaning up (their pid is gone).
+
+    wait: keep killing and retrying until each is gone (a few seconds at most); else one kill
+    and one try each (killed tasks stay in their cgroup until their parent, often init, reaps
+    them: a later run removes the cgroup)."""
     try:
         entries = list(parent.glob(f"{_CGROUP_PREFIX}*"))
     except OSError:
@@ -654,8 +658,19 @@ def _remove_stale_cgroups(parent: Path) -> None:
         except ValueError:
             continue
         if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
-            _empty_cgroup(entry)
-            _remove_cgroup(entry)
+            if wait:
+                _empty_cgroup(entry)
+                _remove_cgroup(entry)
+                continue
+            for pid in _cgroup_pids(entry):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                entry.rmdir()
+            except OSError:
+                pass
 
 
 def _cgroup_pids(path: Path) -> list[int]:
@@ -1129,10 +1144,11 @@ def tie_to_parent(parent: int) -> None:
 
 
 def remove_stale_cgroups() -> None:
-    """Kill the tasks of, and remove, pids cgroups whose judge died (killed pool processes)."""
+    """Kill the tasks of, and remove, pids cgroups whose judge died (killed pool processes),
+    without waiting for any (a run's start must not wait on init reaping someone's tasks)."""
     own = _own_cgroup("pids")
     if own is not None and (_CGROUP_ROOT / "cgroup.procs").exists():
-        _remove_stale_cgroups(_CGROUP_ROOT / own.lstrip("/"))
+        _remove_stale_cgroups(_CGROUP_ROOT / own.lstrip("/"), wait=False)
 
 
 def close_template() -> None:
