@@ -148,10 +148,12 @@ def _judge_folder() -> Path:
     """This judge process's own folder: the worker modules' bytecode and the generated files of
     the sandbox's view. Removed at exit (and, after a crash, with its run's folder by the next
     run, see ``remove_stale_run_folders``)."""
-    import atexit
+    import multiprocessing.util
 
     folder = Path(tempfile.mkdtemp(prefix="vg-bytecode-"))
-    atexit.register(shutil.rmtree, folder, True)
+    # Runs at exit in the main process and in multiprocessing's workers alike (which end with
+    # os._exit: an atexit hook would never run there).
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(folder, True), exitpriority=0)
     return folder
 
 

@@ -393,3 +393,35 @@ def test_pool_processes_are_tied_to_their_parent():
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not _alive(child)
+
+
+_POOL_JOB = """
+import os, sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+
+def job(_):
+    from grader import sandbox
+    return str(sandbox._judge_folder())
+
+
+if __name__ == "__main__":
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        print(" ".join(sorted(set(pool.map(job, range(4))))))
+"""
+
+
+def test_a_judge_in_a_pool_process_removes_its_folder_at_exit(tmp_path):
+    """Pool processes end with os._exit (no atexit hooks): their judge folder must still go,
+    also outside a CLI run's folder."""
+    script = tmp_path / "pool_job.py"
+    script.write_text(_POOL_JOB)
+    done = subprocess.run([sys.executable, str(script)], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO),
+                                                          TMPDIR=str(tmp_path)))
+    assert done.returncode == 0, done.stderr[-2000:]
+    folders = done.stdout.split()
+    assert folders and all(Path(f).parent == tmp_path for f in folders)
+    assert [f for f in folders if Path(f).exists()] == []
