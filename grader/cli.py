@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sqlite3
 import sys
+import threading
 import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from . import __version__
 from .batch import DEFAULT_SEED, SubmissionResult, grade_submission, sandbox_description
-from .sandbox import Limits
+from .sandbox import Limits, claim_run_folder, release_run_folder, tie_to_parent
 
 CONFIG_NAME = "grader.toml"
 
@@ -93,7 +95,96 @@ def _grade_one(path: str, seed: int, limits: Limits, sandbox: bool | None,
     return grade_submission(Path(path), seed, limits, sandbox, measure)
 
 
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM reached the CLI (a BaseException: no ``except Exception`` of the
+    grading code may swallow it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Run:
+    """What a signal must know about the batch: the pool to end, the gradebook to close, how
+    many submissions were recorded, whether a gradebook transaction is under way."""
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        self.gradebook = None
+        self.total = 0
+        self.recorded = 0
+        self.graded = 0
+        self.recording = False
+        self.pending: int | None = None
+
+    def on_signal(self, signum: int, _frame) -> None:
+        if self.pending is None:
+            self.pending = signum
+        if not self.recording:  # else the transaction ends first, see ``end_recording``
+            raise _Interrupted(signum)
+
+    def begin_recording(self) -> None:
+        self.recording = True
+
+    def end_recording(self) -> None:
+        self.recording = False
+        if self.pending is not None:
+            raise _Interrupted(self.pending)
+
+    def stop_pool(self) -> None:
+        """SIGKILL the pool's processes (their templates and workers die with them: each is
+        tied to its parent) and wait for them."""
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join(5)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_grade(args: argparse.Namespace) -> int:
+    """``grade``: exit 0 when grading worked; 2 for bad arguments; 130 after SIGINT (Ctrl-C) and
+    143 after SIGTERM, once the submission being recorded is in the gradebook. Nothing the run
+    started outlives it, and its temporary files go with it (see ``sandbox.claim_run_folder``)."""
+    run = _Run()
+    previous_tmpdir = os.environ.get("TMPDIR")
+    # Only the main thread may handle signals (run_grade called from another thread leaves
+    # them as they are).
+    main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.signal(s, run.on_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
+        if main_thread else {}
+    folder = None
+    try:
+        folder = claim_run_folder()
+        return _grade(args, run)
+    except _Interrupted as stop:
+        for number in handlers:  # a second Ctrl-C must not interrupt the cleaning up
+            signal.signal(number, signal.SIG_IGN)
+        run.stop_pool()
+        name = signal.Signals(stop.signum).name
+        if run.gradebook is not None:
+            run.gradebook.close()
+            print(f"interrupted by {name}: {run.recorded} submission(s) recorded in the "
+                  f"gradebook, {run.total - run.recorded} not graded (grading again grades "
+                  "only those)", file=sys.stderr)
+        else:
+            print(f"interrupted by {name}: {run.graded} of {run.total} submission(s) graded, "
+                  "nothing recorded (no --gradebook)", file=sys.stderr)
+        return 128 + stop.signum
+    finally:
+        for number in handlers:
+            signal.signal(number, signal.SIG_IGN)
+        run.stop_pool()
+        if folder is not None:
+            release_run_folder(folder, previous_tmpdir)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def _grade(args: argparse.Namespace, run: _Run) -> int:
     from .gradebook import Gradebook
     from .identity import BatchRefused, expand, submission_name
     from .loader import reference_functions
@@ -137,6 +228,8 @@ def run_grade(args: argparse.Namespace) -> int:
     except (OSError, sqlite3.Error) as error:
         print(f"cannot open the gradebook {args.gradebook}: {error}", file=sys.stderr)
         return 2
+    run.gradebook = gradebook
+    run.total = len(paths)  # until the unchanged ones are known
     todo: list[Path] = []
     skipped: list[str] = []
     progress = Progress(len(paths))
@@ -159,25 +252,36 @@ def run_grade(args: argparse.Namespace) -> int:
     results: list[SubmissionResult] = []
 
     def finish(result: SubmissionResult) -> None:
-        results.append(result)
-        if gradebook is not None:
-            gradebook.record(result)
-        if args.feedback:
-            write_feedback(result, Path(args.feedback), reference)
-        progress.update(result, result.name)
+        run.begin_recording()  # a signal now waits for the transaction (end_recording)
+        try:
+            results.append(result)
+            run.graded += 1
+            if gradebook is not None:
+                gradebook.record(result)
+                run.recorded += 1
+            if args.feedback:
+                write_feedback(result, Path(args.feedback), reference)
+            progress.update(result, result.name)
+        finally:
+            run.end_recording()
 
     measure = bool(args.feedback)  # the gradient-flow measurement only feeds the feedback plot
     workers = max(1, min(args.workers, len(todo))) if todo else 1
+    run.total = len(todo)
     if workers == 1:
         for path in todo:
             finish(grade_submission(path, seed, limits, sandbox, measure))
     else:
-        # Judges in separate processes: each drives its own sandboxed workers.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_grade_one, str(p), seed, limits, sandbox, measure)
-                       for p in todo]
-            for future in as_completed(futures):
-                finish(future.result())
+        # Judges in separate processes: each drives its own sandboxed workers, and dies with
+        # this process (tie_to_parent), taking its templates and workers along.
+        run.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                       initializer=tie_to_parent, initargs=(os.getpid(),))
+        futures = [run.pool.submit(_grade_one, str(p), seed, limits, sandbox, measure)
+                   for p in todo]
+        for future in as_completed(futures):
+            finish(future.result())
+        run.pool.shutdown()
+        run.pool = None
 
     if args.results:
         write_results_json(results[0], Path(args.results))

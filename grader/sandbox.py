@@ -5,8 +5,13 @@ Layers, outermost first (each one is there because the ones inside it can fail):
 * **bubblewrap** (Linux, when ``bwrap`` works): no network, own PID/IPC/UTS/user/cgroup namespaces,
   uid 65534 inside, a cleared environment, a size-limited private ``/tmp``, and a read-only view
   holding only the interpreter, its libraries, the few grader modules the worker needs and the
-  submission. The reference solutions, the hidden checks (``grader/checks.py``), the gradebook and
-  any results path are simply not there. Killing bwrap ends the PID namespace and all in it.
+  submission, all at neutral paths (``sandbox_view``: /opt/vg/python, /opt/vg/venv,
+  /opt/vg/grader, /submission), so that no host path (checkout, venv, interpreter's home,
+  temporary folders) shows in ``sys.path``, ``__file__``, tracebacks or the environment. The
+  reference solutions, the hidden checks (``grader/checks.py``), the gradebook and any results
+  path are simply not there. bwrap reads its options from a descriptor (``bubblewrap_popen``),
+  so its command line names no host path either. Killing bwrap ends the PID namespace and all
+  in it.
 * **the worker template** (with bubblewrap and the seccomp filter): rather than one bubblewrap
   sandbox and one interpreter per worker, each judge process keeps one sandbox whose interpreter
   has numpy loaded (``grader/zygote.py``, see ``Template``) and forks the workers. A forked worker
@@ -25,12 +30,20 @@ Layers, outermost first (each one is there because the ones inside it can fail):
   parent died. Created beside the judge's own cgroup, removed when the worker ends.
 * **rlimits** (every mode): address space, CPU seconds, file size, open files, no core dumps, and
   process count (enforced by the kernel only for a non-root uid).
+* **Landlock** (Linux 5.13+, installed by the worker itself, see ``install_landlock``): files
+  can be opened for reading only beneath the sandbox's own folders, never under /proc, whose
+  mountinfo (bind mounts name their host source), cmdline, environ and uid_map would tell about
+  the host; in the fallback, only beneath the interpreter's folders, the submission and the
+  working folder.
 * **seccomp** (x86-64 Linux, installed by the worker itself before any student code runs, see
   ``install_seccomp``): no new processes or programs, no sockets, no signals to other processes,
   no ptrace, no changing limits, no namespace or mount tricks.
 
 The judge enforces wall-clock limits (``grader.remote``) and ends a worker with ``stop_worker``:
-SIGKILL to every task of its cgroup, its process group and its known descendants.
+SIGKILL to every task of its cgroup, its process group and its known descendants. Every process
+started here dies with the one that started it (parent-death signal, ``--die-with-parent``);
+the CLI's pool processes too (``tie_to_parent``), and a run's temporary files live in one
+folder per run that the next run removes if its owner died (``claim_run_folder``).
 """
 
 from __future__ import annotations
@@ -123,27 +136,6 @@ def bubblewrap_works() -> bool:
     return probe.returncode == 0
 
 
-def _python_roots() -> list[Path]:
-    """Folders the interpreter needs: its prefixes and library paths (venv and base)."""
-    roots = set()
-    for value in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
-        roots.add(Path(value).resolve())
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        path = sysconfig.get_paths().get(key)
-        if path:
-            roots.add(Path(path).resolve())
-    roots.add(Path(sys.executable).resolve().parent)
-    # Only keep outermost folders, and never the whole filesystem or /usr twice.
-    kept: list[Path] = []
-    for root in sorted(roots, key=lambda p: len(p.parts)):
-        if root == Path("/") or any(root.is_relative_to(k) for k in kept):
-            continue
-        if root.is_relative_to("/usr"):
-            continue
-        kept.append(root)
-    return kept
-
-
 def _numpy_libs() -> list[Path]:
     """numpy's site-packages may sit outside the prefixes (e.g. a user install)."""
     import numpy
@@ -152,24 +144,186 @@ def _numpy_libs() -> list[Path]:
 
 
 @functools.cache
+def _judge_folder() -> Path:
+    """This judge process's own folder: the worker modules' bytecode and the generated files of
+    the sandbox's view. Removed at exit (and, after a crash, with its run's folder by the next
+    run, see ``remove_stale_run_folders``)."""
+    import multiprocessing.util
+
+    folder = Path(tempfile.mkdtemp(prefix="vg-bytecode-"))
+    # Runs at exit in the main process and in multiprocessing's workers alike (which end with
+    # os._exit: an atexit hook would never run there).
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(folder, True), exitpriority=0)
+    return folder
+
+
+@functools.cache
 def _worker_bytecode() -> Path | None:
     """The worker's own modules compiled once per judge process (a worker cannot write them:
     its view is read-only), which saves every worker start their compilation."""
-    import atexit
     import importlib.util
     import py_compile
-    import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix="vg-bytecode-")) / "__pycache__"
-    folder.mkdir()
-    atexit.register(shutil.rmtree, folder.parent, True)
+    folder = _judge_folder() / "__pycache__"
+    folder.mkdir(exist_ok=True)
     try:
         for name in WORKER_MODULES:
             target = Path(importlib.util.cache_from_source(str(GRADER_DIR / name))).name
-            py_compile.compile(str(GRADER_DIR / name), cfile=str(folder / target), doraise=True)
+            # Compiled under the sandbox's name: code objects show no host path.
+            py_compile.compile(str(GRADER_DIR / name), cfile=str(folder / target),
+                               dfile=f"{SANDBOX_GRADER}/{name}", doraise=True)
     except (OSError, py_compile.PyCompileError):
         return None
     return folder
+
+
+# --- what the sandbox shows: the interpreter at neutral paths -----------------------------------
+
+# Inside bubblewrap, nothing has the path it has on the host: the interpreter's installation is
+# at /opt/vg/python, a virtual environment's packages at /opt/vg/venv, the worker modules at
+# /opt/vg/grader, the submission at /submission. Host paths (the checkout, the venv, the
+# interpreter's home, the judge's temporary folders) would tell student code where to look
+# for the reference and who runs the judge.
+SANDBOX_PYTHON = "/opt/vg/python"
+SANDBOX_VENV = "/opt/vg/venv"
+SANDBOX_GRADER = "/opt/vg/grader"
+# Files of a site-packages folder that name host paths (editable installs, local wheels); a
+# worker sees them empty.
+_LEAKY_NAMES = ("*.pth", "*.egg-link", "__editable__*", "*.dist-info/direct_url.json")
+
+
+@dataclass(frozen=True)
+class SandboxView:
+    """How the interpreter appears inside bubblewrap.
+
+    binds: (host path, sandbox path) pairs bound read-only (what ``translate`` maps).
+    arguments: the bubblewrap options that build this view, in order: the binds, empty
+        read-only folders over what must not be seen, empty files over files of site-packages
+        that name host paths, the virtual environment's link to the interpreter.
+    executable: the interpreter's path inside.
+    env: variables the interpreter needs to start (LD_LIBRARY_PATH for a shared libpython); the
+        worker removes them from its environment before any student code.
+    """
+
+    binds: tuple[tuple[str, str], ...]
+    arguments: tuple[str, ...]
+    executable: str
+    env: tuple[tuple[str, str], ...]
+
+    def translate(self, host: Path) -> Path | None:
+        """Where ``host`` appears inside (None where it does not)."""
+        host = Path(host)
+        best: tuple[int, Path] | None = None
+        for source, target in self.binds:
+            if host.is_relative_to(source) and (best is None or len(source) > best[0]):
+                best = (len(source), Path(target) / host.relative_to(source))
+        if best is None and host.is_relative_to("/usr"):
+            return host
+        return None if best is None else best[1]
+
+
+def _leaky_files(folder: Path) -> list[Path]:
+    """Files of a site-packages folder that exist to point at host paths: ``.pth`` files (paths
+    or code run at start-up, e.g. an editable install's finder), editable-install finders and
+    links, and pip's record of where a local package came from."""
+    found = []
+    for pattern in _LEAKY_NAMES:
+        found += [p for p in folder.glob(pattern) if p.is_file() and not p.is_symlink()]
+    return sorted(set(found))
+
+
+@functools.cache
+def sandbox_view() -> SandboxView:
+    """The interpreter, its standard library and its packages, at neutral paths (computed once
+    per judge process; generated files go into the judge's own folder)."""
+    folder = _judge_folder()
+    empty = folder / "empty"
+    empty.write_bytes(b"")
+    binds: list[tuple[str, str]] = []
+    args: list[str] = []
+
+    def bind(source: Path | str, target: str) -> None:
+        binds.append((str(source), target))
+        args.extend(["--ro-bind", str(source), target])
+
+    def cover(target: str) -> None:
+        args.extend(["--tmpfs", target, "--remount-ro", target])
+
+    def blank_leaks(host: Path, target: str) -> None:
+        for path in _leaky_files(host):
+            args.extend(["--ro-bind", str(empty), f"{target}/{path.relative_to(host)}"])
+
+    env: list[tuple[str, str]] = []
+    real = Path(sys.executable).resolve()
+    base = Path(sys.base_prefix).resolve()
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if base.is_relative_to("/usr"):
+        executable = str(real)
+        base_bin = str(real.parent)
+    else:
+        bind(base, SANDBOX_PYTHON)
+        # Of the installation's programs only the interpreter; its headers, build files and
+        # pkg-config data name the host prefix.
+        base_bin = f"{SANDBOX_PYTHON}/bin"
+        executable = f"{base_bin}/{real.name if real.is_relative_to(base) else 'python3'}"
+        args.extend(["--tmpfs", base_bin])
+        bind(real, executable)
+        args.extend(["--remount-ro", base_bin])
+        for sub in ("include", "share", "lib/pkgconfig",
+                    *[str(p.relative_to(base)) for p in (base / "lib" / version).glob("config-*")]):
+            if (base / sub).is_dir():
+                cover(f"{SANDBOX_PYTHON}/{sub}")
+        data = base / "lib" / version / f"{sysconfig._get_sysconfigdata_name()}.py"
+        if data.is_file():  # sysconfig's build-time variables name the prefix
+            text = data.read_text(encoding="utf-8")
+            names = {sys.base_prefix: SANDBOX_PYTHON, str(base): SANDBOX_PYTHON}
+            for key in ("abs_builddir", "abs_srcdir", "srcdir"):  # where it was compiled
+                value = sysconfig.get_config_var(key)
+                if isinstance(value, str) and value.startswith("/") and len(value) > 1:
+                    names[value] = "/opt/vg/python-build"
+            for old in sorted(names, key=len, reverse=True):
+                text = text.replace(old, names[old])
+            (folder / data.name).write_text(text, encoding="utf-8")
+            bind(folder / data.name, f"{SANDBOX_PYTHON}/lib/{version}/{data.name}")
+        libdir = sysconfig.get_config_var("LIBDIR")
+        if sysconfig.get_config_var("Py_ENABLE_SHARED") and libdir \
+                and Path(libdir).resolve().is_relative_to(base):
+            # The interpreter finds libpython through a run path naming the host prefix.
+            env.append(("LD_LIBRARY_PATH", str(Path(SANDBOX_PYTHON) /
+                                                Path(libdir).resolve().relative_to(base))))
+    site = sorted({Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")})
+    if Path(sys.prefix).resolve() != base:  # a virtual environment: rebuilt at /opt/vg/venv
+        system = "false"
+        try:
+            for line in (Path(sys.prefix) / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "include-system-site-packages":
+                    system = value.strip()
+        except OSError:
+            pass
+        (folder / "pyvenv.cfg").write_text(
+            f"home = {base_bin}\ninclude-system-site-packages = {system}\n"
+            f"version = {'.'.join(map(str, sys.version_info[:3]))}\n", encoding="utf-8")
+        bind(folder / "pyvenv.cfg", f"{SANDBOX_VENV}/pyvenv.cfg")
+        args.extend(["--dir", f"{SANDBOX_VENV}/bin",
+                     "--symlink", executable, f"{SANDBOX_VENV}/bin/python"])
+        executable = f"{SANDBOX_VENV}/bin/python"
+        prefix = Path(sys.prefix).resolve()
+        for path in site:
+            if path.is_dir() and path.is_relative_to(prefix):
+                target = f"{SANDBOX_VENV}/{path.relative_to(prefix)}"
+                bind(path, target)
+                blank_leaks(path, target)
+    elif not base.is_relative_to("/usr"):
+        for path in site:
+            if path.is_dir() and path.is_relative_to(base):
+                blank_leaks(path, f"{SANDBOX_PYTHON}/{path.relative_to(base)}")
+    view = SandboxView(tuple(binds), tuple(args), executable, tuple(env))
+    # numpy outside the installation (a user install): shown where it is on the host.
+    for path in _numpy_libs():
+        if view.translate(path) is None:
+            bind(path, str(path))
+    return SandboxView(tuple(binds), tuple(args), executable, tuple(env))
 
 
 def bubblewrap_command(submission: Path, limits: Limits | None = None,
@@ -177,8 +331,10 @@ def bubblewrap_command(submission: Path, limits: Limits | None = None,
     """The bwrap command line (without the worker's own arguments) for ``submission``.
 
     template: for the worker template, whose workers may need an empty folder to hold the old
-    /tmp while they mount their own (see ``isolate_template_child``)."""
+    /tmp while they mount their own (see ``isolate_template_child``); the template is PID 1 of
+    its sandbox's PID namespace (no bubblewrap process runs in there)."""
     limits = limits or Limits()
+    view = sandbox_view()
     command = [
         shutil.which("bwrap") or "bwrap",
         "--ro-bind", "/usr", "/usr",
@@ -192,38 +348,59 @@ def bubblewrap_command(submission: Path, limits: Limits | None = None,
                   "/etc/ld.so.conf.d"):
         if Path(extra).exists():
             command += ["--ro-bind", extra, extra]
-    roots = _python_roots()
-    for root in roots + [p for p in _numpy_libs() if not any(p.is_relative_to(r) for r in roots)]:
-        if not root.is_relative_to("/usr"):
-            command += ["--ro-bind", str(root), str(root)]
-    # A grader installed as a wheel lives in site-packages, inside a root bound above: cover
+    command += list(view.arguments)
+    # A grader installed as a wheel lives in site-packages, inside a folder bound above: cover
     # the reference solutions and the judge's own package there (the worker gets its modules at
     # /opt/vg/grader), as the fallback covers the solutions.
-    bound = [*roots, *_numpy_libs(), Path("/usr")]
     for hidden in (SOLUTIONS_DIR, GRADER_DIR):
-        if hidden.is_dir() and any(hidden.is_relative_to(r) for r in bound):
-            command += ["--tmpfs", str(hidden), "--remount-ro", str(hidden)]
+        inside = view.translate(hidden) if hidden.is_dir() else None
+        if inside is not None:
+            command += ["--tmpfs", str(inside), "--remount-ro", str(inside)]
     for name in WORKER_MODULES:
-        command += ["--ro-bind", str(GRADER_DIR / name), f"/opt/vg/grader/{name}"]
+        command += ["--ro-bind", str(GRADER_DIR / name), f"{SANDBOX_GRADER}/{name}"]
     bytecode = _worker_bytecode()
     if bytecode is not None:
-        command += ["--ro-bind", str(bytecode), "/opt/vg/grader/__pycache__"]
+        command += ["--ro-bind", str(bytecode), f"{SANDBOX_GRADER}/__pycache__"]
     if template:
-        command += ["--dir", _HOLDING]
+        command += ["--dir", _HOLDING, "--as-pid-1"]
     command += [
         "--ro-bind", str(submission), "/submission",
         # bwrap's own root and /dev are unlimited tmpfs mounts: make them read-only so /tmp
         # (limited above) is the only writable place.
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--chdir", "/tmp",
-        "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        "--unshare-all", "--hostname", "vg-sandbox", "--die-with-parent", "--new-session",
+        "--cap-drop", "ALL",
         "--uid", str(NOBODY), "--gid", str(NOBODY),
         "--clearenv", "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", "/tmp",
         "--setenv", "TMPDIR", "/tmp",
         "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
         "--setenv", "MPLBACKEND", "Agg", "--setenv", "LANG", "C.UTF-8",
     ]
+    for name, value in view.env:
+        command += ["--setenv", name, value]
     return command
+
+
+def bubblewrap_popen(options: list[str], program: list[str], pass_fds: tuple[int, ...],
+                     preexec_fn: Any) -> subprocess.Popen:
+    """Run ``program`` (neutral paths only) under bwrap with ``options`` (``bubblewrap_command``)
+    read from a memory file (``--args``): bwrap's process is PID 1 of a classic worker's
+    sandbox, and its command line, readable there, would list every host path it binds."""
+    fd = os.memfd_create("vg-bwrap-args", 0)
+    try:
+        os.write(fd, b"".join(a.encode() + b"\0" for a in options[1:]))
+        os.lseek(fd, 0, os.SEEK_SET)
+        return subprocess.Popen(
+            [options[0], "--args", str(fd), *program], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(*pass_fds, fd),
+            # Not the judge's environment: bwrap's own process becomes PID 1 of the sandbox,
+            # and its /proc/1/environ is readable from inside (--clearenv only cleans the
+            # worker's).
+            env={"PATH": "/usr/bin:/bin"}, cwd="/", start_new_session=True,
+            preexec_fn=preexec_fn)
+    finally:
+        os.close(fd)
 
 
 # --- Linux system calls through ctypes (no dependency beyond the C library) ---------------------
@@ -467,8 +644,12 @@ def pids_cgroup_works() -> bool:
     return True
 
 
-def _remove_stale_cgroups(parent: Path) -> None:
-    """Empty cgroups left by judges that died without cleaning up (their pid is gone)."""
+def _remove_stale_cgroups(parent: Path, wait: bool = True) -> None:
+    """Empty cgroups left by judges that died without cleaning up (their pid is gone).
+
+    wait: keep killing and retrying until each is gone (a few seconds at most); else one kill
+    and one try each (killed tasks stay in their cgroup until their parent, often init, reaps
+    them: a later run removes the cgroup)."""
     try:
         entries = list(parent.glob(f"{_CGROUP_PREFIX}*"))
     except OSError:
@@ -479,8 +660,19 @@ def _remove_stale_cgroups(parent: Path) -> None:
         except ValueError:
             continue
         if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
-            _empty_cgroup(entry)
-            _remove_cgroup(entry)
+            if wait:
+                _empty_cgroup(entry)
+                _remove_cgroup(entry)
+                continue
+            for pid in _cgroup_pids(entry):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                entry.rmdir()
+            except OSError:
+                pass
 
 
 def _cgroup_pids(path: Path) -> list[int]:
@@ -604,15 +796,12 @@ class Template:
         self.cgroup = _make_cgroup(own, "template")
         ours, theirs = socket.socketpair()
         self.control = ours
-        command = bubblewrap_command(self.stage, own, template=True) + [
-            sys.executable, "-I", "/opt/vg/grader/zygote.py", str(theirs.fileno()),
-            json.dumps(_kept_under_tmp())]
+        program = [sandbox_view().executable, "-I", f"{SANDBOX_GRADER}/zygote.py",
+                   str(theirs.fileno()), json.dumps(_kept_under_tmp())]
         try:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
-                env={"PATH": "/usr/bin:/bin"}, cwd="/", start_new_session=True,
-                preexec_fn=_ChildSetup(own, self.cgroup))
+            self.process = bubblewrap_popen(bubblewrap_command(self.stage, own, template=True),
+                                            program, (theirs.fileno(),),
+                                            _ChildSetup(own, self.cgroup))
         except (OSError, subprocess.SubprocessError) as error:
             self._release()
             raise TemplateError(f"the worker template could not be started: {error}") from None
@@ -700,10 +889,12 @@ def template_usable(limits: Limits) -> bool:
 
 
 def _kept_under_tmp() -> list[str]:
-    """The interpreter's folders that live under /tmp (a venv made there, say): a forked worker
+    """Folders the sandbox shows under /tmp (only numpy installed outside the interpreter's
+    folders under the host's /tmp: the interpreter itself is at /opt/vg): a forked worker
     mounts its own /tmp and must bring these back."""
     kept: list[Path] = []
-    for root in sorted(_python_roots() + _numpy_libs(), key=lambda p: len(p.parts)):
+    for _, inside in sorted(sandbox_view().binds, key=lambda b: len(Path(b[1]).parts)):
+        root = Path(inside)
         if root.is_relative_to("/tmp") and root != Path("/tmp") \
                 and not any(root.is_relative_to(k) for k in kept):
             kept.append(root)
@@ -766,13 +957,10 @@ def start_worker(submission: Path, overrides: list[str], limits: Limits,
     reply_read, reply_write = os.pipe()
     try:
         if use_bwrap:
-            command = bubblewrap_command(submission, limits) + [
-                sys.executable, "-I", "/opt/vg/grader/worker.py",
-                str(request_read), str(reply_write), "/submission", options]
-            # Not the judge's environment: bwrap's own process becomes PID 1 of the sandbox, and
-            # its /proc/1/environ is readable from inside (--clearenv only cleans the worker's).
-            env = {"PATH": "/usr/bin:/bin"}
-            cwd = "/"
+            program = [sandbox_view().executable, "-I", f"{SANDBOX_GRADER}/worker.py",
+                       str(request_read), str(reply_write), "/submission", options]
+            process = bubblewrap_popen(bubblewrap_command(submission, limits), program,
+                                       (request_read, reply_write), setup)
             mode = "bubblewrap"
         else:
             workdir = Path(tempfile.mkdtemp(prefix="vg-worker-"))
@@ -786,13 +974,12 @@ def start_worker(submission: Path, overrides: list[str], limits: Limits,
             env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
                    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
                    "LANG": "C.UTF-8"}
-            cwd = str(workdir)
             mode = "subprocess"
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write), env=env,
-            cwd=cwd, start_new_session=True, preexec_fn=setup,
-        )
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write), env=env,
+                cwd=str(workdir), start_new_session=True, preexec_fn=setup,
+            )
     except BaseException:
         for fd in (request_write, reply_read):
             os.close(fd)
@@ -876,6 +1063,174 @@ def _descendants(root: int) -> set[int]:
                 found.add(child)
                 stack.append(child)
     return found
+
+
+# --- the life of a run: its temporary folder, its processes tied to the CLI ---------------------
+
+RUN_PREFIX = "vg-run-"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), which with
+    the pid names a process uniquely; None when no such process exists."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _run_owner_alive(name: str) -> bool:
+    """Whether the run that made folder ``name`` (vg-run-PID-START) is still running."""
+    pid, _, start = name[len(RUN_PREFIX):].partition("-")
+    try:
+        return _start_time(int(pid)) == start
+    except ValueError:
+        return True  # not one of ours: leave it alone
+
+
+def remove_stale_run_folders(base: Path | None = None) -> list[Path]:
+    """Delete the run folders (and pids cgroups) that runs which died left behind; a live run's
+    folder is never touched. Returns the folders removed."""
+    base = Path(base or tempfile.gettempdir())
+    removed = []
+    try:
+        entries = list(base.glob(f"{RUN_PREFIX}*"))
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink() and not _run_owner_alive(entry.name):
+            _remove_tree(entry)
+            removed.append(entry)
+    remove_stale_cgroups()
+    return removed
+
+
+def claim_run_folder() -> Path:
+    """Make this run's folder, ``vg-run-PID-START`` in the system's temporary folder, after
+    removing those of dead runs, and send every temporary file of this process and of the
+    processes it starts (TMPDIR is inherited) into it. A run killed by SIGKILL cannot clean up:
+    the next run removes its folder (its owner is gone)."""
+    base = Path(tempfile.gettempdir())
+    remove_stale_run_folders(base)
+    folder = base / f"{RUN_PREFIX}{os.getpid()}-{_start_time(os.getpid()) or 0}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    return folder
+
+
+def release_run_folder(folder: Path, previous_tmpdir: str | None) -> None:
+    """End this process's worker template and delete the run's folder (see ``claim_run_folder``)."""
+    close_template()
+    tempfile.tempdir = None
+    if previous_tmpdir is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = previous_tmpdir
+    _judge_folder.cache_clear()
+    _worker_bytecode.cache_clear()
+    sandbox_view.cache_clear()
+    _remove_tree(folder)
+
+
+def tie_to_parent(parent: int) -> None:
+    """For a process of the CLI's pool (its ``initializer``): die with the CLI, even by SIGKILL
+    (the kernel sends SIGKILL when the parent ends), and leave SIGINT and SIGTERM to it, which
+    finishes the gradebook's transaction and ends the pool itself."""
+    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before we asked
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def remove_stale_cgroups() -> None:
+    """Kill the tasks of, and remove, pids cgroups whose judge died (killed pool processes),
+    without waiting for any (a run's start must not wait on init reaping someone's tasks)."""
+    own = _own_cgroup("pids")
+    if own is not None and (_CGROUP_ROOT / "cgroup.procs").exists():
+        _remove_stale_cgroups(_CGROUP_ROOT / own.lstrip("/"), wait=False)
+
+
+def close_template() -> None:
+    """End this process's worker template now (it would be at exit)."""
+    global _template
+    if _template is not None:
+        _template.close()
+        _template = None
+
+
+# --- Landlock (installed by the worker on itself) ------------------------------------------------
+
+_NR_LANDLOCK_CREATE_RULESET, _NR_LANDLOCK_ADD_RULE, _NR_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_LANDLOCK_ACCESS_FS_READ_FILE = 1 << 2
+_LANDLOCK_RULE_PATH_BENEATH = 1
+
+
+class _LandlockRulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+
+class _LandlockPathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def readable_roots(submission: str) -> list[str]:
+    """Where the worker may open files for reading once student code runs.
+
+    In bubblewrap's view (the worker's modules at /opt/vg/grader) that is everything but /proc
+    and /sys: every mount there is a bind whose host source path /proc/self/mountinfo would
+    show, and /proc/*/cmdline, environ and uid_map would tell more about the host. In the
+    fallback's host view: the interpreter's folders (not the checkout), the submission, the
+    private working folder and the system's libraries.
+    """
+    if Path(__file__).resolve().parent == Path(SANDBOX_GRADER):
+        return [f"/{name}" for name in sorted(os.listdir("/")) if name not in ("proc", "sys")]
+    checkout = GRADER_DIR.parent
+    roots = {str(Path(p).resolve()) for p in sys.path if p and Path(p).is_dir()}
+    roots = {r for r in roots if Path(r) != checkout and not Path(r).is_relative_to(GRADER_DIR)}
+    roots |= {submission, os.getcwd(), "/usr", "/lib", "/lib64", "/bin", "/dev",
+              "/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime"}
+    roots |= {str(p) for p in _numpy_libs()}
+    return sorted(r for r in roots if os.path.exists(r))
+
+
+def install_landlock(roots: list[str]) -> bool:
+    """Allow the calling process (and its threads, and what it starts) to open files for reading
+    only beneath ``roots``; False where the kernel has no Landlock. Listing folders, writing
+    (bounded by the mounts) and everything else stay as they were."""
+    if sys.platform != "linux":
+        return False
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    attr = _LandlockRulesetAttr(_LANDLOCK_ACCESS_FS_READ_FILE)
+    ruleset = libc.syscall(ctypes.c_long(_NR_LANDLOCK_CREATE_RULESET), ctypes.byref(attr),
+                           ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
+    if ruleset < 0:
+        return False  # no Landlock here (ENOSYS, EOPNOTSUPP)
+    try:
+        for root in roots:
+            try:
+                fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                rule = _LandlockPathBeneathAttr(_LANDLOCK_ACCESS_FS_READ_FILE, fd)
+                libc.syscall(ctypes.c_long(_NR_LANDLOCK_ADD_RULE), ctypes.c_int(ruleset),
+                             ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH), ctypes.byref(rule),
+                             ctypes.c_uint32(0))
+            finally:
+                os.close(fd)
+        _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        if libc.syscall(ctypes.c_long(_NR_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset),
+                        ctypes.c_uint32(0)) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"landlock: {os.strerror(error)}")
+    finally:
+        os.close(ruleset)
+    return True
 
 
 # --- seccomp (installed by the worker on itself) -------------------------------------------------

@@ -22,13 +22,17 @@ import sys
 from pathlib import Path
 
 if __package__ in (None, ""):
-    # Run as a script inside the sandbox: the grader package sits next to this file's folder.
+    # Run as a script inside the sandbox: the grader package sits next to this file's folder
+    # (/opt/vg/grader there; the interpreter is at /opt/vg/python, see sandbox.sandbox_view).
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Only the interpreter's start needed it (a shared libpython at a neutral path): student code
+# sees the environment the sandbox sets, nothing more.
+os.environ.pop("LD_LIBRARY_PATH", None)
 
 from grader.api import RESULT_KINDS  # noqa: E402
 from grader.loader import find_module_dir, load_submission  # noqa: E402
 from grader.protocol import Handle, call_and_capture, describe_exception  # noqa: E402
-from grader.sandbox import install_seccomp  # noqa: E402
+from grader.sandbox import install_landlock, install_seccomp, readable_roots  # noqa: E402
 from grader.wire import WireError, receive, send  # noqa: E402
 
 
@@ -137,6 +141,16 @@ def main(argv: list[str]) -> None:
     if unknown:
         raise SystemExit(f"unknown override {unknown}")
     exclude = {str(k): str(v) for k, v in options.get("exclude", {}).items()}
+    # Nothing inherited but the two pipes: bwrap's options (the host paths it bound) came in a
+    # descriptor too (a template's worker has closed everything already).
+    low, high = sorted((fd_in, fd_out))
+    os.closerange(3, low)
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, 1 << 16)
+    # No file outside the sandbox's own folders can be opened for reading (in bubblewrap: no
+    # /proc, whose mountinfo and cmdline would name host paths); best effort where the kernel
+    # has no Landlock.
+    install_landlock(readable_roots(argv[3]))
     if options.get("seccomp", True):
         # Before the first line of student code. A failure must not leave us running unfiltered:
         # say why and stop (the judge reports it), rather than run student code without it.

@@ -2,8 +2,9 @@
 forks a fresh worker for each submission. It never runs student code itself.
 
 Started by the judge (``grader.sandbox.Template``) as ``python -I zygote.py CONTROL_FD KEEP``
-(KEEP: JSON list of the interpreter's folders under /tmp), with the judge's staging folder bound
-read-only at ``/submission``. Starting the interpreter and
+(KEEP: JSON list of folders the sandbox shows under /tmp), with the judge's staging folder bound
+read-only at ``/submission``; it is PID 1 of the sandbox's PID namespace (bwrap ``--as-pid-1``),
+so what its workers can learn of PID 1 is this neutral command line. Starting the interpreter and
 importing numpy is most of what a worker costs; a fork of a process that has done it already
 costs a few milliseconds. Each child is as separate from the template and from other children
 as a new worker would be:
@@ -49,6 +50,8 @@ from grader.sandbox import (  # noqa: E402
     isolate_template_child,
 )
 from grader.wire import WireError, receive, send  # noqa: E402
+
+os.environ.pop("LD_LIBRARY_PATH", None)  # see worker.py: only the interpreter's start needs it
 
 _MAX_FD = 1 << 16
 _KEEP: tuple[str, ...] = ()  # the interpreter's folders under /tmp (see isolate_template_child)
