@@ -59,6 +59,14 @@ def _unloadable(name: str, source: str, seed: int, message: str, seconds: float,
                             error=message)
 
 
+def judge_failed(path: Path, seed: int, what: str) -> SubmissionResult:
+    """The recorded 0 of a submission whose judge itself failed (its process died, say): the
+    batch goes on, and the reason is in the results, gradebook, CSV and feedback."""
+    message = one_line(f"internal grader error: {what}; please report it (grading it again "
+                       "may work)", 400)
+    return _unloadable(submission_name(Path(path)), str(path), seed, message, 0.0)
+
+
 def _internal(stage: str, error: Exception) -> str:
     """The one-line reason recorded for a grader bug; the traceback goes to the instructor's
     terminal (stderr), not into the student's feedback."""

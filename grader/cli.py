@@ -22,12 +22,20 @@ import sys
 import threading
 import time
 import tomllib
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
 from . import __version__
-from .batch import DEFAULT_SEED, SubmissionResult, grade_submission, sandbox_description
+from .batch import (
+    DEFAULT_SEED,
+    SubmissionResult,
+    grade_submission,
+    judge_failed,
+    sandbox_description,
+)
 from .sandbox import Limits, claim_run_folder, release_run_folder, tie_to_parent
 
 CONFIG_NAME = "grader.toml"
@@ -184,6 +192,49 @@ def run_grade(args: argparse.Namespace) -> int:
             signal.signal(number, handler)
 
 
+def _grade_in_pool(run: _Run, paths: list[Path], workers: int, job: tuple,
+                   finish: Callable[[SubmissionResult], None],
+                   grade_one: Callable[..., SubmissionResult] | None = None) -> list[Path]:
+    """Grade ``paths`` in a pool of ``workers`` judge processes, passing each result to
+    ``finish``; returns the paths left without a result because the pool broke.
+
+    job: the arguments of ``grade_one`` after the path (``_grade_one``'s by default)."""
+    grade_one = grade_one or _grade_one
+    run.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                   initializer=tie_to_parent, initargs=(os.getpid(),))
+    futures = {run.pool.submit(grade_one, str(p), *job): p for p in paths}
+    unfinished: list[Path] = []
+    for future in as_completed(futures):
+        try:
+            result = future.result()
+        except BrokenProcessPool:
+            unfinished.append(futures[future])
+            continue
+        except Exception as error:  # noqa: BLE001 - the judge raised: this submission's 0
+            result = judge_failed(futures[future], job[0], f"{type(error).__name__}: {error}")
+        finish(result)
+    if unfinished:
+        run.stop_pool()
+    else:
+        run.pool.shutdown()
+        run.pool = None
+    return sorted(unfinished)
+
+
+def grade_pooled(run: _Run, paths: list[Path], workers: int, job: tuple,
+                 finish: Callable[[SubmissionResult], None],
+                 grade_one: Callable[..., SubmissionResult] | None = None) -> None:
+    """Grade every path in a pool; each ends in ``finish`` exactly once, whatever happens.
+
+    A judge process that dies (the OOM killer, say) takes the pool with it: the submissions left
+    are graded again one per fresh judge, so the one that kills its judge is known, and it is
+    recorded as a 0 with the reason."""
+    for path in _grade_in_pool(run, paths, workers, job, finish, grade_one):
+        if _grade_in_pool(run, [path], 1, job, finish, grade_one):
+            finish(judge_failed(path, job[0], "the grader's judge process died while grading "
+                                "this submission"))
+
+
 def _grade(args: argparse.Namespace, run: _Run) -> int:
     from .gradebook import Gradebook
     from .identity import BatchRefused, expand, submission_name
@@ -268,20 +319,18 @@ def _grade(args: argparse.Namespace, run: _Run) -> int:
     measure = bool(args.feedback)  # the gradient-flow measurement only feeds the feedback plot
     workers = max(1, min(args.workers, len(todo))) if todo else 1
     run.total = len(todo)
+    job = (seed, limits, sandbox, measure)
     if workers == 1:
         for path in todo:
-            finish(grade_submission(path, seed, limits, sandbox, measure))
+            try:
+                result = grade_submission(path, seed, limits, sandbox, measure)
+            except Exception as error:  # noqa: BLE001 - one submission never stops the batch
+                result = judge_failed(path, seed, f"{type(error).__name__}: {error}")
+            finish(result)
     else:
         # Judges in separate processes: each drives its own sandboxed workers, and dies with
         # this process (tie_to_parent), taking its templates and workers along.
-        run.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                       initializer=tie_to_parent, initargs=(os.getpid(),))
-        futures = [run.pool.submit(_grade_one, str(p), seed, limits, sandbox, measure)
-                   for p in todo]
-        for future in as_completed(futures):
-            finish(future.result())
-        run.pool.shutdown()
-        run.pool = None
+        grade_pooled(run, todo, workers, job, finish)
 
     if args.results:
         write_results_json(results[0], Path(args.results))

@@ -181,13 +181,19 @@ class Gradebook:
         return self.db.execute(
             "SELECT name, score, max_score FROM submissions ORDER BY name").fetchall()
 
+    def errors(self) -> dict[str, str]:
+        """Why each submission that could not be graded got its 0 (only those)."""
+        return dict(self.db.execute(
+            "SELECT name, error FROM submissions WHERE error IS NOT NULL AND error != ''"))
+
     def check_rows(self) -> list[tuple]:
         return self.db.execute(
             "SELECT submission, check_name, score, max_score, passed, feedback, diagnosis "
             "FROM results ORDER BY submission, rowid").fetchall()
 
     def export_csv(self, path: Path) -> Path:
-        """One row per submission: total, then each check's score (in grading order).
+        """One row per submission: total, each check's score (in grading order), then
+        ``not_graded``: the one-line reason when the submission could not be graded (its 0).
 
         Names are written as recorded, except that a cell a spreadsheet would run as a formula
         gets a leading ``'`` and control characters other than tab/CR/LF are shown as escapes
@@ -200,10 +206,12 @@ class Gradebook:
             if check_name not in checks:
                 checks.append(check_name)
             per_submission.setdefault(submission, {})[check_name] = score
-        table = [["submission", "score", "max_score", *checks]]
+        errors = self.errors()
+        table = [["submission", "score", "max_score", *checks, "not_graded"]]
         for name, score, possible in self.scores():
             marks = per_submission.get(name, {})
-            table.append([name, score, possible, *(marks.get(c, "") for c in checks)])
+            table.append([name, score, possible, *(marks.get(c, "") for c in checks),
+                          errors.get(name, "")])
         return write_csv(path, table)
 
 
