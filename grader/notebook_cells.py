@@ -441,13 +441,13 @@ def run_cells(namespace, cells, seconds, reserve, slice_seconds, notes_name, max
         text = text if len(text) <= 120 else text[:119] + "…"
         return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
-    def line_in(error, filename):
+    def line_in(error, filename, form):
         line, tb = None, error.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == filename:
                 line = tb.tb_lineno
             tb = tb.tb_next
-        return f" (line {line})" if line else ""
+        return form.format(line) if line else ""
 
     def close_figures():
         pyplot = sys.modules.get("matplotlib.pyplot")
@@ -496,7 +496,7 @@ def run_cells(namespace, cells, seconds, reserve, slice_seconds, notes_name, max
         except BaseException as error:  # noqa: BLE001 - too deep for the compiler, say
             notes.append(f"{label} was not run: {one_line(error)}")
             continue
-        outcome = None
+        outcome, where = None, ""
         with redirect_stdout(sink), redirect_stderr(sink):
             try:
                 armed[0] = True
@@ -509,22 +509,23 @@ def run_cells(namespace, cells, seconds, reserve, slice_seconds, notes_name, max
                     armed[0] = False
                     if previous is not None:
                         signal.setitimer(signal.ITIMER_REAL, 0)
-            except Stopped:
-                outcome = "stopped"
+            except Stopped as stop:
+                outcome, where = "stopped", line_in(stop, filename, " at line {}")
             except BaseException as error:  # noqa: BLE001 - a kernel goes on after any error
                 outcome = error
             close_figures()
         if outcome == "stopped" and reserve_until is None:
             reserve_until = time.monotonic() + reserve
             notes.append(
-                f"{label} was stopped: the cells of a notebook get {seconds:g} s in all when "
-                "graded (the time limit for loading it), so long-running work such as a "
-                f"training loop left in a cell counts against it; later cells got "
-                f"{slice_seconds:g} s each")
+                f"{label} was stopped{where}: a notebook's cells get {seconds:g} s in all when "
+                "graded (its load time limit); long-running work such as a training loop "
+                f"counts against it, and later cells got {slice_seconds:g} s each")
         elif outcome == "stopped":
-            notes.append(f"{label} was stopped: it ran out of its {slice_seconds:g} s")
+            notes.append(f"{label} was stopped{where}: it ran out of "
+                         f"its {slice_seconds:g} s")
         elif outcome is not None:
-            notes.append(f"{label} raised {one_line(outcome)}{line_in(outcome, filename)}; "
+            notes.append(f"{label} raised {one_line(outcome)}"
+                         f"{line_in(outcome, filename, ' (line {})')}; "
                          "the cells after it still ran")
     if not_run:
         first, last = not_run[0], not_run[-1]
