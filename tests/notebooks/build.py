@@ -253,7 +253,7 @@ def long_running(nb: _Notebook) -> Student:
         "    hidden, cache = dense_forward(x, W1, b1)\n"
         '    print(epoch, float(np.mean(hidden)))\n'
         "    time.sleep(0.2)"))
-    return Student(nb.data, notes=("was stopped at line 9: a notebook's cells get 6 s in all",))
+    return Student(nb.data, notes=("was stopped at line", "a notebook's cells get 6 s in all"))
 
 
 def stripped_metadata(nb: _Notebook) -> Student:
@@ -300,34 +300,36 @@ def late_fix(nb: _Notebook) -> Student:
         "nbgrader ran test_relu before the fix; the grader grades the notebook's final state"))
 
 
-HABITS: dict[str, Callable[..., Student]] = {
-    "helper_constant": helper_constant,
-    "helpers_and_imports": helpers_and_imports,
-    "raising_cells": raising_cells,
-    "prints_and_plots": prints_and_plots,
-    "split_solution": split_solution,
-    "redefinition": redefinition,
-    "magics": magics,
-    "unfinished": unfinished,
-    "mutated_global": mutated_global,
-    "long_running": long_running,
-    "stripped_metadata": stripped_metadata,
-    "edited_given": edited_given,
-    "broken_solution": broken_solution,
-    "late_fix": late_fix,
+# One notebook per entry; each has one habit or two that do not touch the same cells.
+HABITS: dict[str, tuple[Callable[..., Student], ...]] = {
+    "helper_constant": (helper_constant, mutated_global),
+    "helpers_and_imports": (helpers_and_imports,),
+    "split_solution": (split_solution, redefinition),
+    "raising_cells": (raising_cells, broken_solution),
+    "prints_and_plots": (prints_and_plots,),
+    "magics": (magics,),
+    "unfinished": (unfinished,),
+    "long_running": (long_running,),
+    "stripped_metadata": (stripped_metadata,),
+    "edited_given": (edited_given,),
+    "late_fix": (late_fix,),
 }
 
 
 def corpus(release: dict, instructor: dict) -> dict[str, Student]:
-    """Every habit's notebook, built from ``release`` (the student version) and the
+    """Every entry's notebook, built from ``release`` (the student version) and the
     instructor's solutions."""
     students = {}
-    for name, habit in HABITS.items():
+    for name, habits in HABITS.items():
         notebook = _Notebook(solved(release, instructor))
-        if habit is unfinished:
-            students[name] = habit(notebook, release)
-        else:
-            students[name] = habit(notebook)
+        parts = [habit(notebook, release) if habit is unfinished else habit(notebook)
+                 for habit in habits]
+        differ = [p for p in parts if p.nbgrader_lost is not None]
+        lost = frozenset().union(*(p.lost for p in parts))
+        students[name] = Student(
+            notebook.data, lost, tuple(text for p in parts for text in p.notes),
+            lost | differ[0].nbgrader_lost if differ else None,
+            " ".join(p.differs for p in parts if p.differs))
     return students
 
 
