@@ -56,8 +56,9 @@ RESERVE_SECONDS = round(0.2 * Limits.call_seconds, 3)
 SLICE_SECONDS = 0.25
 
 MAX_CELLS = 2000
-MAX_CELL_CHARS = 200_000
-MAX_MODULE_CHARS = 4_000_000
+# Bounds on what the judge parses (and the worker compiles): all cells together, and one cell.
+MAX_CELL_CHARS = 100_000
+MAX_MODULE_CHARS = 2_000_000
 MAX_NOTES = 20  # what the judge passes on (grader.remote); the last one sums up the rest
 
 # Cell magics that run their body as Python in the kernel's namespace (IPython's %%time and
@@ -232,6 +233,10 @@ def _plan(notebook: object) -> list[_Cell]:
                 plan.append(_Cell(number, title or "", "student", None, (
                     f"cell {number}{_paren(title)} was not run: its source is not text",)))
                 continue
+            total += len(text)
+            if total > MAX_MODULE_CHARS:
+                raise SubmissionError(f"the notebook's code cells hold more than "
+                                      f"{MAX_MODULE_CHARS} characters")
             if len(text) > MAX_CELL_CHARS:
                 plan.append(_Cell(number, title or "", "student", None, (
                     f"cell {number}{_paren(title)} was not run: it holds more than "
@@ -246,10 +251,6 @@ def _plan(notebook: object) -> list[_Cell]:
                 planned = _planned(number, match.grade_id, "given", match.source)
             else:
                 planned = _planned(number, title or _first_line(text), "student", text)
-        total += len(planned.source or "")
-        if total > MAX_MODULE_CHARS:
-            raise SubmissionError(f"the notebook's code cells hold more than {MAX_MODULE_CHARS} "
-                                  "characters")
         plan.append(planned)
     return plan
 
@@ -292,8 +293,9 @@ def _parses(text: str) -> None:
     try:
         ast.parse(text)
     except SyntaxError as error:
-        raise _Unparsable(f"it does not parse ({type(error).__name__}: {error.msg}, "
-                          f"line {error.lineno})") from None
+        where = f", line {error.lineno}" if error.lineno else ""
+        raise _Unparsable(f"it does not parse ({type(error).__name__}: {error.msg}{where})"
+                          ) from None
     except (ValueError, OverflowError, RecursionError, MemoryError) as error:
         raise _Unparsable(f"it cannot be read as Python ({type(error).__name__})") from None
 
