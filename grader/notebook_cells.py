@@ -40,7 +40,7 @@ import hashlib
 import inspect
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .loader import NOTES_NAME, SubmissionError
@@ -226,6 +226,11 @@ def _plan(notebook: object) -> list[_Cell]:
             continue
         if given is not None and given.role == "run":
             planned = _planned(number, given.grade_id, "given", given.source)
+            text = _text_of(cell)
+            if text is None or _digest(text) != given.digest:  # as nbgrader restores it
+                planned = replace(planned, notes=planned.notes + (
+                    f"cell {number} ({given.grade_id}) is read-only: its released text ran, "
+                    "without your edits",))
         else:
             text = _text_of(cell)
             title = given.grade_id if given is not None else None

@@ -277,7 +277,9 @@ def edited_given(nb: _Notebook) -> Student:
                                                   '"relu": (leaky_relu, leaky_relu_grad)'))
     nb.set("sigmoid_grad",
            "def sigmoid_grad(z):\n    s = 1.0 / (1.0 + exp(-z))\n    return s * (1.0 - s)")
-    return Student(nb.data, lost=frozenset({"sigmoid_grad"}))
+    return Student(nb.data, lost=frozenset({"sigmoid_grad"}), notes=(
+        "(setup) is read-only: its released text ran, without your edits",
+        "(given_activations) is read-only: its released text ran, without your edits"))
 
 
 def broken_solution(nb: _Notebook) -> Student:
