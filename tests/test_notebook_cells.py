@@ -180,6 +180,29 @@ def test_a_plotting_cell_whose_library_is_missing_costs_nothing(tmp_path):
                      "(line 1); the cells after it still ran"]
 
 
+def test_plotting_cells_in_the_sandbox_cost_no_points(tmp_path):
+    # The worker is headless (MPLBACKEND=Agg) and its limits let matplotlib import (about
+    # 0.7 s there); were it missing, the cell's ImportError would be a note and cost nothing.
+    notebook = _with_solutions()
+    at = next(i for i, c in enumerate(notebook["cells"])
+              if c["metadata"].get("nbgrader", {}).get("grade_id") == "relu")
+    notebook["cells"][at + 1:at + 1] = [
+        _code("%matplotlib inline\nimport matplotlib.pyplot as plt\n"
+              "fig, ax = plt.subplots()\nax.plot([1, 2], [3, 4])\nplt.show()\n"
+              "fig.savefig('/tmp/plot.png')\nPLOTTED = True"),
+        _code("def relu(z):\n    return np.maximum(z, 0) + 0 * PLOTTED")]
+    path = tmp_path / "plots.ipynb"
+    path.write_text(json.dumps(notebook))
+    from grader.batch import grade_submission
+
+    result = grade_submission(path, measure=False)
+    assert result.sandbox != "none" and result.score == 50, [
+        (c.name, c.feedback) for c in result.checks if not c.passed]
+    skipped = (f'cell {at + 2} ("%matplotlib inline"): skipped what is not Python '
+               "(%matplotlib inline)")
+    assert result.notes == [skipped]  # the plot ran: PLOTTED was there for relu
+
+
 def test_a_traceback_names_the_students_cell_and_line(tmp_path):
     notebook = _notebook("import numpy as np",
                          "def relu(z):\n    scale = 2\n    return np.maximum(z, ZERO) * scale")
