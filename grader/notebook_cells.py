@@ -311,13 +311,20 @@ def _python_of(text: str) -> tuple[str | None, str]:
     Line numbers are kept: a skipped line becomes ``pass`` at its indentation."""
     lines = text.split("\n")
     skipped: list[str] = []
-    first = lines[0].strip() if lines else ""
+    # IPython drops a cell's leading blank lines, then reads a cell magic on its first line.
+    start = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    first = lines[start].strip() if lines else ""
     if first.startswith("%%"):
         magic = first[2:].split(maxsplit=1)[0] if first[2:].strip() else ""
         if magic not in BODY_MAGICS:
             return None, f"a %%{_clean(magic, 20)} cell"
         skipped.append(f"the %%{magic} line")
-        lines[0] = ""
+        lines[start] = ""
+    # It also removes an indentation common to the whole cell (pasted code), if the first
+    # line has it.
+    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())] if lines else ""
+    if indent and all(line.startswith(indent) or not line.strip() for line in lines):
+        lines = [line[len(indent):] for line in lines]
     body = "\n".join(lines)
     try:
         _parses(body)

@@ -299,6 +299,11 @@ def test_cells_end_as_a_kernel_leaves_them(texts):
     ("%%timeit\nf()", None, "a %%timeit cell"),
     ("%%writefile x.py\nprint(1)", None, "a %%writefile cell"),
     ("x = '%s' % 3\ny = '''\n%notmagic\n'''", "x = '%s' % 3\ny = '''\n%notmagic\n'''", ""),
+    ("\n\n%%time\nx = 1", "\n\n\nx = 1", "the %%time line"),  # after blank lines
+    ("\n%%bash\nls", None, "a %%bash cell"),
+    ("    x = 1\n    if x:\n        y = 2", "x = 1\nif x:\n    y = 2", ""),  # pasted, indented
+    ("  %time y = f()\n  z = 3", "y = f()\nz = 3", "%time (its statement ran)"),
+    ("x = 1\r\n%matplotlib inline\r\ny = 2", "x = 1\r\npass\ny = 2", "%matplotlib inline"),
 ])
 def test_ipython_syntax_is_skipped_and_said(text, python, said):
     assert _python_of(text) == (python, said)

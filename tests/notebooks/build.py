@@ -210,6 +210,13 @@ def magics(nb: _Notebook) -> Student:
         "    z = np.asarray(z)\n"
         "    return (z > 0).astype(np.result_type(z.dtype, np.float32))"))
     nb.after("test_relu_grad", "files = !ls\nprint(files)")
+    # A cell magic after a blank line, and code pasted with an indentation (IPython drops
+    # both): the wrong leaky_relu of the solution cell is replaced by the pasted one.
+    nb.before("sigmoid", "\n%%capture\nHALF = 0.5")
+    nb.set("sigmoid", "def sigmoid(z):\n    return HALF * (1.0 + np.tanh(HALF * np.asarray(z)))")
+    nb.set("leaky_relu", "def leaky_relu(z, alpha=0.01):\n    return np.maximum(z, 0)  # wrong")
+    nb.after("leaky_relu", "    def leaky_relu(z, alpha=0.01):\n"
+                           "        return np.where(z > 0, z, alpha * z)")
     return Student(nb.data, notes=(
         "skipped what is not Python (%load_ext autoreload; %autoreload 2; !echo ready)",
         "skipped what is not Python (np.maximum?; %timeit relu(np.ones(10)); %time",
