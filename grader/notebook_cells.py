@@ -64,7 +64,7 @@ MAX_NOTES = 20  # what the judge passes on (grader.remote); the last one sums up
 # Cell magics that run their body as Python in the kernel's namespace (IPython's %%time and
 # %%capture); %%timeit runs it in a scope of its own, the others are not Python.
 BODY_MAGICS = frozenset({"time", "capture"})
-SOLUTION_ROLES = ("student", "run", "skip")
+ROLES = ("student", "run", "skip")
 _HIDDEN_BEGIN, _HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _HELP = re.compile(r"\?{1,2}[\w.]+|[\w.\[\]'\"]+\?{1,2}")
 _MAGIC_ASSIGNMENT = re.compile(r"[\w.,\s\[\]]+=\s*[!%]")
@@ -181,7 +181,7 @@ def release() -> dict[str, ReleaseCell]:
     try:
         data = json.loads(RELEASE_DATA.read_text(encoding="utf-8"))
         return {gid: ReleaseCell(gid, c["role"], c["digest"], c["source"])
-                for gid, c in data.items() if c["role"] in SOLUTION_ROLES}
+                for gid, c in data.items() if c["role"] in ROLES}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
