@@ -40,7 +40,8 @@ def _meta(cell: dict) -> dict:
 
 
 def _solution_namespace() -> dict:
-    """The notebook's definitions, as the grader reads them, run in a fresh namespace."""
+    """The notebook as the grader runs it (its cells in order, without the course's test and
+    experiment cells), in a fresh namespace."""
     namespace: dict = {}
     exec(compile(notebook_source(json.loads(NOTEBOOK.read_text())), "notebook_code.py", "exec"),
          namespace)
@@ -164,11 +165,13 @@ def test_release_has_no_solution_bodies_and_no_hidden_tests(tmp_path):
 # --- the grader's view of the notebook ------------------------------------------------------------
 
 def test_grader_reads_a_runnable_module_from_the_notebook():
-    # The grader keeps the notebook's imports, definitions and call-free constants and runs them
-    # in a sandbox that has numpy but not the grader's test helper: nothing kept may fail.
+    # The grader runs the notebook's cells in order, but not the course's test and experiment
+    # cells, in a sandbox that has numpy but not the grader's test helper: nothing it runs may
+    # fail (a cell that raised would leave a note).
     namespace = _solution_namespace()
     assert all(callable(namespace[name]) for name in FUNCTIONS)
     assert "check" not in namespace  # the test helper's import is not part of the submission
+    assert namespace["__grader_notes__"] == []
     assert namespace["ACTIVATIONS"]["tanh"][1] is namespace["tanh_grad"]
 
 
