@@ -362,11 +362,24 @@ def test_a_notebook_over_its_caps_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["unary", "sum", "call", "ternary"])
-def test_a_deeply_nested_cell_is_refused(tmp_path, kind):
+def test_a_deeply_nested_cell_is_left_to_the_worker(tmp_path, kind):
+    # The judge does not parse a notebook's cells: the worker compiles each one, and a cell
+    # too deep to compile is skipped there with a note, as a kernel fails only that cell.
     path = write_notebook(tmp_path / "a.ipynb", notebook_json([DEEP_SOURCES[kind]]))
-    message = refusal(path)
-    assert message.startswith(("a.ipynb: a code cell is nested too deeply to compile",
-                               "a.ipynb: its code is nested")), message
+    files, notes = prepared_files(path)
+    assert set(files) == {f"{NOTEBOOK_MODULE}.py"} and notes == []
+
+
+def test_a_deeply_nested_cell_costs_only_itself(tmp_path):
+    notebook = json.loads(INSTRUCTOR_NOTEBOOK.read_text())
+    notebook["cells"].insert(3, {"cell_type": "code", "metadata": {}, "outputs": [],
+                                 "execution_count": None, "source": DEEP_SOURCES["call"]})
+    path = tmp_path / "deep.ipynb"
+    path.write_text(json.dumps(notebook))
+    result = grade_submission(path, seed=5, measure=False)
+    assert (result.score, result.max_score, result.error) == (50, 50, None)
+    assert result.notes == ['cell 4 ("x = f()()()()()()()()()()()()()()()()()…") was not run: '
+                            'it cannot be read as Python (RecursionError)']
 
 
 # ---------------------------------------------------------------------------------------------
