@@ -699,6 +699,12 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if problems else 0
     changed = write()
     print(f"{'wrote' if changed else 'unchanged:'} {NOTEBOOK.relative_to(REPO)}")
+    # The grader recognises the cells the release gives (it does not run them) from this data.
+    from grader import notebook_cells
+
+    changed = notebook_cells.write_release_data(NOTEBOOK)
+    print(f"{'wrote' if changed else 'unchanged:'} "
+          f"{notebook_cells.RELEASE_DATA.relative_to(REPO)}")
     if args.release:
         print(f"wrote {release_notebook(NOTEBOOK, args.release)}")
     return 0
