@@ -32,10 +32,13 @@ demo: $(STAMP) sandbox
 test: $(STAMP) sandbox
 	$(BIN)/python -m pytest
 
-# The generated malformed zips, notebooks and modules of `make test`, FUZZ_SCALE times as many.
+# Every generated-input test of `make test` (malformed zips, notebooks and modules; notebook
+# cells; names; forged worker replies; degenerate code), FUZZ_SCALE times as many cases.
 FUZZ_SCALE ?= 30
+FUZZ_TESTS := tests/test_fuzz_readers.py tests/test_notebook_cells.py tests/test_names.py \
+	tests/test_judge_bounds.py tests/test_degenerate.py
 fuzz: $(STAMP)
-	VG_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/python -m pytest tests/test_fuzz_readers.py -s
+	VG_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/python -m pytest $(FUZZ_TESTS) -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from grader.judge import CheckResult, grade
@@ -10,6 +11,14 @@ from grader.public import in_process_student_factory
 from grader.trial import LiveExpected
 
 GRADING_SEED = 20261129
+# `make fuzz` sets VG_FUZZ_SCALE: every generated-input test runs that many times more cases
+# (still derandomized, so a failure found once is found again).
+FUZZ_SCALE = max(1, int(os.environ.get("VG_FUZZ_SCALE", "1")))
+
+
+def scaled(examples: int) -> int:
+    """A generated-input test's number of cases: ``examples`` in `make test`, more in fuzzing."""
+    return examples * FUZZ_SCALE
 
 
 def grade_in_process(path: Path, seed: int = GRADING_SEED) -> list[CheckResult]:

@@ -34,7 +34,7 @@ from grader.trial import REGISTRY, LiveExpected, Trial
 from tests.corpus.build import MODULES, SOLUTIONS_DIR
 from tests.corpus.degenerate import KINDS, build_degenerate, checks_of
 from tests.corpus.truth import assert_notes_name_only_failed_functions, failed_functions_named
-from tests.helpers import GRADING_SEED, failed_checks, grade_in_process
+from tests.helpers import GRADING_SEED, failed_checks, grade_in_process, scaled
 
 LESSONS = {"vanishing_sigmoid", "vanishing_relu"}
 FULL = sum(c.points for c in REGISTRY.values())
@@ -130,7 +130,7 @@ def test_a_whole_degenerate_submission_scores_zero(kind, tmp_path):
                                                "behind the output")
 
 
-@settings(max_examples=12, derandomize=True, deadline=None,
+@settings(max_examples=scaled(12), derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["constant", "noise", "fixed_noise"]),
        value=st.one_of(st.sampled_from([0.5, 0.25, -1.0, 1e-12, 1.0, 2.0]),

@@ -37,8 +37,8 @@ from grader.submissions import (
     prepare,
     source_problem,
 )
+from tests.helpers import scaled
 
-SCALE = max(1, int(os.environ.get("VG_FUZZ_SCALE", "1")))
 CORRECT = Path(__file__).resolve().parent.parent / "examples" / "correct"
 MODULES = {p.name: p.read_bytes() for p in sorted(CORRECT.glob("*.py"))}
 CASE_SECONDS = 5.0  # one prepare(); the slowest generated case takes well under 1 s
@@ -46,7 +46,7 @@ SLOWEST: dict[str, float] = {}
 
 
 def fuzz(examples: int):
-    return settings(max_examples=examples * SCALE, derandomize=True, deadline=None,
+    return settings(max_examples=scaled(examples), derandomize=True, deadline=None,
                     database=None, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much,

@@ -21,6 +21,7 @@ from hypothesis.extra import numpy as hnp
 from grader.batch import grade_submission
 from grader.remote import _NOT_TEXT, WorkerStudent, _text
 from grader.sandbox import Limits
+from tests.helpers import scaled
 
 REPO = Path(__file__).resolve().parent.parent
 LIMITS = Limits(call_seconds=2, submission_seconds=20)
@@ -63,7 +64,7 @@ def judge_side(tmp_path_factory) -> WorkerStudent:
     return WorkerStudent(tmp_path_factory.mktemp("submission"), limits=LIMITS)
 
 
-@settings(max_examples=300, derandomize=True, deadline=None,
+@settings(max_examples=scaled(300), derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=st.fixed_dictionaries({}, optional={f: _values for f in _TEXT_FIELDS}))
 def test_reply_text_fields_are_plain_bounded_text(judge_side, body):

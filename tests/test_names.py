@@ -57,12 +57,13 @@ from grader.report import (
 )
 from grader.shards import select_shard, shard_of
 from grader.trial import REGISTRY
+from tests.helpers import scaled
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 TOTAL = sum(c.points for c in REGISTRY.values())
 FORMULA_STARTS = "=+-@\t\r"
-SETTINGS = settings(derandomize=True, deadline=None, max_examples=200,
+SETTINGS = settings(derandomize=True, deadline=None, max_examples=scaled(200),
                     suppress_health_check=[HealthCheck.too_slow])
 
 # Names known to break something, as file names (bytes: any but "/" and NUL, at most 255).
@@ -321,7 +322,7 @@ def _round_trip(names: list[str], folder: Path) -> None:
             assert not row[0].lstrip(" ").startswith(tuple(FORMULA_STARTS))
 
 
-@settings(derandomize=True, deadline=None, max_examples=60,  # two SQLite files per example
+@settings(derandomize=True, deadline=None, max_examples=scaled(60),  # two SQLite files per example
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ANY_NAMES, min_size=1, max_size=5, unique_by=lambda n: unicodedata.normalize(
     "NFC", submission_name(Path(n)))))
@@ -423,7 +424,7 @@ MARKDOWNISH = st.lists(st.sampled_from(
      "\t", "    ", "<b>", "](", "![", "```", "&amp;", "$$"]), max_size=14).map("".join)
 
 
-@settings(derandomize=True, deadline=None, max_examples=500)
+@settings(derandomize=True, deadline=None, max_examples=scaled(500))
 @given(st.one_of(st.text(st.characters(blacklist_categories=("Cs",))), MARKDOWNISH))
 def test_md_inline_is_literal_text_where_a_block_starts(text):
     pytest.importorskip("mistune")

@@ -38,7 +38,7 @@ from grader.notebook_cells import (
 )
 from grader.protocol import describe_exception
 from grader.submissions import prepare
-from tests.helpers import failed_checks, grade_in_process
+from tests.helpers import failed_checks, grade_in_process, scaled
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebook" / "vanishing_gradients.ipynb"
@@ -295,7 +295,7 @@ def test_cells_end_as_ipython_leaves_them(ipython):
     import contextlib
     import io
 
-    @settings(SETTINGS, max_examples=50)  # shell escapes cost IPython 0.1 s each
+    @settings(SETTINGS, max_examples=scaled(50))  # shell escapes cost IPython 0.1 s each
     @given(st.lists(st.sampled_from(sorted(CELLS)), max_size=10))
     def compare(texts):
         ipython.reset(new_session=False)
@@ -535,13 +535,13 @@ def test_any_json_value_gives_text_or_a_refusal(value):
     _assert_text_or_refusal(value)
 
 
-@settings(SETTINGS, max_examples=400)
+@settings(SETTINGS, max_examples=scaled(400))
 @given(NOTEBOOKS)
 def test_wrong_types_in_every_field_give_text_or_a_refusal(value):
     _assert_text_or_refusal(value)
 
 
-@settings(SETTINGS, max_examples=150)
+@settings(SETTINGS, max_examples=scaled(150))
 @given(NOTEBOOKS)
 def test_generated_modules_run_without_raising(value):
     try:
