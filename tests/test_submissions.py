@@ -6,6 +6,7 @@ generated cases (malformed zips and notebooks) are in tests/test_fuzz_readers.py
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import socket
@@ -613,10 +614,12 @@ def test_a_class_with_broken_submissions_is_graded_to_the_end_and_again(tmp_path
         for name, reason in reasons.items():
             assert feedback_rows[name] == reason
             assert reason in (feedback / f"{name}.md").read_text()
-        lines = csv_file.read_text().splitlines()
-        scores = {line.split(",")[0]: line.split(",")[1:3] for line in lines[1:]}
-        assert scores == {"correct": [str(TOTAL), str(TOTAL)],
-                          **{n: ["0", str(TOTAL)] for n in reasons}}
+        with open(csv_file, newline="") as handle:
+            table = list(csv.reader(handle))
+        assert table[0][-1] == "not_graded"
+        scores = {row[0]: (row[1], row[2], row[-1]) for row in table[1:]}
+        assert scores == {"correct": (str(TOTAL), str(TOTAL), ""),
+                          **{n: ("0", str(TOTAL), r) for n, r in reasons.items()}}
 
 
 def test_many_skipped_links_make_ten_notes_and_a_count(tmp_path):
