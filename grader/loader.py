@@ -5,7 +5,9 @@ A submission is a folder holding ``activations.py``, ``layers.py``, ``network.py
 one another as ``from exercises.layers import f``, ``from .layers import f`` or
 ``from layers import f``; all three must reach the *same* module object, or a stand-in for a
 broken function would reach one copy and miss the other. So the folder is loaded as a fresh
-package, and both ``exercises.X`` and the bare ``X`` are routed to that package's ``X``.
+package, and both ``exercises.X`` and the bare ``X`` are routed to that package's ``X``. The same
+holds for helper modules of the student's own (``from utils import f``), as long as their name is
+not one of the standard library's or of a module already imported (numpy stays numpy).
 
 ``overrides`` replaces named functions by other callables right after their module runs, before
 any later module imports them: this is how a dependent function is graded with the reference in
@@ -105,7 +107,12 @@ class _OverridingLoader(importlib.abc.Loader):
         finally:
             if hook is not None:
                 hook("imported", short)
-        names = FUNCTIONS if short == NOTEBOOK_MODULE else MODULES.get(short, ())
+        if short == NOTEBOOK_MODULE:
+            names = FUNCTIONS
+        elif short in MODULES:
+            names = MODULES[short]
+        else:  # a helper module of the student's: the API functions it holds are stood in too
+            names = tuple(n for n in FUNCTIONS if callable(vars(module).get(n)))
         replaced = {}
         for name in names:
             if name in self.package.overrides:
@@ -158,6 +165,7 @@ class _Router(importlib.abc.MetaPathFinder):
     def __init__(self):
         self.packages: dict[str, _Package] = {}
         self.current: str | None = None
+        self.helpers: set[str] = set()  # bare names routed to a submission's own helper module
 
     def find_spec(self, fullname, path=None, target=None):
         head, _, tail = fullname.partition(".")
@@ -186,7 +194,20 @@ class _Router(importlib.abc.MetaPathFinder):
             return importlib.util.spec_from_loader(
                 fullname, _AliasLoader(f"{self.current}.{target}")
             )
+        if not tail and _helper_name(fullname) and (folder / f"{fullname}.py").is_file():
+            # A helper module of the student's own (``from utils import f``), as Python finds it
+            # when the submission's folder is the working directory.
+            self.helpers.add(fullname)
+            return importlib.util.spec_from_loader(
+                fullname, _AliasLoader(f"{self.current}.{fullname}"))
         return None
+
+
+def _helper_name(name: str) -> bool:
+    """A bare module name that may be a student's helper: not the standard library's, not one
+    already imported (numpy and the grader's own modules stay theirs)."""
+    return (name.isidentifier() and name not in sys.stdlib_module_names
+            and name not in sys.modules and name != NOTEBOOK_MODULE)
 
 
 _ROUTER = _Router()
@@ -236,8 +257,9 @@ def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None,
     sys.modules[package] = package_module
 
     # Earlier loads (in this process) leave aliases behind; this submission's must win.
-    for name in [*MODULES, "exercises"]:
+    for name in [*MODULES, "exercises", *_ROUTER.helpers]:
         sys.modules.pop(name, None)
+    _ROUTER.helpers.clear()
     for name in [m for m in sys.modules if m.startswith("exercises.")]:
         sys.modules.pop(name, None)
     sys.modules["exercises"] = package_module
