@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .api import FUNCTIONS
 from .identity import submission_name
 from .judge import CheckResult, grade, total
 from .loader import SubmissionError, reference_functions
@@ -117,6 +118,7 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
             worker.close()
         prepared.cleanup()
     score, possible = total(results)
+    error = _nothing_loaded(workers[0]) if workers else None
     modes = {w.mode for w in workers if w.mode != "not started"}
     notes = list(prepared.notes)
     for worker in workers:
@@ -127,7 +129,20 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
                      "namespace, a read-only view and an unprivileged uid)")
     return SubmissionResult(name, str(path), prepared.content_hash, seed, __version__, score,
                             possible, results, ",".join(sorted(modes)) or "none",
-                            round(time.monotonic() - started, 3), notes=notes, gradient_flow=flow)
+                            round(time.monotonic() - started, 3), error=error, notes=notes,
+                            gradient_flow=flow)
+
+
+def _nothing_loaded(worker: WorkerStudent) -> str | None:
+    """Why none of the submission's functions could be graded (every module failed to import,
+    or no worker ever loaded it), as the one-line reason of its 0; None when anything loaded."""
+    if not worker.ever_ready and worker.load_failure:
+        return one_line(f"the submission could not be loaded: {worker.load_failure}", 400)
+    if worker.ever_ready and set(FUNCTIONS) <= set(worker.missing):
+        reasons = list(dict.fromkeys(worker.missing[f] for f in FUNCTIONS))
+        return one_line("none of the exercise functions could be loaded: "
+                        + "; ".join(reasons), 400)
+    return None
 
 
 def sandbox_description(sandbox: bool | None) -> str:

@@ -235,6 +235,9 @@ class WorkerStudent:
         self._loaded: set[int] = set()
         # The module that ran last before the current worker said "ready", until a real reply.
         self._ready_after: str | None = None
+        # Whether any worker of this student got as far as "ready"; if none did, why not.
+        self.ever_ready = False
+        self.load_failure: str | None = None
 
     def stand_ins(self, overrides: dict[str, Callable]) -> StandInStudent:
         """A student whose named functions are the given stand-ins, run by this same worker."""
@@ -259,6 +262,15 @@ class WorkerStudent:
                 "is used up")
 
     def _start(self) -> None:
+        try:
+            self._start_once()
+        except WorkerGone as gone:
+            if not self.ever_ready:
+                self.load_failure = self.load_failure or str(gone)
+            raise
+        self.ever_ready = True
+
+    def _start_once(self) -> None:
         # One start per module at most can end in an exclusion, plus the one that succeeds.
         for _ in range(len(MODULES) + 3):
             if time.monotonic() >= self.deadline:

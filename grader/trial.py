@@ -11,6 +11,7 @@ computed by the reference when grading, read from recorded data in the public se
 from __future__ import annotations
 
 import hashlib
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -218,8 +219,20 @@ class Trial:
             raise CheckFailed(f"{name} is not available: {reply.missing}")
         if reply.error:
             if reply.error.startswith("NotImplementedError"):
-                self.mark_missing(name, "is not implemented yet")
-                raise CheckFailed(f"{name} is not implemented yet (it raises NotImplementedError)")
+                stub = _STUB.match(reply.error)
+                if stub is None or stub.group(1) == name:
+                    self.mark_missing(name, "is not implemented yet")
+                    raise CheckFailed(f"{name} is not implemented yet (it raises "
+                                      "NotImplementedError)")
+                # A stub of another function raised: say which, not that this one is a stub.
+                other = stub.group(1)
+                self.mark_missing(name, f"calls {other}, which is not implemented yet")
+                raise CheckFailed(
+                    f"{name} calls {other}, which is not implemented yet where {name} finds it "
+                    f"(it raises NotImplementedError)\n  {reply.error}\n  hint: write {other}; in "
+                    f"a notebook, a cell that keeps {other} (a table of functions, say) holds the "
+                    f"version that existed when it ran, so write {other} in its own exercise cell "
+                    "and run the cells in order")
             raise CheckFailed(
                 f"{name} raised an error\n  input: {describe_inputs(shown)}\n  {reply.error}"
             )
@@ -227,6 +240,10 @@ class Trial:
             raise CheckFailed(f"{name} {reply.bad_output}\n  input: {describe_inputs(shown)}")
         self.warnings.extend(reply.warnings)
         return reply.value
+
+
+# What the released stubs raise: ``NotImplementedError("sigmoid: not implemented yet")``.
+_STUB = re.compile(r"NotImplementedError: (\w+): not implemented yet")
 
 
 def _default_inputs(args: tuple) -> dict[str, object]:

@@ -8,11 +8,13 @@ submission ends with exactly one result: its grade, or a 0 with the reason.
 from __future__ import annotations
 
 import os
+import random
+import shutil
 from pathlib import Path
 
 import pytest
 
-from grader.batch import SubmissionResult, judge_failed
+from grader.batch import SubmissionResult, grade_submission, judge_failed
 from grader.cli import _Run, grade_pooled
 
 SEED = 3
@@ -63,3 +65,40 @@ def test_every_submission_ends_exactly_once_whatever_its_judge_does(tmp_path, wo
             assert result.error == ("internal grader error: RuntimeError: a judge bug; please "
                                     "report it (grading it again may work)")
         assert all(c.score == 0 for c in result.checks) or name.startswith("ok")
+
+
+# --- a submission of which nothing loads gets the reason of its 0 --------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+MODULES = ("activations", "layers", "network", "gradient_check")
+UNLOADABLE = {  # what every module of the submission holds
+    "syntax error": b"def sigmoid(z)\n    return z\n",
+    "NUL byte": b"x = 1\0\n",
+    "garbage": bytes(random.Random(7).randrange(256) for _ in range(2000)),
+    "raises at import": b"raise ValueError('not today')\n",
+    "exits at import": b"raise SystemExit(3)\n",
+    "undecodable": "sigma = '\u00e9'\n".encode("latin-1"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNLOADABLE))
+def test_a_submission_of_which_nothing_loads_says_why(tmp_path, kind):
+    for module in MODULES:
+        (tmp_path / f"{module}.py").write_bytes(UNLOADABLE[kind])
+    result = grade_submission(tmp_path, seed=SEED, measure=False)
+    assert result.score == 0
+    assert result.error.startswith("none of the exercise functions could be loaded: importing "
+                                   "activations.py raised "), result.error
+    assert "\n" not in result.error and len(result.error) <= 400
+
+
+@pytest.mark.parametrize("what", ["stubs", "one module broken"])
+def test_a_submission_that_loads_is_graded_not_refused(tmp_path, what):
+    source = REPO / ("exercises" if what == "stubs" else "examples/correct")
+    for module in MODULES:
+        shutil.copy(source / f"{module}.py", tmp_path / f"{module}.py")
+    if what == "one module broken":
+        (tmp_path / "gradient_check.py").write_bytes(UNLOADABLE["syntax error"])
+    result = grade_submission(tmp_path, seed=SEED, measure=False)
+    assert result.error is None
+    assert result.score == (0 if what == "stubs" else 46)

@@ -1,0 +1,70 @@
+"""A NotImplementedError is blamed on the stub that raised it, not on the function called.
+
+A function that calls a stub (directly, or through a table of functions a notebook cell built
+before the student wrote the function) raises the stub's NotImplementedError. The feedback must
+not call the function under test "not implemented": it names the stub, and says how a notebook
+table keeps an old version.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.api import FUNCTIONS
+from grader.compare import CheckFailed
+from grader.protocol import InProcessStudent
+from grader.trial import Trial
+
+PAIRS = [("activation_forward", "sigmoid"), ("mlp_forward", "dense_forward"),
+         ("mlp_backward", "activation_backward"), ("dense_backward", "dense_backward"),
+         ("numerical_gradient", "relative_error")]
+
+
+def _raising(message: str):
+    def function(*args, **kwargs):
+        raise NotImplementedError(message)
+
+    return function
+
+
+def _failure(called: str, message: str) -> tuple[str, dict[str, str]]:
+    student = InProcessStudent({called: _raising(message)})
+    trial = Trial(student, None, 0, called, {})
+    with pytest.raises(CheckFailed) as caught:
+        trial.call(called, np.ones(2))
+    return caught.value.message, trial.missing
+
+
+@pytest.mark.parametrize(("called", "stub"), PAIRS)
+def test_the_stub_that_raised_is_named(called, stub):
+    message, missing = _failure(called, f"{stub}: not implemented yet")
+    if stub == called:
+        assert message == f"{called} is not implemented yet (it raises NotImplementedError)"
+        assert missing == {called: "is not implemented yet"}
+    else:
+        assert message.startswith(f"{called} calls {stub}, which is not implemented yet where "
+                                  f"{called} finds it (it raises NotImplementedError)\n"
+                                  f"  NotImplementedError: {stub}: not implemented yet")
+        assert f"hint: write {stub}; in a notebook, a cell that keeps {stub}" in message
+        assert missing == {called: f"calls {stub}, which is not implemented yet"}
+        assert f"{called} is not implemented" not in message
+
+
+@pytest.mark.parametrize("text", ["", "todo", "later: soon", "sigmoid not implemented yet"])
+def test_other_not_implemented_errors_count_as_not_implemented(text):
+    message, missing = _failure("sigmoid", text)
+    assert message == "sigmoid is not implemented yet (it raises NotImplementedError)"
+    assert missing == {"sigmoid": "is not implemented yet"}
+
+
+def test_every_released_stub_names_its_own_function():
+    from exercises import activations, gradient_check, layers, network
+
+    for module in (activations, gradient_check, layers, network):
+        for name in FUNCTIONS:
+            function = getattr(module, name, None)
+            if function is None:
+                continue
+            with pytest.raises(NotImplementedError, match=f"^{name}: not implemented yet$"):
+                function(*([None] * function.__code__.co_argcount))
