@@ -133,9 +133,14 @@ def assert_norm_close(
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """||a - b|| / (||a|| + ||b||): the gradient-check measure (0 for two exact zeros)."""
+    """||a - b|| / (||a|| + ||b||): the gradient-check measure (0 for two exact zeros).
+
+    Arrays of different shapes are infinitely far apart: broadcasting would compare a (1, M)
+    answer with an (M,) one as equal, or fail with a ValueError the check did not expect."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return float("inf")
     denominator = np.linalg.norm(a) + np.linalg.norm(b)
     if not np.isfinite(denominator):
         return float("inf")

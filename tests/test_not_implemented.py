@@ -8,6 +8,9 @@ table keeps an old version.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -16,6 +19,7 @@ from grader.compare import CheckFailed
 from grader.protocol import InProcessStudent
 from grader.trial import Trial
 
+REPO = Path(__file__).resolve().parent.parent
 PAIRS = [("activation_forward", "sigmoid"), ("mlp_forward", "dense_forward"),
          ("mlp_backward", "activation_backward"), ("dense_backward", "dense_backward"),
          ("numerical_gradient", "relative_error")]
@@ -59,12 +63,12 @@ def test_other_not_implemented_errors_count_as_not_implemented(text):
 
 
 def test_every_released_stub_names_its_own_function():
-    from exercises import activations, gradient_check, layers, network
-
-    for module in (activations, gradient_check, layers, network):
-        for name in FUNCTIONS:
-            function = getattr(module, name, None)
-            if function is None:
-                continue
-            with pytest.raises(NotImplementedError, match=f"^{name}: not implemented yet$"):
-                function(*([None] * function.__code__.co_argcount))
+    # Read from the files: other tests route the name ``exercises`` to submissions they load.
+    raised = {}
+    for path in sorted((REPO / "exercises").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name in FUNCTIONS:
+                raised[node.name] = [ast.literal_eval(n.exc.args[0]) for n in ast.walk(node)
+                                     if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call)
+                                     and getattr(n.exc.func, "id", "") == "NotImplementedError"]
+    assert raised == {name: [f"{name}: not implemented yet"] for name in FUNCTIONS}
