@@ -532,7 +532,7 @@ def _init_diagnosis(var: float, kurtosis: float, fan_in: int, fan_out: int,
         return "uses unscaled standard-normal weights: activations and gradients explode"
     if activation in ("relu", "leaky_relu"):
         if near(var, 2.0 / fan_out):
-            return "He init scales by fan_out; it is N(0, 2 / fan_in)"
+            return "scales He init by fan_out; it is N(0, 2 / fan_in)"
         if near(var, 2.0 / fan_in) and kurtosis < 2.2:
             return "draws He weights from a uniform distribution; He init here is normal"
         if near(var, 2.0 / (fan_in + fan_out)):
@@ -763,7 +763,7 @@ def _compare_layers(grads, expected, params, inputs) -> None:
                 r.shape == x.shape and relative_difference(r, x) < 1e-9
                 for r, x in zip(reversed_order, expected, strict=True)
             ):
-                raise CheckFailed(failure.message, diagnosis="the gradients are right but in "
+                raise CheckFailed(failure.message, diagnosis="returns the right gradients in "
                                   "reversed order: return them first layer first") from None
             raise
 

@@ -31,7 +31,7 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
     ],
     "relu_grad": [
         ("returns relu(z) instead of its slope (0 or 1)", lambda R, z: R.relu(z)),
-        ("the mask is inverted: the slope is 1 where z > 0", lambda R, z: (z < 0) * 1.0),
+        ("inverts the mask: the slope is 1 where z > 0", lambda R, z: (z < 0) * 1.0),
     ],
     "leaky_relu": [
         ("ignores the alpha argument (always 0.01)", lambda R, z, alpha=0.01: R.leaky_relu(z)),
@@ -50,13 +50,13 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
         ("forgets the bias b", lambda R, x, W, b: x @ W),
     ],
     "dense_backward": [
-        ("dx misses a transpose: dx = dout @ W.T",
+        ("misses a transpose in dx: dx = dout @ W.T",
          lambda R, x, W, b, d: (d @ W, x.T @ d, d.sum(axis=0))),
-        ("dW is transposed: dW = x.T @ dout has the shape of W",
+        ("transposes dW: dW = x.T @ dout has the shape of W",
          lambda R, x, W, b, d: (d @ W.T, d.T @ x, d.sum(axis=0))),
-        ("db sums over the wrong axis: sum over the batch (axis 0)",
+        ("sums db over the wrong axis: sum over the batch (axis 0)",
          lambda R, x, W, b, d: (d @ W.T, x.T @ d, d.sum(axis=1))),
-        ("db is a mean over the batch; it must be a sum (the loss already averages)",
+        ("averages db over the batch; it must be a sum (the loss already averages)",
          lambda R, x, W, b, d: (d @ W.T, x.T @ d, d.mean(axis=0))),
     ],
     "activation_backward": [
@@ -72,7 +72,7 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
          lambda R, p, y: tuple(v * 2 for v in R.mse_loss(p, y))),
         ("drops the 1/2 from the loss: sum((pred - target)**2) / (2N)",
          lambda R, p, y: (2 * R.mse_loss(p, y)[0], R.mse_loss(p, y)[1])),
-        ("dpred has the wrong sign: it is (pred - target) / N",
+        ("gives dpred the wrong sign: it is (pred - target) / N",
          lambda R, p, y: (R.mse_loss(p, y)[0], -R.mse_loss(p, y)[1])),
         ("divides the gradient by N twice",
          lambda R, p, y: (R.mse_loss(p, y)[0], R.mse_loss(p, y)[1] / p.shape[0])),
@@ -80,7 +80,7 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
     "softmax_cross_entropy": [
         ("sums the loss over the batch instead of averaging it",
          lambda R, z, y: tuple(v * z.shape[0] for v in R.softmax_cross_entropy(z, y))),
-        ("dlogits misses the -1 at each example's label",
+        ("misses the -1 at each example's label in dlogits",
          lambda R, z, y: (R.softmax_cross_entropy(z, y)[0],
                           R.softmax_cross_entropy(z, y)[1] + _onehot(y, z.shape[1]) / z.shape[0])),
     ],

@@ -43,6 +43,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .api import FUNCTIONS
 from .loader import NOTES_NAME, SubmissionError
 from .sandbox import Limits
 
@@ -411,17 +412,21 @@ def _module_source(plan: list[_Cell]) -> str:
         "__grader_runner__ = {'__builtins__': __import__('builtins')}\n"
         f"exec(compile({_RUNNER!r}, '<grader: notebook runner>', 'exec'), __grader_runner__)\n"
         f"__grader_runner__['run_cells'](globals(), {cells!r}, {RUN_SECONDS!r}, "
-        f"{RESERVE_SECONDS!r}, {SLICE_SECONDS!r}, {NOTES_NAME!r}, {MAX_NOTES!r})\n"
+        f"{RESERVE_SECONDS!r}, {SLICE_SECONDS!r}, {NOTES_NAME!r}, {MAX_NOTES!r}, "
+        f"{FUNCTIONS!r})\n"
     )
 
 
-def run_cells(namespace, cells, seconds, reserve, slice_seconds, notes_name, max_notes):
+def run_cells(namespace, cells, seconds, reserve, slice_seconds, notes_name, max_notes,
+              graded=()):
     """Run notebook cells in ``namespace`` in order, as a kernel would (the module docstring).
 
     Runs in the worker, inside the generated module, with a namespace of its own (only
     builtins): a student's ``time = 3`` or ``sum = 0`` cannot reach it. cells: tuples of
-    (number, title, kind, source or None, notes). Leaves at most ``max_notes`` one-line notes
-    in ``namespace[notes_name]`` and removes ``__grader_runner__``."""
+    (number, title, kind, source or None, notes). graded: the names of the graded functions;
+    one defined by more than one cell gets a note naming the cell whose version is graded (the
+    last to run, as after Run All). Leaves at most ``max_notes`` one-line notes in
+    ``namespace[notes_name]`` and removes ``__grader_runner__``."""
     import linecache
     import os
     import signal
@@ -490,6 +495,14 @@ def run_cells(namespace, cells, seconds, reserve, slice_seconds, notes_name, max
     run_until = time.monotonic() + seconds
     reserve_until = None
     sink = Discard()
+    defined_in = {}  # graded name -> the cells that (re)defined it, in order
+
+    def note_definitions(number, before):
+        for name in graded:
+            value = namespace.get(name)
+            if value is not None and value is not before.get(name):
+                defined_in.setdefault(name, []).append(number)
+
     for number, title, _kind, source, said in cells:
         notes.extend(said)
         if source is None:
@@ -517,9 +530,11 @@ def run_cells(namespace, cells, seconds, reserve, slice_seconds, notes_name, max
                 if previous is not None:
                     # Repeating, so a bare ``except:`` in the cell only delays the stop.
                     signal.setitimer(signal.ITIMER_REAL, max(allowed, 0.001), 0.05)
+                before = {name: namespace.get(name) for name in graded}
                 try:
                     exec(code, namespace)
                 finally:
+                    note_definitions(number, before)
                     armed[0] = False
                     if previous is not None:
                         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -541,6 +556,12 @@ def run_cells(namespace, cells, seconds, reserve, slice_seconds, notes_name, max
             notes.append(f"{label} raised {one_line(outcome)}"
                          f"{line_in(outcome, filename, ' (line {})')}; "
                          "the cells after it still ran")
+    for name, numbers in defined_in.items():
+        if len(numbers) > 1:
+            earlier = ", ".join(str(n) for n in numbers[:-1])
+            notes.append(f"{name} is defined in cell{'s' if len(numbers) > 2 else ''} {earlier} "
+                         f"and again in cell {numbers[-1]}: the last one is graded, as after "
+                         "Run All")
     if not_run:
         first, last = not_run[0], not_run[-1]
         which = f"cells {first}-{last}" if first != last else f"cell {first}"

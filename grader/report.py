@@ -79,6 +79,20 @@ def md_code_block(text: str) -> list[str]:
     return [fence, body, fence]
 
 
+def _what_the_ratio_means(ratio: float) -> str:
+    """What a first-to-last-layer gradient ratio says about how the early layers learn (the
+    bands of the lesson checks: below 1e-3 it has vanished, above 10 it explodes)."""
+    if not ratio < float("inf"):
+        return "the gradient is not a finite number"
+    if ratio < 1e-3:
+        return "the gradient has vanished by the first layer, so the early layers barely learn"
+    if ratio < 1e-2:
+        return "the gradient shrinks on its way back, so the early layers learn slowly"
+    if ratio > 10:
+        return "the gradient grows on its way back: it explodes"
+    return "the gradient reaches the first layer"
+
+
 def check_output(check: CheckResult) -> str:
     """A check's feedback as plain text: verdict, what is wrong, diagnosis, notes."""
     lines = [f"{check.title}."]
@@ -192,11 +206,11 @@ def feedback_markdown(result: SubmissionResult, plot: Path | None) -> str:
         if "sigmoid" in flow and flow["sigmoid"][-1] > 0:
             ratio = flow["sigmoid"][0] / flow["sigmoid"][-1]
             lines.append(f"In your 20-layer sigmoid net the first layer's gradient is {ratio:.1e} "
-                         "times the last hidden layer's: the early layers barely learn.")
+                         f"times the last hidden layer's: {_what_the_ratio_means(ratio)}.")
         if "relu" in flow and flow["relu"][-1] > 0:
             ratio = flow["relu"][0] / flow["relu"][-1]
-            lines.append(f"In your ReLU net (He init) that ratio is {ratio:.2g}: the gradient "
-                         "reaches the first layer.")
+            lines.append(f"In your ReLU net (He init) that ratio is {ratio:.2g}: "
+                         f"{_what_the_ratio_means(ratio)}.")
     else:
         lines.append("No plot: your init_params, mlp_forward or mlp_backward did not run "
                      "on a 20-layer net. Fix them and you will see your gradients here.")

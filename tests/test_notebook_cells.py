@@ -201,7 +201,9 @@ def test_plotting_cells_in_the_sandbox_cost_no_points(tmp_path):
         (c.name, c.feedback) for c in result.checks if not c.passed]
     skipped = (f'cell {at + 2} ("%matplotlib inline"): skipped what is not Python '
                "(%matplotlib inline)")
-    assert result.notes == [skipped]  # the plot ran: PLOTTED was there for relu
+    redefined = (f"relu is defined in cell {at + 1} and again in cell {at + 3}: the last one is "
+                 "graded, as after Run All")
+    assert result.notes == [skipped, redefined]  # the plot ran: PLOTTED was there for relu
 
 
 def test_a_traceback_names_the_students_cell_and_line(tmp_path):
@@ -561,3 +563,24 @@ def test_the_runner_is_self_contained():
     namespace: dict = {}
     scope["run_cells"](namespace, _cells("A = 1"), 1.0, 1.0, 0.1, NOTES_NAME, MAX_NOTES)
     assert namespace["A"] == 1 and namespace[NOTES_NAME] == []
+
+
+@pytest.mark.parametrize("defining", [(1,), (1, 3), (1, 2, 4), (2, 3, 4)])
+def test_a_graded_function_defined_in_several_cells_says_which_is_graded(defining):
+    bodies = {1: "1 - np.tanh(z) ** 2", 2: "1 - z ** 2", 3: "np.ones_like(z)", 4: "0 * z"}
+    cells = ["import numpy as np"] + [
+        f"def tanh_grad(z):\n    return {bodies[n]}" if n in defining else f"X{n} = {n}"
+        for n in range(1, 5)]
+    namespace: dict = {}
+    exec(compile(notebook_source(_notebook(*cells)), "notebook_code.py", "exec"), namespace)
+    cell = {n: n + 1 for n in range(1, 5)}  # the import is cell 1
+    *earlier, last = (cell[n] for n in defining)
+    if not earlier:
+        assert namespace[NOTES_NAME] == []
+    else:
+        said = ", ".join(map(str, earlier))
+        assert namespace[NOTES_NAME] == [
+            f"tanh_grad is defined in cell{'s' if len(earlier) > 1 else ''} {said} and again in "
+            f"cell {last}: the last one is graded, as after Run All"]
+    at_one = {1: 1 - np.tanh(1.0) ** 2, 2: 0.0, 3: 1.0, 4: 0.0}  # each body at z = 1
+    assert namespace["tanh_grad"](np.ones(1))[0] == at_one[defining[-1]]  # the last one won
