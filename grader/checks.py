@@ -8,6 +8,7 @@ The same definitions run in the self-check (direct calls) and in grading (throug
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -290,7 +291,8 @@ def check_dense_forward(t: Trial) -> None:
 
 def _own_numerical_dense(t: Trial, x, W, b, dout):
     """Finite differences of sum(dout * dense_forward(x, W, b)) via the student's forward, with
-    every probe in one batch."""
+    every probe in one batch; also whether that forward treats each example on its own (see
+    ``_rows_apart``)."""
     values = (x, W, b)
     calls, sizes = [], []
     for position, value in enumerate(values):
@@ -300,9 +302,28 @@ def _own_numerical_dense(t: Trial, x, W, b, dout):
             args = list(values)
             args[position] = point
             calls.append(tuple(args))
-    losses = iter([float(np.sum(dout * out)) for out, _ in t.probe("dense_forward", calls)])
-    return [differences([next(losses) for _ in range(size)], value, H)
-            for value, size in zip(values, sizes, strict=True)]
+    outputs = [out for out, _ in t.probe("dense_forward", calls)]
+    losses = iter([float(np.sum(dout * out)) for out in outputs])
+    numerical = [differences([next(losses) for _ in range(size)], value, H)
+                 for value, size in zip(values, sizes, strict=True)]
+    return numerical, _rows_apart(outputs[:sizes[0]], x.shape)
+
+
+def _rows_apart(outputs: list[np.ndarray], shape: tuple[int, ...]) -> bool:
+    """Whether a forward's outputs at ``probe_points(x)`` (x: (N, D)) change only in the row
+    of the example that was moved, as a layer's do: every example goes through it on its own.
+
+    A forward that mixes the batch (every output a sum over all of x, say) is no layer, and a
+    backward consistent with it proves nothing."""
+    if not outputs or any(o.ndim != 2 or o.shape[0] != shape[0] for o in outputs):
+        return False
+    for (row, _), plus, minus in zip(np.ndindex(shape), outputs[0::2], outputs[1::2],
+                                     strict=True):
+        others = np.delete(np.abs(plus - minus), row, axis=0)
+        scale = 1e-9 * (1.0 + float(np.max(np.abs(plus))))
+        if others.size and not float(np.max(others)) <= scale:
+            return False
+    return True
 
 
 @check("dense_backward", 4, depends=("dense_forward",))
@@ -331,10 +352,15 @@ def check_dense_backward(t: Trial) -> None:
         except CheckFailed:
             if not t.failed("dense_forward"):
                 raise
-            # Your forward is wrong; a backward that is right *for your forward* earns its points.
-            numerical = _own_numerical_dense(t, x, W, b, dout)
+            # Your forward is wrong; a backward that is right *for your forward* earns its
+            # points, on every case, if that forward is a layer at all.
+            numerical, rows_apart = _own_numerical_dense(t, x, W, b, dout)
             trivial = _trivial_derivative("dense_forward", dict(zip("xWb", numerical,
                                                                     strict=True)), dout)
+            if trivial is None and not rows_apart:
+                trivial = ("your dense_forward mixes the examples of a batch (moving one row "
+                           "of x changes other rows of out), so it is no layer and cannot vouch "
+                           "for a backward")
             if trivial:
                 t.notes.append(trivial)
                 raise
@@ -342,9 +368,10 @@ def check_dense_backward(t: Trial) -> None:
                 check_shape(label, g, e.shape, inputs)
                 if relative_difference(g, e) > GRADIENT_TOL:
                     raise
-            t.notes.append("dense_backward matches the gradient of your own dense_forward; "
-                           "the bug is in dense_forward")
-            return
+            vindicated = ("dense_backward matches the gradient of your own dense_forward; the "
+                          "bug is in dense_forward")
+            if vindicated not in t.notes:
+                t.notes.append(vindicated)
     _require_tested(t, "dense_backward", "dense_forward", tested)
     # Small and non-square: every entry costs two forward calls.
     x, W, b = t.rng.normal(size=(3, 2)), t.rng.normal(size=(2, 4)), t.rng.normal(size=4)
@@ -352,8 +379,8 @@ def check_dense_backward(t: Trial) -> None:
     if not t.failed("dense_forward"):
         _, cache = t.call("dense_forward", x, W, b)
         got = t.call("dense_backward", dout, cache)
-        for label, g, e in zip(("dx", "dW", "db"), got, _own_numerical_dense(t, x, W, b, dout),
-                               strict=True):
+        for label, g, e in zip(("dx", "dW", "db"), got,
+                               _own_numerical_dense(t, x, W, b, dout)[0], strict=True):
             error = relative_difference(g, e)
             if error > GRADIENT_TOL:
                 raise CheckFailed(f"{label} disagrees with finite differences of your "
@@ -374,14 +401,33 @@ def check_activation_forward(t: Trial) -> None:
                      hint=f"for {name!r} return {name}(z) and keep what backward needs in cache")
 
 
+def _forward_right(t: Trial, z: np.ndarray, name: str) -> bool:
+    """Whether the student's activation_forward(z, name) gives the right activation values."""
+    try:
+        a, _ = t.call("activation_forward", z, name)
+    except CheckFailed:
+        return False
+    expected = t.expect("activation_forward", (z, name),
+                        lambda R, z=z, n=name: R.activation_forward(z, n)[0])[0]
+    return a.shape == expected.shape and bool(np.allclose(a, expected, rtol=1e-7, atol=1e-10))
+
+
 @check("activation_backward", 3, depends=("activation_forward", "sigmoid_grad", "tanh_grad",
                                           "relu_grad", "leaky_relu_grad"))
 def check_activation_backward(t: Trial) -> None:
     """activation_backward(da, cache) returns dz = da * f'(z) at the pre-activation z"""
     tested = 0
+    cases = []
     for name in ACTIVATION_NAMES:
         z = _away_from_zero(t.rng, (5, 3), 2.0, 0.05)
         da = t.rng.normal(size=z.shape)
+        cases.append((name, z, da))
+    # Whether the student's own forward gets any activation right (asked only when needed): a
+    # forward right for none of them (z * z for every name, say) is no activation layer, and
+    # cannot vouch for a backward.
+    some_forward_right = functools.cache(
+        lambda: any(_forward_right(t, z, name) for name, z, _ in cases))
+    for name, z, da in cases:
         inputs = {"z": z, "da": da, "activation": name}
         cache = _cache_from_forward(t, "activation_forward", z, name, inputs=inputs)
         if cache is None:
@@ -402,6 +448,9 @@ def check_activation_backward(t: Trial) -> None:
             numerical = differences([float(np.sum(da * a)) for a, _ in outputs], z, H)
             trivial = _trivial_derivative("activation_forward", {"z": numerical}, da,
                                           elementwise=True)
+            if trivial is None and not some_forward_right():
+                trivial = ("your activation_forward is right for none of the activations, so "
+                           "it cannot vouch for a backward")
             if trivial:
                 t.notes.append(f"{trivial} ({name!r})")
                 raise
@@ -669,9 +718,11 @@ def _check_mlp_forward(t: Trial) -> None:
                               "whose output is returned as it is (linear)")
 
 
-def _own_numerical_mlp(t: Trial, x, params, activation, dout) -> list[np.ndarray]:
+def _own_numerical_mlp(t: Trial, x, params, activation, dout,
+                       rows: bool = False) -> tuple[list[np.ndarray], bool]:
     """Finite differences of sum(dout * mlp_forward(...)) w.r.t. every parameter, judge-side,
-    with every probe in one batch."""
+    with every probe in one batch; with ``rows``, also whether that forward treats each example
+    on its own (``_rows_apart``; True when not asked)."""
     flat = list(_flat(params))
     calls, sizes = [], []
     for position, value in enumerate(flat):
@@ -682,9 +733,12 @@ def _own_numerical_mlp(t: Trial, x, params, activation, dout) -> list[np.ndarray
             values[position] = point
             calls.append((x, [(values[i], values[i + 1]) for i in range(0, len(values), 2)],
                           activation))
-    losses = iter([float(np.sum(dout * out)) for out, _ in t.probe("mlp_forward", calls)])
-    return [differences([next(losses) for _ in range(size)], value, H)
-            for value, size in zip(flat, sizes, strict=True)]
+    moved = [(point, params, activation) for point in probe_points(x, H)] if rows else []
+    outputs = [out for out, _ in t.probe("mlp_forward", calls + moved)]
+    losses = iter([float(np.sum(dout * out)) for out in outputs[:len(calls)]])
+    numerical = [differences([next(losses) for _ in range(size)], value, H)
+                 for value, size in zip(flat, sizes, strict=True)]
+    return numerical, not rows or _rows_apart(outputs[len(calls):], x.shape)
 
 
 @check("mlp_backward", 4, depends=("mlp_forward", "dense_backward", "activation_backward"))
@@ -710,20 +764,31 @@ def _check_mlp_backward(t: Trial) -> None:
         try:
             _compare_layers(grads, expected, params, inputs)
         except CheckFailed:
-            if not t.failed("mlp_forward") or len(params) > 3:
+            if not t.failed("mlp_forward"):
                 raise
-            numerical = _own_numerical_mlp(t, x, params, activation, dout)
+            if len(params) > 3:
+                # Too deep for finite differences to be trusted: with a broken forward this
+                # case says nothing either way (the shallow ones decide).
+                tested -= 1
+                continue
+            numerical, rows_apart = _own_numerical_mlp(t, x, params, activation, dout,
+                                                       rows=True)
             names = [f"{('W', 'b')[i % 2]} of layer {i // 2 + 1}" for i in range(len(numerical))]
             trivial = _trivial_derivative("mlp_forward", dict(zip(names, numerical,
                                                                   strict=True)), dout)
+            if trivial is None and not rows_apart:
+                trivial = ("your mlp_forward mixes the examples of a batch (moving one row of x "
+                           "changes other rows of out), so it is no network and cannot vouch "
+                           "for a backward")
             if trivial:
                 t.notes.append(trivial)
                 raise
             if any(relative_difference(g, e) > GRADIENT_TOL
                    for g, e in zip(_flat(grads), numerical, strict=True)):
                 raise
-            t.notes.append("mlp_backward matches the gradient of your own mlp_forward")
-            return
+            vindicated = "mlp_backward matches the gradient of your own mlp_forward"
+            if vindicated not in t.notes:
+                t.notes.append(vindicated)
     _require_tested(t, "mlp_backward", "mlp_forward", tested)
     # Finite differences through the student's own forward, on a net shallow enough (depth <= 3)
     # for them to be trusted.
@@ -735,7 +800,7 @@ def _check_mlp_backward(t: Trial) -> None:
     dout = t.rng.normal(size=(3, 2))
     _, caches = t.call("mlp_forward", x, params, "tanh")
     grads = t.call("mlp_backward", dout, caches)
-    numerical = _own_numerical_mlp(t, x, params, "tanh", dout)
+    numerical, _ = _own_numerical_mlp(t, x, params, "tanh", dout)
     for index, (g, e) in enumerate(zip(_flat(grads), numerical, strict=True)):
         error = relative_difference(g, e)
         if error > GRADIENT_TOL:

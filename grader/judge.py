@@ -151,9 +151,9 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
         broken_upstream = sorted(upstream(check.name) & failed)
         if not result.passed and broken_upstream:
             stand_ins = stand_ins_for(check.name, failed)
-            if reference is not None and stand_ins and set(check.tags) <= stand_ins:
+            if reference is not None and stand_ins and nothing_left(check, stand_ins, failed):
                 # Nothing of the student's would be left in this check: no points to earn.
-                result.notes.insert(0, _nothing_left_note(check.tags, failed))
+                result.notes.insert(0, _nothing_left_note(check, failed))
             elif reference is not None and stand_ins:
                 patched = make_student({f: reference[f] for f in stand_ins})
                 retry = run_check(check, patched, expected, seed, verdicts)
@@ -173,7 +173,22 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
     return results
 
 
-def _nothing_left_note(tags: tuple[str, ...], failed: set[str]) -> str:
+def nothing_left(check: Check, stand_ins: set[str], failed: set[str]) -> bool:
+    """Whether a re-run of ``check`` with ``stand_ins`` would test nothing of the student's:
+    every function it runs would be the reference's, or every function it names as the student's
+    own work failed its own check (a lesson check with both mlp_forward and mlp_backward broken
+    would measure the reference's net; with one broken, the other is still the student's)."""
+    if set(check.tags) <= stand_ins:
+        return True
+    return bool(check.own) and set(check.own) <= failed
+
+
+def _nothing_left_note(check: Check, failed: set[str]) -> str:
+    tags = check.tags
+    if check.own and set(check.own) <= failed and not set(tags) <= failed:
+        return (f"not graded on its own: it tests your own {_join(list(check.own))}, and "
+                f"{'both' if len(check.own) == 2 else 'all'} failed their own checks (the "
+                "reference would stand in for your whole net)")
     broken = sorted(set(tags) & failed)
     partners = sorted(set(tags) - failed)
     note = f"not graded on its own: it runs only {_join(sorted(tags))}"

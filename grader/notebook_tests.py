@@ -47,6 +47,7 @@ from .judge import (
     CheckResult,
     blame_note,
     missing_own_work,
+    nothing_left,
     record_missing,
     run_check,
     stand_ins_for,
@@ -223,7 +224,8 @@ def run_checks(name: str, namespace: Mapping[str, Any], expected, seed: int,
         inherited = sorted(upstream(check_name) & failed)
         if not result.passed and inherited:
             stand_ins = stand_ins_for(check_name, failed)
-            if reference is not None and stand_ins and not set(check.tags) <= stand_ins:
+            if reference is not None and stand_ins and not nothing_left(check, stand_ins,
+                                                                         failed):
                 patched = InProcessStudent(
                     patched_functions(namespace, {f: reference[f] for f in stand_ins}),
                     missing, files)

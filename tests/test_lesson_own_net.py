@@ -2,9 +2,10 @@
 
 Enumerated over the three functions they run: init_params, mlp_forward and mlp_backward, each
 right, wrong (written, computing something) or missing (a stub). A missing mlp_forward or
-mlp_backward earns the lessons nothing; a written but wrong one is stood in for by the reference
-(precise blame: the bug costs its own check), with its forward/backward partner, which shares its
-cache format; and a check whose every function would be the reference's earns nothing.
+mlp_backward earns the lessons nothing; one written but wrong, the other right, is stood in for
+by the reference (precise blame: the bug costs its own check), with its partner, which shares
+its cache format; with both failed, or every function the check runs a stand-in, nothing of the
+student's net is left and the lessons earn nothing.
 """
 
 from __future__ import annotations
@@ -55,13 +56,23 @@ FUNCTIONS = tuple(VERSIONS)
 COMBINATIONS = list(itertools.product(("right", "wrong", "missing"), repeat=3))
 
 
+def net_failures(state: dict[str, str]) -> set[str]:
+    """The functions of the net that fail their own checks: the broken ones, and a right
+    backward whose forward is missing or keeps other caches (it is judged against that
+    forward, and cannot run on it)."""
+    broken = {f for f, s in state.items() if s != "right"}
+    return broken | ({"mlp_backward"} if state["mlp_forward"] != "right" else set())
+
+
 def lessons_earn(state: dict[str, str]) -> bool:
-    """The rule: nothing of the net missing, and not every function the check runs a stand-in
-    (a failed function of the net brings its partner along)."""
+    """The rule: nothing of the net missing, not both of its functions failed (the reference
+    would stand in for the whole net), and not every function the check runs a stand-in."""
     if "missing" in (state["mlp_forward"], state["mlp_backward"]):
         return False
-    net_broken = state["mlp_forward"] != "right" or state["mlp_backward"] != "right"
-    return not (state["init_params"] != "right" and net_broken)
+    failures = net_failures(state)
+    if {"mlp_forward", "mlp_backward"} <= failures:
+        return False
+    return not ("init_params" in failures and failures & {"mlp_forward", "mlp_backward"})
 
 
 def _submission(folder: Path, state: dict[str, str]) -> Path:
@@ -78,10 +89,7 @@ def test_the_lesson_checks_need_the_students_own_net(tmp_path, combination):
     results = {r.name: r for r in grade_in_process(_submission(tmp_path / "s", state))}
     failed = failed_checks(results.values())
     broken = {f for f, s in state.items() if s != "right"}
-    # A backward is judged against the student's own forward: a missing forward, or one that
-    # keeps other caches, leaves the backward untestable (its note says to fix the forward).
-    knock_on = {"mlp_backward"} if state["mlp_forward"] != "right" else set()
-    assert failed - LESSONS == broken | knock_on
+    assert failed - LESSONS == net_failures(state)
     if lessons_earn(state):
         assert not LESSONS & failed, [results[n].notes for n in LESSONS]
     else:
