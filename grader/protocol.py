@@ -187,6 +187,25 @@ def describe_exception(error: BaseException, student_files: tuple[str, ...] = ()
     return text
 
 
+# What a reply carries of a call's warnings: the judge reads no more (grader.remote), and 20,000
+# warnings of a correct function once made a reply too large to send.
+MAX_WARNINGS, MAX_WARNING_CHARS = 50, 300
+
+
+def _distinct_warnings(caught: list) -> tuple[str, ...]:
+    """The distinct warning messages of a call, in order, at most ``MAX_WARNINGS`` of them."""
+    seen: dict[str, None] = {}
+    for warning in caught:
+        try:
+            text = f"{warning.category.__name__}: {warning.message}"[:MAX_WARNING_CHARS]
+        except Exception:  # noqa: BLE001 - a student's warning object may fail to format
+            text = "a warning that could not be shown"
+        seen.setdefault(text)
+        if len(seen) >= MAX_WARNINGS:
+            break
+    return tuple(seen)
+
+
 def call_and_capture(function, name: str, args: tuple, kwargs: dict, keep, resolve_handle,
                      student_files: tuple[str, ...] = (), snapshot: bool = True) -> Reply:
     """Run one student function and pack everything the judge may look at into a Reply.
@@ -204,7 +223,7 @@ def call_and_capture(function, name: str, args: tuple, kwargs: dict, keep, resol
             except Exception as error:  # noqa: BLE001 - any student exception is a verdict
                 reply.error = describe_exception(error, student_files)
                 value = None
-    reply.warnings = tuple(f"{w.category.__name__}: {w.message}" for w in caught)
+    reply.warnings = _distinct_warnings(caught)
     reply.stdout = buffer.getvalue()[-2000:]
     if snapshot:
         reply.inputs_after = (_snapshot(args, real_args),

@@ -50,6 +50,9 @@ _MAX_DIM, _MAX_ARRAY, _MAX_TOTAL, _MAX_LIST, _MAX_INT = 1024, 1 << 20, 1 << 22, 
 # Elements the stand-ins of one worker may produce in all (their caches stay in the judge).
 _MAX_STAND_IN_ELEMENTS = 1 << 25
 _TEXT_LIMIT = 4000
+# Numbers one answer may hold (the largest right answer, a 20-layer net's parameters, holds
+# ~90,000), and all the answers of one batch of probes together: the judge keeps them.
+_MAX_ANSWER_ELEMENTS, _MAX_BATCH_ELEMENTS = 1 << 20, 1 << 23
 _WARNING_LIMIT, _MAX_WARNINGS, _MAX_NOTES = 300, 50, 20
 _NOT_TEXT = "(the worker sent something that is not text here)"
 _SETUP_FAILED = "the sandbox could not be set up"
@@ -460,6 +463,7 @@ class WorkerStudent:
         except OSError:
             raise WorkerGone("the worker is gone (it exited or crashed)") from None
         replies: list[Reply] = []
+        kept = 0  # numbers held by the replies so far
         while len(replies) < count:
             try:
                 message = receive(started.from_worker, call_deadline)
@@ -490,7 +494,12 @@ class WorkerStudent:
                                "count as missing")
                 raise WorkerGone("the worker broke the protocol (an unexpected message)")
             self._ready_after = None
-            replies.append(self._reply(name, message.get("body"), snapshot=op == "call"))
+            reply = self._reply(name, message.get("body"), snapshot=op == "call")
+            kept += _elements(reply.value) + _elements(reply.inputs_after)
+            if kept > _MAX_BATCH_ELEMENTS:
+                reply = Reply(bad_output=f"returned more than {_MAX_BATCH_ELEMENTS:,} numbers "
+                                         "in all for one check's probes")
+            replies.append(reply)
             call_deadline = min(self.deadline, time.monotonic() + self.limits.call_seconds)
         return replies
 
@@ -509,11 +518,17 @@ class WorkerStudent:
             return reply
         try:
             reply.value = _check_plain(body.get("value"), RESULT_KINDS[name])
+            held = _elements(reply.value)
+            if held > _MAX_ANSWER_ELEMENTS:
+                raise BadOutput(f"{held:,} numbers, far more than any answer here (at most "
+                                f"{_MAX_ANSWER_ELEMENTS:,})")
             if snapshot:
                 after = body.get("inputs_after")
                 if type(after) is not tuple or len(after) != 2:
                     raise BadOutput("malformed snapshot")
                 reply.inputs_after = (_check_snapshot(after[0]), _check_snapshot(after[1]))
+                if _elements(reply.inputs_after) > _MAX_ANSWER_ELEMENTS:
+                    raise BadOutput("malformed snapshot (far larger than the inputs)")
             else:
                 reply.inputs_after = None
         except BadOutput as bad:

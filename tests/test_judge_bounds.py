@@ -148,3 +148,47 @@ def test_forged_frames_at_import_cost_only_the_forging_module(tmp_path, strategy
     forged = [n for n in result.notes if "activations.py wrote messages of its own" in n]
     assert forged, result.notes
     assert all(type(c.feedback) is str and len(c.feedback) < 6000 for c in result.checks)
+
+
+# --- what the judge keeps of the worker's answers ------------------------------------------------
+
+@pytest.mark.parametrize("elements", [(1 << 20) + 1, 5_000_000])
+def test_an_answer_far_larger_than_any_right_one_is_a_wrong_answer(judge_side, elements):
+    reply = judge_side._reply("sigmoid", {"value": np.ones(elements), "inputs_after": ((), {})})
+    assert reply.value is None
+    assert reply.bad_output == (f"returned {elements:,} numbers, far more than any answer here "
+                                f"(at most {1 << 20:,})")
+
+
+def test_huge_probe_answers_neither_hold_the_judge_nor_fail_it(tmp_path):
+    # A wrong dense_forward answering 40 MB to every one of the backward check's ~70 probes:
+    # the judge once kept them all (2.8 GB) and then failed with a ValueError of its own.
+    for module in ("activations", "layers", "network", "gradient_check"):
+        shutil.copy(REPO / "examples" / "correct" / f"{module}.py", tmp_path / f"{module}.py")
+    with open(tmp_path / "layers.py", "a") as handle:
+        handle.write("\n\n_BIG = np.ones(5_000_000)\n_df, _db = dense_forward, dense_backward\n\n\n"
+                     "def dense_forward(x, W, b):\n    return _BIG, _df(x, W, b)[1]\n\n\n"
+                     "def dense_backward(dout, cache):\n"
+                     "    return tuple(2 * g for g in _db(dout, cache))\n")
+    result = grade_submission(tmp_path, seed=5, limits=LIMITS, measure=False)
+    assert {c.name for c in result.checks if not c.passed} == {"dense_forward", "dense_backward"}
+    assert not any(c.internal_error for c in result.checks)
+    assert "far more than any answer here" in next(
+        c.feedback for c in result.checks if c.name == "dense_forward")
+
+
+def test_a_correct_function_that_warns_thousands_of_times_keeps_its_points(tmp_path):
+    for module in ("activations", "layers", "network", "gradient_check"):
+        shutil.copy(REPO / "examples" / "correct" / f"{module}.py", tmp_path / f"{module}.py")
+    with open(tmp_path / "activations.py", "a") as handle:
+        handle.write("\n\nimport warnings\n\n_tanh = tanh\n\n\ndef tanh(z):\n"
+                     "    for i in range(20000):\n"
+                     "        warnings.warn(f'step {i}: ' + 'x' * 200)\n"
+                     "    return _tanh(z)\n")
+    result = grade_submission(tmp_path, seed=5, limits=LIMITS, measure=False)
+    assert (result.score, result.max_score) == (50, 50)
+    tanh = next(c for c in result.checks if c.name == "tanh")
+    # The first distinct messages of each call, at most 50 a call.
+    assert "UserWarning: step 0: " + "x" * 200 in tanh.warnings
+    assert "UserWarning: step 49: " + "x" * 200 in tanh.warnings
+    assert "UserWarning: step 50: " + "x" * 200 not in tanh.warnings
