@@ -235,6 +235,22 @@ def grade_pooled(run: _Run, paths: list[Path], workers: int, job: tuple,
                                 "this submission"))
 
 
+def _say_left_out(paths: list[Path]) -> None:
+    """Name what the class folders hold that is not a submission (a .tar.gz, a README), so no
+    student is dropped unseen."""
+    from .identity import is_one_submission, left_out
+
+    for path in map(Path, paths):
+        if not path.is_dir() or is_one_submission(path):
+            continue
+        names = left_out(path)
+        if names:
+            listed = ", ".join(shown(n, sys.stderr) for n in names[:10])
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            print(f"left out of {shown(os.fsdecode(path), sys.stderr)}, not a folder, .zip or "
+                  f".ipynb: {listed}{more}", file=sys.stderr)
+
+
 def _grade(args: argparse.Namespace, run: _Run) -> int:
     from .gradebook import Gradebook
     from .identity import BatchRefused, expand, submission_name
@@ -260,6 +276,7 @@ def _grade(args: argparse.Namespace, run: _Run) -> int:
     except BatchRefused as refusal:  # before anything is graded: see identity.check_unique
         print(shown(str(refusal), sys.stderr, keep="\n"), file=sys.stderr)
         return 2
+    _say_left_out(args.paths)
     if args.shard:
         from .shards import select_shard
 

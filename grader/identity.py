@@ -28,7 +28,9 @@ from pathlib import Path
 
 from .api import MODULES
 
-SUBMISSION_SUFFIXES = (".zip", ".ipynb")
+SUBMISSION_SUFFIXES = (".zip", ".ipynb")  # compared in lower case: erin.ZIP is a zip
+# The notebook's name in the student release: a folder holding only it is one student's.
+ASSIGNMENT_NOTEBOOK = "vanishing_gradients.ipynb"
 
 
 def fs_text(text: str) -> str:
@@ -52,7 +54,7 @@ def submission_name(path: Path) -> str:
     path = Path(path)
     if path.name in ("", ".", ".."):  # `grade .` names the folder it is run in
         path = Path(os.path.abspath(path))
-    name = path.stem if path.suffix in SUBMISSION_SUFFIXES else path.name
+    name = path.stem if path.suffix.lower() in SUBMISSION_SUFFIXES else path.name
     return fs_text(name) or "submission"
 
 
@@ -61,6 +63,19 @@ def holds_modules(root: Path) -> Path | None:
         if any((candidate / f"{m}.py").is_file() for m in MODULES):
             return candidate
     return None
+
+
+def is_one_submission(folder: Path) -> bool:
+    """Whether a folder is one student's submission rather than a class: it holds the exercise
+    modules, or nothing that counts but the assignment's notebook (the folder per student of
+    an LMS export, ``alice/vanishing_gradients.ipynb``)."""
+    if holds_modules(folder) is not None:
+        return True
+    try:
+        entries = [p for p in Path(folder).iterdir() if _is_candidate(p)]
+    except OSError:
+        return False
+    return len(entries) == 1 and entries[0].name.lower() == ASSIGNMENT_NOTEBOOK
 
 
 class BatchRefused(ValueError):
@@ -127,10 +142,20 @@ def _is_candidate(entry: Path) -> bool:
     name = entry.name
     if name.startswith(("__", "._")):
         return False
-    named_like_one = entry.suffix in SUBMISSION_SUFFIXES
+    named_like_one = entry.suffix.lower() in SUBMISSION_SUFFIXES
     if name.startswith((".", "_")):
         return named_like_one or (entry.is_dir() and holds_modules(entry) is not None)
     return named_like_one or entry.is_dir()
+
+
+def left_out(folder: Path) -> list[str]:
+    """The names in a class folder that are not submissions and not plainly something else
+    (hidden files, ``__MACOSX``): said on the terminal, so no student is dropped unseen."""
+    try:
+        return sorted(p.name for p in Path(folder).iterdir()
+                      if not _is_candidate(p) and not p.name.startswith((".", "_")))
+    except OSError:
+        return []
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -142,7 +167,7 @@ def expand(paths: list[Path]) -> list[Path]:
     """
     found: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir() and holds_modules(path) is None:
+        if path.is_dir() and not is_one_submission(path):
             try:
                 found.extend(sorted(p for p in path.iterdir() if _is_candidate(p)))
             except OSError as error:

@@ -243,8 +243,16 @@ def _entries(fd: int, shown: str) -> dict[str, os.stat_result]:
 
 
 def _holds_modules(entries: dict[str, os.stat_result]) -> bool:
+    return _module_count(entries) > 0
+
+
+def _module_count(entries: dict[str, os.stat_result]) -> int:
     # Named like a module is enough (a link named activations.py must be seen, then refused).
-    return any(n in entries and not stat.S_ISDIR(entries[n].st_mode) for n in MODULE_FILES)
+    return sum(n in entries and not stat.S_ISDIR(entries[n].st_mode) for n in MODULE_FILES)
+
+
+class _NoModules(SubmissionError):
+    """A folder in which no exercise module was found (it may still hold a notebook)."""
 
 
 def _leads_to_folder(name: str, fd: int) -> bool:
@@ -259,7 +267,8 @@ def _module_folder(folders: _Folders, fd: int, shown: str,
     """The folder holding the exercise modules: this one, its ``exercises/``, or (a zip of a
     folder) the same search inside its only folder."""
     entries = _entries(fd, shown)
-    if _holds_modules(entries):
+    here = _module_count(entries)
+    if here == len(MODULE_FILES):
         return fd, shown, entries
     exercises = entries.get("exercises")
     if exercises is not None:
@@ -269,8 +278,11 @@ def _module_folder(folders: _Folders, fd: int, shown: str,
         if stat.S_ISDIR(exercises.st_mode):
             inner = folders.open("exercises", f"{shown}/exercises", fd)
             inner_entries = _entries(inner, f"{shown}/exercises")
-            if _holds_modules(inner_entries):
+            # A stray scratch module beside a complete exercises/ must not hide it.
+            if _module_count(inner_entries) > here:
                 return inner, f"{shown}/exercises", inner_entries
+    if here:
+        return fd, shown, entries
     nested = [n for n, info in entries.items() if not n.startswith((".", "__"))
               and (stat.S_ISDIR(info.st_mode)
                    or (stat.S_ISLNK(info.st_mode) and _leads_to_folder(n, fd)))]
@@ -281,7 +293,7 @@ def _module_folder(folders: _Folders, fd: int, shown: str,
             raise _refusal(f"{shown}/{_shown(name)}", kind)
         inner = folders.open(name, f"{shown}/{_shown(name)}", fd)
         return _module_folder(folders, inner, f"{shown}/{_shown(name)}", depth + 1)
-    raise SubmissionError(f"no exercise modules ({', '.join(sorted(MODULE_FILES))}) in {shown}")
+    raise _NoModules(f"no exercise modules ({', '.join(sorted(MODULE_FILES))}) in {shown}")
 
 
 def _copy_modules(fd: int, shown: str, entries: dict[str, os.stat_result], target: Path,
@@ -323,13 +335,33 @@ def _copy_modules(fd: int, shown: str, entries: dict[str, os.stat_result], targe
         notes.append(f"ignored {skipped - MAX_SKIPPED_NOTES} more links or special files")
 
 
-def _from_folder(path: Path, shown: str, target: Path, notes: list[str]) -> None:
+def _from_folder(path: Path, shown: str, target: Path, notes: list[str],
+                 notebooks: bool = False) -> None:
+    """Copy the exercise modules found in ``path``; with ``notebooks``, a folder holding no
+    modules but one notebook (one folder per student, as LMS exports make) gives that."""
     folders = _Folders()
     try:
-        fd, where, entries = _module_folder(folders, folders.open(path, shown), shown)
+        top = folders.open(path, shown)
+        try:
+            fd, where, entries = _module_folder(folders, top, shown)
+        except _NoModules:
+            lone = _lone_notebook(_entries(top, shown)) if notebooks else None
+            if lone is None:
+                raise
+            (target / f"{NOTEBOOK_MODULE}.py").write_bytes(
+                _notebook_module(Path(path) / lone, f"{shown}/{_shown(lone)}"))
+            return
         _copy_modules(fd, where, entries, target, notes)
     finally:
         folders.close()
+
+
+def _lone_notebook(entries: dict[str, os.stat_result]) -> str | None:
+    """The name of the only notebook file among ``entries`` (regular files only), or None."""
+    found = [n for n, info in entries.items()
+             if n.lower().endswith(".ipynb") and not n.startswith(".")
+             and stat.S_ISREG(info.st_mode)]
+    return found[0] if len(found) == 1 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -563,10 +595,10 @@ def prepare(path: Path) -> Prepared:
     notes: list[str] = []
     try:
         if stat.S_ISDIR(info.st_mode):
-            _from_folder(path, shown, folder, notes)
-        elif path.suffix == ".ipynb":
+            _from_folder(path, shown, folder, notes, notebooks=True)
+        elif path.suffix.lower() == ".ipynb":
             (folder / f"{NOTEBOOK_MODULE}.py").write_bytes(_notebook_module(path, shown))
-        elif path.suffix == ".zip":
+        elif path.suffix.lower() == ".zip":
             unpacked = work / "unpacked"
             unpacked.mkdir()
             _extract_zip(path, shown, unpacked, notes)
