@@ -491,6 +491,21 @@ def run_cells(namespace, cells, seconds, reserve, slice_seconds, notes_name, max
     had_name, old_name = "__name__" in namespace, namespace.get("__name__")
     namespace["__name__"] = "__main__"
     namespace.setdefault("display", lambda *objects, **options: None)  # IPython's builtin
+
+    class Shell:
+        """``get_ipython()`` in converted notebooks: magics and shell commands are skipped, as
+        the kernel's own syntax for them is (said once in the notes)."""
+
+        def _skip(self, *args, **kwargs):
+            said = "get_ipython() magics and shell commands were skipped (not Python)"
+            if said not in notes:
+                notes.append(said)
+            return ""
+
+        run_line_magic = run_cell_magic = system = getoutput = magic = _skip
+
+    shell = Shell()
+    namespace.setdefault("get_ipython", lambda: shell)
     notes, not_run = [], []
     run_until = time.monotonic() + seconds
     reserve_until = None

@@ -584,3 +584,16 @@ def test_a_graded_function_defined_in_several_cells_says_which_is_graded(definin
             f"cell {last}: the last one is graded, as after Run All"]
     at_one = {1: 1 - np.tanh(1.0) ** 2, 2: 0.0, 3: 1.0, 4: 0.0}  # each body at z = 1
     assert namespace["tanh_grad"](np.ones(1))[0] == at_one[defining[-1]]  # the last one won
+
+
+@pytest.mark.parametrize("call", ["get_ipython().run_line_magic('matplotlib', 'inline')",
+                                  "get_ipython().system('pip install numpy')",
+                                  "x = get_ipython().getoutput('ls')",
+                                  "get_ipython().run_cell_magic('time', '', 'y = 1')"])
+def test_get_ipython_calls_of_converted_notebooks_are_skipped_not_fatal(call):
+    namespace = _run(_notebook("import numpy as np", f"{call}\nAFTER = 1",
+                               "def relu(z):\n    return np.maximum(z, 0)"))
+    assert namespace["AFTER"] == 1 and namespace["relu"](np.array([-1.0, 2.0])).tolist() == [
+        0.0, 2.0]
+    assert _notes(namespace) == ["get_ipython() magics and shell commands were skipped (not "
+                                 "Python)"]
