@@ -104,3 +104,38 @@ def test_a_backward_of_a_batch_mixing_network_earns_nothing(tmp_path):
     failed = failed_checks(results.values())
     assert {"mlp_forward", "mlp_backward", "vanishing_sigmoid", "vanishing_relu"} <= failed
     assert any("mixes the examples of a batch" in n for n in results["mlp_backward"].notes)
+
+
+_OUTPUT_ACTIVATED = (  # a real bug: the output layer is activated too
+    "from activations import sigmoid_grad\n\n\n"
+    "def mlp_forward(x, params, activation):\n"
+    "    caches, h = [], x\n"
+    "    for W, b in params:\n"
+    "        z, dense_cache = dense_forward(h, W, b)\n"
+    "        h, act_cache = activation_forward(z, activation)\n"
+    "        caches.append((dense_cache, act_cache, z))\n"
+    "    return h, caches\n\n\n"
+    "def mlp_backward(dout, caches):\n"
+    "    grads, d = [], dout\n"
+    "    for dense_cache, act_cache, z in reversed(caches):\n"
+    "        d = SLOPE\n"
+    "        d, dW, db = dense_backward(d, dense_cache)\n"
+    "        grads.append((dW, db))\n"
+    "    return grads[::-1]\n")
+
+
+@pytest.mark.parametrize(("slope", "vindicated"), [
+    ("activation_backward(d, act_cache)", True),  # right for that forward, every activation
+    ("d * sigmoid_grad(z)", False),  # right for it with the sigmoid only
+])
+def test_every_shallow_case_tests_a_backward_against_its_own_forward(tmp_path, slope,
+                                                                     vindicated):
+    shutil.copytree(REPO / "examples" / "correct", tmp_path / "s")
+    with open(tmp_path / "s" / "network.py", "a") as handle:
+        handle.write("\n\n" + _OUTPUT_ACTIVATED.replace("SLOPE", slope))
+    results = {r.name: r for r in grade_in_process(tmp_path / "s")}
+    failed = failed_checks(results.values())
+    assert "mlp_forward" in failed
+    assert ("mlp_backward" in failed) != vindicated
+    assert ("mlp_backward matches the gradient of your own mlp_forward"
+            in results["mlp_backward"].notes) == vindicated
