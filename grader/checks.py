@@ -235,7 +235,8 @@ def _require_tested(t: Trial, name: str, forward: str, tested: int) -> None:
 
 
 def _trivial_derivative(forward: str, numericals: dict[str, np.ndarray],
-                        upstream: np.ndarray, elementwise: bool = False) -> str | None:
+                        upstream: np.ndarray, elementwise: bool = False,
+                        rows_apart: bool = True) -> str | None:
     """Why finite differences of the student's own ``forward`` cannot vindicate a backward, or
     None when they can.
 
@@ -247,6 +248,8 @@ def _trivial_derivative(forward: str, numericals: dict[str, np.ndarray],
     whose slope numerical / upstream must vary over the inputs (a forward with one slope
     everywhere, such as z itself, is linear: there is no activation to differentiate). The
     inputs span both signs, so every activation of the course has two slopes or more on them.
+    rows_apart: whether the forward kept a batch's examples apart (``_rows_apart``); one that
+    mixes them is no layer or network.
     """
     scale = float(np.linalg.norm(upstream))
     for name, numerical in numericals.items():
@@ -255,6 +258,9 @@ def _trivial_derivative(forward: str, numericals: dict[str, np.ndarray],
         if not np.all(np.isfinite(numerical)) or float(np.linalg.norm(numerical)) <= 1e-8 * scale:
             return (f"your {forward} does not change when {name} changes (its finite-difference "
                     f"gradient with respect to {name} is 0), so it cannot vouch for a backward")
+    if not rows_apart:
+        return (f"your {forward} mixes the examples of a batch (moving one row of x changes "
+                "other rows of out), so it is no layer and cannot vouch for a backward")
     if elementwise:
         (numerical,) = numericals.values()
         with np.errstate(all="ignore"):
@@ -357,11 +363,8 @@ def check_dense_backward(t: Trial) -> None:
             # points, on every case, if that forward is a layer at all.
             numerical, rows_apart = _own_numerical_dense(t, x, W, b, dout)
             trivial = _trivial_derivative("dense_forward", dict(zip("xWb", numerical,
-                                                                    strict=True)), dout)
-            if trivial is None and not rows_apart:
-                trivial = ("your dense_forward mixes the examples of a batch (moving one row "
-                           "of x changes other rows of out), so it is no layer and cannot vouch "
-                           "for a backward")
+                                                                    strict=True)), dout,
+                                          rows_apart=rows_apart)
             if trivial:
                 t.notes.append(trivial)
                 raise
@@ -812,11 +815,8 @@ def _check_mlp_backward(t: Trial) -> None:
             checked_rows = True
             names = [f"{('W', 'b')[i % 2]} of layer {i // 2 + 1}" for i in range(len(numerical))]
             trivial = _trivial_derivative("mlp_forward", dict(zip(names, numerical,
-                                                                  strict=True)), dout)
-            if trivial is None and not rows_apart:
-                trivial = ("your mlp_forward mixes the examples of a batch (moving one row of x "
-                           "changes other rows of out), so it is no network and cannot vouch "
-                           "for a backward")
+                                                                  strict=True)), dout,
+                                          rows_apart=rows_apart)
             if trivial:
                 t.notes.append(trivial)
                 raise

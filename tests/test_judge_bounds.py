@@ -152,6 +152,13 @@ def test_forged_frames_at_import_cost_only_the_forging_module(tmp_path, strategy
 
 # --- what the judge keeps of the worker's answers ------------------------------------------------
 
+def _correct_with(folder: Path, module: str):
+    """examples/correct copied into ``folder``; returns ``module``.py open for appending."""
+    for name in ("activations", "layers", "network", "gradient_check"):
+        shutil.copy(REPO / "examples" / "correct" / f"{name}.py", folder / f"{name}.py")
+    return open(folder / f"{module}.py", "a")
+
+
 @pytest.mark.parametrize("elements", [(1 << 20) + 1, 5_000_000])
 def test_an_answer_far_larger_than_any_right_one_is_a_wrong_answer(judge_side, elements):
     reply = judge_side._reply("sigmoid", {"value": np.ones(elements), "inputs_after": ((), {})})
@@ -163,9 +170,7 @@ def test_an_answer_far_larger_than_any_right_one_is_a_wrong_answer(judge_side, e
 def test_huge_probe_answers_neither_hold_the_judge_nor_fail_it(tmp_path):
     # A wrong dense_forward answering 40 MB to every one of the backward check's ~70 probes:
     # the judge once kept them all (2.8 GB) and then failed with a ValueError of its own.
-    for module in ("activations", "layers", "network", "gradient_check"):
-        shutil.copy(REPO / "examples" / "correct" / f"{module}.py", tmp_path / f"{module}.py")
-    with open(tmp_path / "layers.py", "a") as handle:
+    with _correct_with(tmp_path, "layers") as handle:
         handle.write("\n\n_BIG = np.ones(5_000_000)\n_df, _db = dense_forward, dense_backward\n\n\n"
                      "def dense_forward(x, W, b):\n    return _BIG, _df(x, W, b)[1]\n\n\n"
                      "def dense_backward(dout, cache):\n"
@@ -178,9 +183,7 @@ def test_huge_probe_answers_neither_hold_the_judge_nor_fail_it(tmp_path):
 
 
 def test_a_correct_function_that_warns_thousands_of_times_keeps_its_points(tmp_path):
-    for module in ("activations", "layers", "network", "gradient_check"):
-        shutil.copy(REPO / "examples" / "correct" / f"{module}.py", tmp_path / f"{module}.py")
-    with open(tmp_path / "activations.py", "a") as handle:
+    with _correct_with(tmp_path, "activations") as handle:
         handle.write("\n\nimport warnings\n\n_tanh = tanh\n\n\ndef tanh(z):\n"
                      "    for i in range(20000):\n"
                      "        warnings.warn(f'step {i}: ' + 'x' * 200)\n"
