@@ -411,8 +411,13 @@ def _forward_right(t: Trial, z: np.ndarray, name: str) -> bool:
         a, _ = t.call("activation_forward", z, name)
     except CheckFailed:
         return False
-    expected = t.expect("activation_forward", (z, name),
-                        lambda R, z=z, n=name: R.activation_forward(z, n)[0])[0]
+    try:
+        expected = t.expect("activation_forward", (z, name),
+                            lambda R, z=z, n=name: R.activation_forward(z, n)[0])[0]
+    except LookupError:
+        # The public self-check records only what the reference's own run asks for, and this
+        # is asked only for a broken forward: there it cannot tell, and gives the benefit.
+        return True
     return a.shape == expected.shape and bool(np.allclose(a, expected, rtol=1e-7, atol=1e-10))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.public import self_check
 from tests.helpers import failed_checks, grade_in_process
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,3 +142,25 @@ def test_every_shallow_case_tests_a_backward_against_its_own_forward(tmp_path, s
     assert ("mlp_backward" in failed) != vindicated
     assert ("mlp_backward matches the gradient of your own mlp_forward"
             in results["mlp_backward"].notes) == vindicated
+
+
+def _junk_submissions(root: Path) -> list[Path]:
+    folders = []
+    for i, (forward, backward) in enumerate(DENSE_JUNK.values()):
+        folders.append(_submission(root / f"dense{i}", (
+            f"def dense_forward(x, W, b):\n    return {forward}, (x, W, b)\n\n\n"
+            f"def dense_backward(dout, cache):\n    x, W, b = cache\n    return {backward}\n")))
+    for i, (forward, slope) in enumerate(ACTIVATION_JUNK.values()):
+        folders.append(_submission(root / f"act{i}", (
+            f"def activation_forward(z, name):\n    return {forward}, z\n\n\n"
+            f"def activation_backward(da, z):\n    return da * ({slope})\n")))
+    return folders
+
+
+def test_the_self_check_judges_junk_pairs_without_a_grader_error(tmp_path):
+    # The public self-check reads recorded answers only: a question asked only of broken code
+    # (is this forward right for some activation?) has no recorded answer, and must not turn
+    # into "the grader could not evaluate this check".
+    for folder in _junk_submissions(tmp_path):
+        results = self_check(folder)
+        assert not [r.name for r in results if r.internal_error], folder.name
