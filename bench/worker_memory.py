@@ -15,10 +15,10 @@ from common import REPO
 
 sys.path.insert(0, str(REPO))
 
-from grader.judge import grade  # noqa: E402
-from grader.loader import reference_functions  # noqa: E402
-from grader.remote import WorkerStudent  # noqa: E402
-from grader.trial import LiveExpected  # noqa: E402
+from grader.checking.judge import grade  # noqa: E402
+from grader.checking.trial import LiveExpected  # noqa: E402
+from grader.sandbox.remote import WorkerStudent  # noqa: E402
+from grader.student.loader import reference_functions  # noqa: E402
 
 
 def tree(pid: int) -> list[int]:

@@ -62,7 +62,7 @@ SCRIPTS = ("setup.sh", "run_autograder", "run_grader.py")
 # grader.toml keys the grader's CLI reads (grader/cli.py); anything else is a typo.
 CONFIG_KEYS = {"seed": int, "call_seconds": float, "submission_seconds": float, "memory_mb": int}
 # What the judge cannot work without, checked in the built wheel.
-REQUIRED_IN_WHEEL = ("grader/__init__.py", "grader/cli.py", "grader/worker.py",
+REQUIRED_IN_WHEEL = ("grader/__init__.py", "grader/cli.py", "grader/inside/worker.py",
                      "grader/data/public_expected.npz", "solutions/__init__.py")
 
 
@@ -113,7 +113,7 @@ def build_wheel(target: Path, repo: Path = REPO) -> Path:
 def check_wheel(wheel: Path, modules: tuple[str, ...] | None = None) -> list[str]:
     """Raise BuildError unless the wheel holds the grader, its data and every reference module."""
     if modules is None:
-        from grader.api import MODULES
+        from grader.spec.api import MODULES
 
         modules = tuple(MODULES)
     with zipfile.ZipFile(wheel) as archive:
@@ -165,9 +165,10 @@ def grading_config(config: Path | None = None, seed: int | None = None,
     if seed is not None:
         settings["seed"], origin = int(seed), "--seed"
     if "seed" not in settings:
-        from grader.batch import DEFAULT_SEED
+        from grader.batch.run import DEFAULT_SEED
 
-        settings["seed"], origin = DEFAULT_SEED, "the grader's default (grader.batch.DEFAULT_SEED)"
+        settings["seed"] = DEFAULT_SEED
+        origin = "the grader's default (grader.batch.run.DEFAULT_SEED)"
     return settings, origin
 
 

@@ -13,7 +13,7 @@ generate_assignment vanishing_gradients``, ``autograde``, ``generate_feedback``,
 
 The kernel that runs the notebook (the instructor's when autograding, the students' when they
 work) must be able to import this project's ``grader`` package: the test cells call
-``grader.notebook_tests.check``. Install the project into that kernel's environment
+``grader.public.notebook.check``. Install the project into that kernel's environment
 (``pip install -e PATH_TO_PROJECT[course]``); the hidden tests also need ``solutions/``, which
 an editable install of the project provides. nbgrader itself shells out to ``alembic``, so run it
 with the environment's ``bin/`` on ``PATH`` (an activated virtualenv does this).

@@ -50,9 +50,9 @@ from pathlib import Path
 from typing import Any
 
 from course.stubs import make_stub
-from grader import checks as _checks  # noqa: F401 - registers the checks the test cells run
-from grader.api import FUNCTIONS, MODULES
-from grader.trial import REGISTRY, upstream
+from grader.checking import checks as _checks  # noqa: F401 - registers the checks the test cells run
+from grader.checking.trial import REGISTRY, upstream
+from grader.spec.api import FUNCTIONS, MODULES
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -700,7 +700,7 @@ def _run(args: argparse.Namespace) -> int:
     changed = write()
     print(f"{'wrote' if changed else 'unchanged:'} {NOTEBOOK.relative_to(REPO)}")
     # The grader recognises the cells the release gives (it does not run them) from this data.
-    from grader import notebook_cells
+    from grader.student import notebook_cells
 
     changed = notebook_cells.write_release_data(NOTEBOOK)
     print(f"{'wrote' if changed else 'unchanged:'} "

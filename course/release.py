@@ -5,9 +5,10 @@ The bundle holds what a student works with and nothing the grading depends on ke
 * ``exercises/``: the stubs, generated from ``solutions/`` (``course.stubs.render``), so no
   solution body can slip in even if the committed ``exercises/`` were hand-edited;
 * the release notebook, made by ``course.notebook.release_notebook`` when that module exists;
-* the public self-check: ``grader/selfcheck.py`` and exactly the grader modules it and the
-  notebook's test cells import (found by following imports, ``self_check_modules``), plus the
-  answers they compare against, ``grader/data/public_expected.npz``. Not shipped: the reference,
+* the public self-check: its entry points (``grader/selfcheck.py`` and its conftest, and
+  ``grader/notebook_tests.py`` for the notebook's test cells) and the packages they run on
+  (``PUBLIC_PACKAGES``: spec, student, checking, public), plus the answers they compare against,
+  ``grader/data/public_expected.npz``. Not shipped: the reference,
   the grading seed and config, and the instructor's machinery (batch grading, sandbox, workers,
   reports, gradebook). ``check_clean`` refuses to release a bundle holding a solution body or a
   grading seed;
@@ -18,7 +19,6 @@ The bundle holds what a student works with and nothing the grading depends on ke
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import json
 import re
@@ -31,103 +31,33 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import stubs
+from course import stubs
 
 REPO = Path(__file__).resolve().parent.parent
 GRADER = REPO / "grader"
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "student"
 BUNDLE_NAME = "vanishing-gradients"
-# The self-check's entry points: the test module and the conftest pytest loads beside it.
-SELF_CHECK_ENTRIES = ("selfcheck.py", "conftest.py")
-PACKAGE = "grader"
 
 
 class ReleaseError(Exception):
     """The bundle would contain something students must not get; nothing is written."""
 
 
-def _import_nodes(tree: ast.AST, deep: bool) -> list[ast.Import | ast.ImportFrom]:
-    """Import statements of a module: all of them, or (not deep) those run at import time.
-
-    Not deep skips function bodies: an import there runs only when that function is called.
-    """
-    found: list[ast.Import | ast.ImportFrom] = []
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            found.append(node)
-        for child in ast.iter_child_nodes(node):
-            if deep or not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                stack.append(child)
-    return found
+# What ships: the self-check's entry points and whole packages, never a hand-picked file list.
+# The import contracts in pyproject.toml (``make lint``) keep these packages from importing the
+# instructor's side (batch, sandbox, inside, settings), so shipping them ships everything the
+# self-check and the notebook's test cells need, and nothing the grading keeps private.
+PUBLIC_ENTRIES = ("__init__.py", "selfcheck.py", "conftest.py", "notebook_tests.py")
+PUBLIC_PACKAGES = ("spec", "student", "checking", "public")
 
 
-def _imported_modules(tree: ast.AST, deep: bool = True, package: str = PACKAGE) -> set[str]:
-    """Names of ``package``'s own modules that a module's source imports (see _import_nodes)."""
-    found: set[str] = set()
-    for node in _import_nodes(tree, deep):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                head, _, rest = alias.name.partition(".")
-                if head == package:
-                    found.add(rest.split(".")[0] if rest else "__init__")
-        elif node.level == 1 or (node.level == 0 and node.module
-                                 and node.module.split(".")[0] == package):
-            inner = (node.module or "") if node.level == 1 else node.module.partition(".")[2]
-            if inner:
-                found.add(inner.split(".")[0])
-            else:  # "from . import x" / "from grader import x": each x may be a module
-                found.add("__init__")
-                found.update(alias.name for alias in node.names)
-        elif node.level > 1:
-            raise ReleaseError("an import from above the grader package: cannot analyse it")
-    return found
-
-
-def self_check_modules(grader_dir: Path = GRADER, entries: Iterable[str] = SELF_CHECK_ENTRIES,
-                       extra: Iterable[str] = ()) -> list[str]:
-    """File names of the grader modules the self-check needs: the entries and their imports.
-
-    ``entries`` are grader files run directly (the test module, its conftest); ``extra`` are
-    module names that code outside the grader imports (the notebook's setup cell). Every import in
-    an entry counts, even inside a function (conftest imports ``grader.public`` in a fixture).
-    Other modules count only the imports they run when imported: a lazy import inside one of
-    their functions serves a path the self-check does not take, and following it would ship
-    instructor-only modules (``notebook_tests.hidden_seed`` imports ``batch`` for the seed).
-    Test (c) of tests/test_release.py runs the bundle to prove nothing needed is left out.
-    """
-    needed: set[str] = set()
-    entry_names = {Path(name).stem for name in entries}
-    queue = [*entry_names, *extra, "__init__"]
-    while queue:
-        name = queue.pop()
-        path = grader_dir / f"{name}.py"
-        if name in needed or not path.is_file():
-            continue  # "from . import x" may name a function rather than a module
-        needed.add(name)
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        queue.extend(_imported_modules(tree, deep=name in entry_names))
-    return sorted(f"{name}.py" for name in needed)
-
-
-def notebook_imports(notebook: Path) -> set[str]:
-    """Grader modules the notebook's code cells import (its setup cell imports ``check``)."""
-    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    found: set[str] = set()
-    for cell in cells:
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
-        # IPython magics and shell escapes are not Python.
-        lines = [line for line in text.splitlines() if not line.lstrip().startswith(("%", "!"))]
-        try:
-            tree = ast.parse("\n".join(lines))
-        except SyntaxError:
-            continue
-        found |= _imported_modules(tree) - {"__init__"}
-    return found
+def self_check_modules(grader_dir: Path = GRADER) -> list[str]:
+    """Paths (relative to ``grader_dir``) of the grader's modules that ship to students."""
+    names = [name for name in PUBLIC_ENTRIES if (grader_dir / name).is_file()]
+    for package in PUBLIC_PACKAGES:
+        names += sorted(path.relative_to(grader_dir).as_posix()
+                        for path in (grader_dir / package).rglob("*.py"))
+    return names
 
 
 def self_check_data(grader_dir: Path = GRADER) -> list[Path]:
@@ -169,10 +99,10 @@ def notebook_release(target: Path) -> Path | None:
 
 def readme(notebook: Path | None, repo: Path = REPO) -> str:
     """The student README, filled in from the grader's own definitions."""
-    from grader import checks  # noqa: F401 - registers the checks, so their points are known
-    from grader.api import MODULES
-    from grader.sandbox import Limits
-    from grader.trial import REGISTRY
+    from grader.checking import checks  # noqa: F401 - registers the checks, so their points are known
+    from grader.checking.trial import REGISTRY
+    from grader.sandbox.launch import Limits
+    from grader.spec.api import MODULES
 
     row = ""
     if notebook is not None:
@@ -210,12 +140,11 @@ def build_bundle(folder: Path, repo: Path = REPO) -> list[Path]:
 
     for name, text in stubs.render(repo / "solutions").items():
         put(f"exercises/{name}", text)
-    # The notebook first: the grader modules its test cells import ship with the self-check.
+    # The notebook first: its test cells run on the public packages shipped below.
     notebook = notebook_release(folder)
     if notebook is not None:
         written.append(notebook)
-    extra = notebook_imports(notebook) if notebook is not None else set()
-    for name in self_check_modules(grader_dir, extra=sorted(extra)):
+    for name in self_check_modules(grader_dir):
         put(f"grader/{name}", source=grader_dir / name)
     for data in self_check_data(grader_dir):
         put(f"grader/{data.relative_to(grader_dir)}", source=data)
@@ -259,7 +188,7 @@ def _readable(path: Path) -> str:
 
 def grading_seeds(repo: Path = REPO) -> set[int]:
     """Seeds that grade for real: the grader's default and the instructor's grader.toml's."""
-    from grader.batch import DEFAULT_SEED
+    from grader.batch.run import DEFAULT_SEED
 
     seeds = {DEFAULT_SEED}
     config = repo / "grader.toml"

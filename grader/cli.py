@@ -28,15 +28,15 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
-from . import __version__
-from .batch import (
+from grader import __version__
+from grader.batch.run import (
     DEFAULT_SEED,
     SubmissionResult,
     grade_submission,
     judge_failed,
     sandbox_description,
 )
-from .sandbox import Limits, claim_run_folder, release_run_folder, tie_to_parent
+from grader.sandbox.launch import Limits, claim_run_folder, release_run_folder, tie_to_parent
 
 CONFIG_NAME = "grader.toml"
 
@@ -57,7 +57,7 @@ def shown(text: str, stream=None, keep: str = "") -> str:
     """``text`` as a terminal may print it: control characters visible (``identity.visible``;
     those in ``keep`` stay, for text whose lines are already safe), and characters the stream
     cannot encode written as escapes instead of raising."""
-    from .identity import visible
+    from grader.batch.identity import visible
 
     text = visible(text, keep)
     encoding = getattr(stream or sys.stdout, "encoding", None) or "utf-8"
@@ -238,7 +238,7 @@ def grade_pooled(run: _Run, paths: list[Path], workers: int, job: tuple,
 def _say_left_out(paths: list[Path]) -> None:
     """Name what the class folders hold that is not a submission (a .tar.gz, a README), so no
     student is dropped unseen."""
-    from .identity import is_one_submission, left_out
+    from grader.batch.identity import is_one_submission, left_out
 
     for path in map(Path, paths):
         if not path.is_dir() or is_one_submission(path):
@@ -252,12 +252,12 @@ def _say_left_out(paths: list[Path]) -> None:
 
 
 def _grade(args: argparse.Namespace, run: _Run) -> int:
-    from .gradebook import Gradebook
-    from .identity import BatchRefused, expand, submission_name
-    from .loader import reference_functions
-    from .measure import reference_flow
-    from .report import class_summary, score_table, write_feedback, write_results_json
-    from .submissions import prepare
+    from grader.batch.gradebook import Gradebook
+    from grader.batch.identity import BatchRefused, expand, submission_name
+    from grader.batch.measure import reference_flow
+    from grader.batch.report import class_summary, score_table, write_feedback, write_results_json
+    from grader.batch.submissions import prepare
+    from grader.student.loader import reference_functions
 
     config = _load_config(args.config)
     seed = args.seed if args.seed is not None else int(config.get("seed", DEFAULT_SEED))
@@ -278,7 +278,7 @@ def _grade(args: argparse.Namespace, run: _Run) -> int:
         return 2
     _say_left_out(args.paths)
     if args.shard:
-        from .shards import select_shard
+        from grader.batch.shards import select_shard
 
         paths = select_shard(paths, args.shard)
     if not paths:
@@ -413,13 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grade":
         return run_grade(args)
     if args.command == "export":
-        from .gradebook import Gradebook
+        from grader.batch.gradebook import Gradebook
 
         with Gradebook(args.gradebook) as gradebook:
             print(gradebook.export_csv(args.csv))
         return 0
     if args.command == "merge":
-        from .gradebook import Gradebook
+        from grader.batch.gradebook import Gradebook
 
         with Gradebook(args.target) as gradebook:
             for shard in args.shards:
@@ -431,12 +431,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(gradebook.scores())} submission(s) in {args.target}")
         return 0
     if args.command == "record":
-        from .public import record
+        from grader.public.engine import record
 
         print(f"wrote {record()}")
         return 0
     if args.command == "demo":
-        from .demo import run_demo
+        from grader.batch.demo import run_demo
 
         return run_demo(args.out, quick=args.quick)
     return 2

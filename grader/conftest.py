@@ -14,7 +14,7 @@ def pytest_addoption(parser):
 
 @pytest.fixture(scope="session")
 def self_check_results(request):
-    from grader.public import self_check
+    from grader.public.engine import self_check
 
     path = Path(request.config.getoption("--submission"))
     results = {r.name: r for r in self_check(path)}

@@ -10,8 +10,8 @@ The instructor's grading runs these same checks with other random inputs.
 
 import pytest
 
-from grader import checks  # noqa: F401 - registers the check definitions
-from grader.trial import REGISTRY
+from grader.checking import checks  # noqa: F401 - registers the check definitions
+from grader.checking.trial import REGISTRY
 
 
 @pytest.mark.parametrize("name", list(REGISTRY),

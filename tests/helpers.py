@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from grader.judge import CheckResult, grade
-from grader.loader import reference_functions
-from grader.public import in_process_student_factory
-from grader.trial import LiveExpected
+from grader.checking.judge import CheckResult, grade
+from grader.checking.trial import LiveExpected
+from grader.public.engine import in_process_student_factory
+from grader.student.loader import reference_functions
 
 GRADING_SEED = 20261129
 # `make fuzz` sets VG_FUZZ_SCALE: every generated-input test runs that many times more cases

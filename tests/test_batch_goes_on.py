@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import SubmissionResult, grade_submission, judge_failed
+from grader.batch.run import SubmissionResult, grade_submission, judge_failed
 from grader.cli import _Run, grade_pooled
 
 SEED = 3

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import grade_submission
+from grader.batch.identity import IdentityClash, expand, is_one_submission, submission_name
+from grader.batch.run import grade_submission
+from grader.batch.submissions import prepare
 from grader.cli import _say_left_out
-from grader.identity import IdentityClash, expand, is_one_submission, submission_name
-from grader.loader import NOTEBOOK_MODULE
-from grader.submissions import prepare
+from grader.student.loader import NOTEBOOK_MODULE
 
 REPO = Path(__file__).resolve().parent.parent
 CORRECT = REPO / "examples" / "correct"

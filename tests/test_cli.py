@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.trial import REGISTRY
+from grader.checking.trial import REGISTRY
 from tests.corpus.build import build_submission, load_entries
 
 REPO = Path(__file__).resolve().parent.parent

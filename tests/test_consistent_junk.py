@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.public import self_check
+from grader.public.engine import self_check
 from tests.helpers import failed_checks, grade_in_process
 
 REPO = Path(__file__).resolve().parent.parent

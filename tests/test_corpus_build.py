@@ -25,8 +25,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from grader.api import ACTIVATION_NAMES
-from grader.api import MODULES as MODULES_API
+from grader.spec.api import ACTIVATION_NAMES
+from grader.spec.api import MODULES as MODULES_API
 from solutions import activations as ref_act
 from solutions import gradient_check as ref_gc
 from solutions import layers as ref_layers

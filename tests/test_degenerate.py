@@ -24,13 +24,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader import checks
-from grader.api import FUNCTIONS, PARTNER
-from grader.batch import grade_submission
-from grader.judge import CheckResult, run_check, total
-from grader.loader import reference_functions
-from grader.public import in_process_student_factory
-from grader.trial import REGISTRY, LiveExpected, Trial
+from grader.batch.run import grade_submission
+from grader.checking import checks
+from grader.checking.judge import CheckResult, run_check, total
+from grader.checking.trial import REGISTRY, LiveExpected, Trial
+from grader.public.engine import in_process_student_factory
+from grader.spec.api import FUNCTIONS, PARTNER
+from grader.student.loader import reference_functions
 from tests.corpus.build import MODULES, SOLUTIONS_DIR
 from tests.corpus.degenerate import KINDS, build_degenerate, checks_of
 from tests.corpus.truth import assert_notes_name_only_failed_functions, failed_functions_named
@@ -342,7 +342,7 @@ def _notebook_namespace(kind: str, functions: tuple[str, ...]) -> dict:
     import json
 
     from course import notebook
-    from grader.notebook_cells import notebook_source
+    from grader.student.notebook_cells import notebook_source
     from tests.corpus.degenerate import degenerate_function_source
 
     namespace: dict = {}
@@ -356,7 +356,7 @@ def _notebook_namespace(kind: str, functions: tuple[str, ...]) -> dict:
 @pytest.mark.parametrize("kind", ["zeros", "noise", "passthrough", "not_implemented"])
 @pytest.mark.parametrize("function", ["mlp_forward", "mlp_backward"])
 def test_the_notebook_tests_refuse_a_lesson_without_the_students_net(kind, function, tmp_path):
-    from grader import notebook_tests
+    from grader.public import notebook as notebook_tests
 
     namespace = _notebook_namespace(kind, (function,))
     graded = {r.name: r for r in grade_in_process(
@@ -372,7 +372,7 @@ def test_the_notebook_tests_refuse_a_lesson_without_the_students_net(kind, funct
 
 
 def test_the_notebook_tests_keep_precise_blame_for_a_wrong_backward():
-    from grader import notebook_tests
+    from grader.public import notebook as notebook_tests
 
     namespace = _notebook_namespace("zeros", ())
     exec("def mlp_backward(dout, caches, _right=mlp_backward):\n"

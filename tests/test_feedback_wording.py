@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader import checks
-from grader.diagnoses import VARIANTS
-from grader.report import _what_the_ratio_means
+from grader.batch.report import _what_the_ratio_means
+from grader.checking import checks
+from grader.checking.diagnoses import VARIANTS
 
 # Diagnoses are shown as "Diagnosis: your code <diagnosis>.": each must start with a verb.
 VERBS = {"returns", "applies", "evaluates", "computes", "inverts", "ignores", "misses",

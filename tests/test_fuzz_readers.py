@@ -23,8 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from grader.loader import SubmissionError
-from grader.submissions import (
+from grader.batch.submissions import (
     MAX_AST_DEPTH,
     MAX_JSON_TOKENS,
     MAX_MEMBER_BYTES,
@@ -37,6 +36,7 @@ from grader.submissions import (
     prepare,
     source_problem,
 )
+from grader.student.loader import SubmissionError
 from tests.helpers import scaled
 
 CORRECT = Path(__file__).resolve().parent.parent / "examples" / "correct"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from course import stubs
-from grader.api import MODULES
-from grader.public import RECORDED, record
+from grader.public.engine import RECORDED, record
+from grader.spec.api import MODULES
 
 REPO = Path(__file__).resolve().parent.parent
 

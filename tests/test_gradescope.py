@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import checks  # noqa: F401 - registers the checks, so REGISTRY is full
-from grader.api import MODULES
-from grader.trial import REGISTRY
+from grader.checking import checks  # noqa: F401 - registers the checks, so REGISTRY is full
+from grader.checking.trial import REGISTRY
+from grader.spec.api import MODULES
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import grade_submission
-from grader.trial import REGISTRY
+from grader.batch.run import grade_submission
+from grader.checking.trial import REGISTRY
 from tests.helpers import failed_checks, grade_in_process
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def _all_in_helper(folder: Path, helper: str, style: str) -> Path:
 
 
 def _api(module: str) -> tuple[str, ...]:
-    from grader.api import MODULES as API
+    from grader.spec.api import MODULES as API
 
     return API[module]
 

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import SubmissionResult, grade_submission
-from grader.sandbox import Limits, bubblewrap_works, root_isolation_works, seccomp_supported
+from grader.batch.run import SubmissionResult, grade_submission
+from grader.sandbox.launch import Limits, bubblewrap_works, root_isolation_works, seccomp_supported
 from tests.hostile.build import Expected, Hostile, build_hostile, load_hostiles
 
 REPO = Path(__file__).resolve().parent.parent
@@ -238,8 +238,8 @@ def test_hostile_submission_gets_its_exact_verdict(hostile, mode, world, tmp_pat
 _CHILD_JUDGE = """
 import json, sys
 from pathlib import Path
-from grader.batch import grade_submission
-from grader.sandbox import Limits
+from grader.batch.run import grade_submission
+from grader.sandbox.launch import Limits
 limits = Limits(call_seconds=2, submission_seconds=20, memory_bytes=1 << 30)
 out = []
 for mode in sys.argv[3:]:

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from grader.batch import grade_submission
-from grader.remote import _NOT_TEXT, WorkerStudent, _text
-from grader.sandbox import Limits
+from grader.batch.run import grade_submission
+from grader.sandbox.launch import Limits
+from grader.sandbox.remote import _NOT_TEXT, WorkerStudent, _text
 from tests.helpers import scaled
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,7 +97,7 @@ def _forge():
 
     import numpy as np
 
-    send = sys.modules["grader.wire"].send
+    send = sys.modules["grader.spec.wire"].send
     junk = [np.zeros(3) for _ in range(5000)]
     frames = FRAMES
     for fd in range(3, 64):

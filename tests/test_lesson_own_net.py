@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.compare import relative_difference
+from grader.checking.compare import relative_difference
 from tests.helpers import failed_checks, grade_in_process, scaled
 
 REPO = Path(__file__).resolve().parent.parent

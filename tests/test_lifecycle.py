@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
-from grader.sandbox import RUN_PREFIX, bubblewrap_works, remove_stale_run_folders
+from grader.sandbox import launch as sandbox
+from grader.sandbox.launch import RUN_PREFIX, bubblewrap_works, remove_stale_run_folders
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = ("activations", "layers", "network", "gradient_check")
@@ -376,7 +376,7 @@ def test_pool_processes_are_tied_to_their_parent():
     """``tie_to_parent`` in a child: the kernel kills it when its parent ends, and it ignores
     SIGINT and SIGTERM (the CLI handles those and ends the pool itself)."""
     code = ("import os, signal, sys, time\n"
-            "from grader.sandbox import tie_to_parent\n"
+            "from grader.sandbox.launch import tie_to_parent\n"
             "pid = os.fork()\n"
             "if pid == 0:\n"
             "    tie_to_parent(os.getppid())\n"
@@ -403,7 +403,7 @@ from pathlib import Path
 
 
 def job(_):
-    from grader import sandbox
+    from grader.sandbox import launch as sandbox
     return str(sandbox._judge_folder())
 
 

@@ -30,11 +30,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import grader.checks  # noqa: F401 - registers the checks, so REGISTRY is full
-from grader.batch import SubmissionResult
-from grader.cli import Progress, main, shown
-from grader.gradebook import Gradebook, write_csv
-from grader.identity import (
+import grader.checking.checks  # noqa: F401 - registers the checks, so REGISTRY is full
+from grader.batch.gradebook import Gradebook, write_csv
+from grader.batch.identity import (
     IdentityClash,
     csv_cell,
     csv_text,
@@ -44,8 +42,7 @@ from grader.identity import (
     submission_name,
     visible,
 )
-from grader.judge import CheckResult
-from grader.report import (
+from grader.batch.report import (
     class_summary,
     feedback_markdown,
     feedback_paths,
@@ -55,8 +52,11 @@ from grader.report import (
     score_table,
     write_feedback,
 )
-from grader.shards import select_shard, shard_of
-from grader.trial import REGISTRY
+from grader.batch.run import SubmissionResult
+from grader.batch.shards import select_shard, shard_of
+from grader.checking.judge import CheckResult
+from grader.checking.trial import REGISTRY
+from grader.cli import Progress, main, shown
 from tests.helpers import scaled
 
 REPO = Path(__file__).resolve().parent.parent

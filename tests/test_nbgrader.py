@@ -24,7 +24,7 @@ import pytest
 pytest.importorskip("nbgrader")
 
 from course.notebook import ASSIGNMENT, cell_text  # noqa: E402
-from grader.trial import REGISTRY  # noqa: E402
+from grader.checking.trial import REGISTRY  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.api import FUNCTIONS
-from grader.compare import CheckFailed
-from grader.protocol import InProcessStudent
-from grader.trial import Trial
+from grader.checking.compare import CheckFailed
+from grader.checking.trial import Trial
+from grader.spec.api import FUNCTIONS
+from grader.spec.protocol import InProcessStudent
 
 REPO = Path(__file__).resolve().parent.parent
 PAIRS = [("activation_forward", "sigmoid"), ("mlp_forward", "dense_forward"),

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from course import notebook
-from grader import notebook_tests
-from grader.api import FUNCTIONS
-from grader.notebook_cells import notebook_source
-from grader.trial import REGISTRY
+from grader.checking.trial import REGISTRY
+from grader.public import notebook as notebook_tests
+from grader.spec.api import FUNCTIONS
+from grader.student.notebook_cells import notebook_source
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = notebook.NOTEBOOK

@@ -1,4 +1,4 @@
-"""A notebook is graded as Jupyter runs it: grader/notebook_cells.py, case by case.
+"""A notebook is graded as Jupyter runs it: grader/student/notebook_cells.py, case by case.
 
 The generated module runs the student's code cells in order in one namespace (a cell that raises
 does not stop the next), skips IPython syntax and the assignment's own cells, stops cells that
@@ -22,9 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader import notebook_cells
-from grader.loader import NOTES_NAME, SubmissionError, load_submission
-from grader.notebook_cells import (
+from grader.batch.submissions import prepare
+from grader.spec.protocol import describe_exception
+from grader.student import notebook_cells
+from grader.student.loader import NOTES_NAME, SubmissionError, load_submission
+from grader.student.notebook_cells import (
     _RUNNER,
     MAX_CELLS,
     MAX_NOTES,
@@ -36,8 +38,6 @@ from grader.notebook_cells import (
     release_cells,
     run_cells,
 )
-from grader.protocol import describe_exception
-from grader.submissions import prepare
 from tests.helpers import failed_checks, grade_in_process, scaled
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def test_a_constant_made_by_a_call_reaches_the_function_in_the_next_cell(tmp_pat
     cells.insert(at, _code("ZERO = np.zeros(())"))
     path = tmp_path / "zero.ipynb"
     path.write_text(json.dumps(notebook))
-    from grader.batch import grade_submission
+    from grader.batch.run import grade_submission
 
     result = grade_submission(path, measure=False)
     assert (result.score, result.max_score) == (50, 50), [
@@ -194,7 +194,7 @@ def test_plotting_cells_in_the_sandbox_cost_no_points(tmp_path):
         _code("def relu(z):\n    return np.maximum(z, 0) + 0 * PLOTTED")]
     path = tmp_path / "plots.ipynb"
     path.write_text(json.dumps(notebook))
-    from grader.batch import grade_submission
+    from grader.batch.run import grade_submission
 
     result = grade_submission(path, measure=False)
     assert result.sandbox != "none" and result.score == 50, [
@@ -353,7 +353,7 @@ def test_a_cell_that_does_not_parse_is_skipped_and_said():
 
 def test_stored_release_roles_are_the_current_notebooks():
     assert release() == release_cells(INSTRUCTOR), (
-        "run `python -m grader.notebook_cells notebook/vanishing_gradients.ipynb`")
+        "run `python -m grader.student.notebook_cells notebook/vanishing_gradients.ipynb`")
     roles = {gid: c.role for gid, c in release().items()}
     assert sorted(gid for gid, role in roles.items() if role == "run") == [
         "given_activations", "setup"]
@@ -467,7 +467,7 @@ def test_outside_the_main_thread_cells_run_untimed():
 
 
 def test_the_default_budget_fits_the_import_time_limit():
-    from grader.sandbox import Limits
+    from grader.sandbox.launch import Limits
 
     assert RUN_SECONDS + notebook_cells.RESERVE_SECONDS < 0.85 * Limits().call_seconds
 

@@ -5,7 +5,7 @@ cells of their own, imports in cells, cells left raising, prints and plots, a so
 across cells, redefinitions, magics, unfinished exercises, mutated globals, a training loop left
 in, lost metadata, edited read-only cells, a solution that does not parse, a late fix) is built
 from nbgrader's own release of the assignment, handed in as one student each, and graded
-twice: by ``nbgrader autograde`` (all of them in one run) and by ``grader.batch.
+twice: by ``nbgrader autograde`` (all of them in one run) and by ``grader.batch.run.
 grade_submission`` (the sandboxed worker, as in production). Both run the same check
 definitions, so each test cell's autograded points must equal the grader's points for that
 check. The one legitimate difference is stated by the corpus entry (``late_fix``): nbgrader
@@ -28,8 +28,8 @@ import pytest
 pytest.importorskip("nbgrader")
 
 from course.notebook import ASSIGNMENT  # noqa: E402
-from grader.batch import grade_submission  # noqa: E402
-from grader.trial import REGISTRY  # noqa: E402
+from grader.batch.run import grade_submission  # noqa: E402
+from grader.checking.trial import REGISTRY  # noqa: E402
 from tests.notebooks.build import HABITS, corpus  # noqa: E402
 from tests.test_nbgrader import BIN, NOTEBOOK_FILE, _environment, _grades  # noqa: E402
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import sandbox
-from grader.loader import reference_functions
-from grader.remote import WorkerStudent
-from grader.sandbox import WORKER_MODULES, Limits, bubblewrap_works, root_isolation_works
+from grader.sandbox import launch as sandbox
+from grader.sandbox.launch import WORKER_MODULES, Limits, bubblewrap_works, root_isolation_works
+from grader.sandbox.remote import WorkerStudent
+from grader.student.loader import reference_functions
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = ("activations", "layers", "network", "gradient_check")
@@ -283,7 +283,9 @@ def test_bubblewrap_shows_only_what_the_worker_needs(tmp_path, monkeypatch):
             seen = [
                 str(os.path.exists({str(REPO / "solutions")!r})),
                 str(os.path.exists({str(REPO / "grader" / "checks.py")!r})),
-                ",".join(sorted(n for n in os.listdir("/opt/vg/grader") if n.endswith(".py"))),
+                ",".join(sorted(os.path.relpath(os.path.join(d, n), "/opt/vg/grader")
+                                    for d, _, names in os.walk("/opt/vg/grader")
+                                    for n in names if n.endswith(".py"))),
                 ",".join(sorted(os.environ)),
                 str(os.getuid()),
                 _can_write("/tmp/x") + _can_write("/x") + _can_write("/submission/x")
@@ -504,7 +506,7 @@ def test_a_dead_template_is_replaced_and_grading_goes_on(tmp_path):
 def test_a_forged_set_up_failure_does_not_turn_the_template_off(tmp_path):
     folder = probe_submission(tmp_path / "p", """
         import os
-        from grader.wire import send
+        from grader.spec.wire import send
         for _fd in range(3, 64):  # the judge's pipe: say the import ended, then a set-up failure
             try:
                 send(_fd, {"op": "imported", "body": {"module": "activations"}})

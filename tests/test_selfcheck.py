@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.public import self_check
-from grader.trial import REGISTRY
+from grader.checking.trial import REGISTRY
+from grader.public.engine import self_check
 from tests.corpus.build import build_submission, load_entries
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def test_stubs_fail_every_test_with_a_readable_message():
     assert "sigmoid is not implemented yet" in done.stdout
     # Feedback, not tracebacks from the grader's internals.
     assert "Traceback" not in done.stdout
-    assert "grader/checks.py" not in done.stdout
+    assert "grader/checking/checks.py" not in done.stdout
 
 
 def test_one_function_can_be_checked_alone():

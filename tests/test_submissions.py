@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch
-from grader.batch import grade_submission
-from grader.loader import NOTEBOOK_MODULE, SubmissionError
-from grader.submissions import (
+from grader.batch import run as batch
+from grader.batch.run import grade_submission
+from grader.batch.submissions import (
     MAX_AST_DEPTH,
     MAX_FOLDER_ENTRIES,
     MAX_JSON_DEPTH,
@@ -40,7 +39,8 @@ from grader.submissions import (
     prepare,
     source_problem,
 )
-from grader.trial import REGISTRY
+from grader.checking.trial import REGISTRY
+from grader.student.loader import NOTEBOOK_MODULE, SubmissionError
 
 REPO = Path(__file__).resolve().parent.parent
 CORRECT = REPO / "examples" / "correct"

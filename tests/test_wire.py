@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from grader.protocol import Handle, RngSeed, ScalarFunction
-from grader.wire import (
+from grader.spec.protocol import Handle, RngSeed, ScalarFunction
+from grader.spec.wire import (
     MAX_FRAME,
     JudgeHandle,
     WireError,

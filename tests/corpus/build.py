@@ -28,8 +28,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import checks as _checks  # noqa: F401 - registers the checks
-from grader.trial import REGISTRY
+from grader.checking import checks as _checks  # noqa: F401 - registers the checks
+from grader.checking.trial import REGISTRY
 
 CORPUS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = CORPUS_DIR.parent.parent

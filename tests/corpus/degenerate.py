@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.api import MODULES as API_MODULES
-from grader.trial import REGISTRY
+from grader.checking.trial import REGISTRY
+from grader.spec.api import MODULES as API_MODULES
 
 from .build import MODULES, SOLUTIONS_DIR
 

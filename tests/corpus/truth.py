@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from grader.judge import CheckResult
+from grader.checking.judge import CheckResult
 
 _NAMES = re.compile(r"[a-z_]+")
 _LIST = r"[a-z_]+(?:(?:, | and )[a-z_]+)*"  # "a", "a and b", "a, b and c"

@@ -32,7 +32,7 @@ ASK_INSTRUCTOR = ("This is not caused by your code: please tell your instructor,
 
 def exercise_modules() -> tuple[str, ...]:
     """The module names a submission must provide (from the grader, which knows them)."""
-    from grader.api import MODULES
+    from grader.spec.api import MODULES
 
     return tuple(MODULES)
 
@@ -78,10 +78,10 @@ def failure_results(message: str, seconds: float) -> dict:
     tests: list[dict] = []
     try:  # the grader's own format, so these tests look like a normal run's
         from grader import __version__
-        from grader.batch import SubmissionResult
-        from grader.judge import CheckResult
-        from grader.report import gradescope_results
-        from grader.trial import REGISTRY
+        from grader.batch.report import gradescope_results
+        from grader.batch.run import SubmissionResult
+        from grader.checking.judge import CheckResult
+        from grader.checking.trial import REGISTRY
 
         checks = [CheckResult(name=c.name, title=c.title, max_score=c.points, score=0,
                               passed=False, feedback=message, tags=c.tags)

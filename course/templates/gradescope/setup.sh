@@ -58,5 +58,5 @@ PIP=("$RUNTIME/venv/bin/python" -m pip --disable-pip-version-check --no-input)
 # Fail the image build now, not every submission later, if the judge cannot load its reference.
 cd "$RUNTIME"
 PYTHONPATH="$RUNTIME/lib" "$RUNTIME/venv/bin/python" -P -c \
-    'from grader.loader import reference_functions; reference_functions()'
+    'from grader.student.loader import reference_functions; reference_functions()'
 echo "setup.sh: grader installed in $RUNTIME (python: $PYTHON)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
-from .identity import submission_name
+from grader.batch.identity import submission_name
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """The worker template: a process, inside bubblewrap, that has numpy and the worker imported and
 forks a fresh worker for each submission. It never runs student code itself.
 
-Started by the judge (``grader.sandbox.Template``) as ``python -I zygote.py CONTROL_FD KEEP``
+Started by the judge (``grader.sandbox.launch.Template``) as ``python -I zygote.py CONTROL_FD KEEP``
 (KEEP: JSON list of folders the sandbox shows under /tmp), with the judge's staging folder bound
 read-only at ``/submission``; it is PID 1 of the sandbox's PID namespace (bwrap ``--as-pid-1``),
 so what its workers can learn of PID 1 is this neutral command line. Starting the interpreter and
@@ -18,7 +18,7 @@ as a new worker would be:
 * the template is not dumpable, so no child can read or write its memory through ``/proc``, and
   the child closes every descriptor but its two pipes to the judge.
 
-The judge asks over the control socket (frames of ``grader.wire``): ``spawn`` (with the two pipe
+The judge asks over the control socket (frames of ``spec.wire``): ``spawn`` (with the two pipe
 ends passed as SCM_RIGHTS) forks a worker, ``status`` reports whether one has ended, ``kill``
 SIGKILLs its process group and reaps it. The template ends when the judge closes the socket.
 """
@@ -35,13 +35,13 @@ import time
 from pathlib import Path
 
 if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402 - imported once here, inherited by every worker
 import numpy.random  # noqa: E402, F401 - loaded lazily by numpy; each worker reseeds it
 
-from grader import worker  # noqa: E402
-from grader.sandbox import (  # noqa: E402
+from grader.inside import worker  # noqa: E402
+from grader.sandbox.launch import (  # noqa: E402
     _PR_SET_DUMPABLE,
     _PR_SET_PDEATHSIG,
     Limits,
@@ -49,7 +49,7 @@ from grader.sandbox import (  # noqa: E402
     _set_rlimits,
     isolate_template_child,
 )
-from grader.wire import WireError, receive, send  # noqa: E402
+from grader.spec.wire import WireError, receive, send  # noqa: E402
 
 os.environ.pop("LD_LIBRARY_PATH", None)  # see worker.py: only the interpreter's start needs it
 

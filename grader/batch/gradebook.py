@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .batch import SubmissionResult
-from .identity import csv_cell, fs_text
+from grader.batch.identity import csv_cell, fs_text
+from grader.batch.run import SubmissionResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (

@@ -48,10 +48,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .api import MODULES
-from .identity import submission_name
-from .loader import NOTEBOOK_MODULE, SubmissionError
-from .notebook_cells import notebook_source
+from grader.batch.identity import submission_name
+from grader.spec.api import MODULES
+from grader.student.loader import NOTEBOOK_MODULE, SubmissionError
+from grader.student.notebook_cells import notebook_source
 
 # Python source: one module, or all code cells of a notebook together. The reference modules are
 # under 4 KB and the whole instructor notebook's code is about 54 KB; a pathological 512 KiB

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli import main as cli_main
+from grader.cli import main as cli_main
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_demo(out: Path, quick: bool = False) -> int:
@@ -25,7 +25,7 @@ def run_demo(out: Path, quick: bool = False) -> int:
         return status
 
     print("\n== The experiments, run with the reference solutions ==", flush=True)
-    from .loader import reference_functions
+    from grader.student.loader import reference_functions
 
     reference_functions()  # makes the package ``solutions`` importable from its folder
     from solutions import experiments

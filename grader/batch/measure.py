@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .protocol import RngSeed, Student
+from grader.spec.protocol import RngSeed, Student
 
 FLOW_DEPTH, FLOW_WIDTH, FLOW_BATCH, FLOW_OUTPUTS, FLOW_SEED = 20, 64, 64, 10, 3
 

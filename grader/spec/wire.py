@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .protocol import Handle, RngSeed, ScalarFunction
+from grader.spec.protocol import Handle, RngSeed, ScalarFunction
 
 # Far above any honest answer (the checks use small arrays) and small enough that a hostile worker
 # cannot make the judge buffer gigabytes.

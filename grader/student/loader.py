@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .api import FUNCTIONS, MODULES
+from grader.spec.api import FUNCTIONS, MODULES
 
 _counter = itertools.count()
 
@@ -303,7 +303,7 @@ def load_submission(path: Path, overrides: Mapping[str, Callable] | None = None,
     return Submission(functions, missing, package, notes)
 
 
-SOLUTIONS_DIR = Path(__file__).resolve().parent.parent / "solutions"
+SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
 
 
 def reference_functions(solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, Callable]:

@@ -14,17 +14,17 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import __version__
-from .api import FUNCTIONS
-from .identity import submission_name
-from .judge import CheckResult, grade, total
-from .loader import SubmissionError, reference_functions
-from .measure import gradient_flow
-from .protocol import RoutedStudent
-from .remote import WorkerStudent
-from .sandbox import Limits, bubblewrap_works
-from .submissions import one_line, prepare
-from .trial import REGISTRY, LiveExpected
+from grader import __version__
+from grader.batch.identity import submission_name
+from grader.batch.measure import gradient_flow
+from grader.batch.submissions import one_line, prepare
+from grader.checking.judge import CheckResult, grade, total
+from grader.checking.trial import REGISTRY, LiveExpected
+from grader.sandbox.launch import Limits, bubblewrap_works
+from grader.sandbox.remote import WorkerStudent
+from grader.spec.api import FUNCTIONS
+from grader.spec.protocol import RoutedStudent
+from grader.student.loader import SubmissionError, reference_functions
 
 DEFAULT_SEED = 7211  # the instructor's config or --seed replaces it; never the public seed (0)
 

@@ -29,10 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .api import MODULE_OF, MODULES, RESULT_KINDS
-from .loader import NOTEBOOK_MODULE
-from .protocol import BadOutput, Call, Handle, Reply, to_plain
-from .sandbox import (
+from grader.sandbox.launch import (
     Limits,
     Started,
     TemplateChild,
@@ -40,7 +37,10 @@ from .sandbox import (
     start_worker,
     stop_worker,
 )
-from .wire import JudgeHandle, WireError, WireTimeout, receive, send
+from grader.spec.api import MODULE_OF, MODULES, RESULT_KINDS
+from grader.spec.protocol import BadOutput, Call, Handle, Reply, to_plain
+from grader.spec.wire import JudgeHandle, WireError, WireTimeout, receive, send
+from grader.student.loader import NOTEBOOK_MODULE
 
 # Starting the interpreter and importing numpy, before the first line of student code runs.
 STARTUP_SECONDS = 30.0

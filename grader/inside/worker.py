@@ -1,7 +1,7 @@
 """The worker: the only process that runs student code. It decides nothing.
 
-Started by the judge (``grader.sandbox``) as ``python -I worker.py FD_IN FD_OUT SUBMISSION
-OPTIONS``, or forked by the worker template (``grader.zygote``), which calls ``main`` with the
+Started by the judge (``grader.sandbox.launch``) as ``python -I worker.py FD_IN FD_OUT SUBMISSION
+OPTIONS``, or forked by the worker template (``inside.zygote``), which calls ``main`` with the
 same arguments; usually inside bubblewrap. OPTIONS is JSON: ``overrides`` (API names replaced by
 proxies that ask the judge to run its reference, so the reference never enters here),
 ``exclude`` (modules not to import, with the judge's reason) and ``seccomp``.
@@ -9,7 +9,7 @@ proxies that ask the judge to run its reference, so the reference never enters h
 Order matters: everything the worker needs is imported first, then the system-call filter is
 installed, and only then does student code run. While loading, the worker tells the judge which
 module it is about to import, so a module that kills or hangs the process can be named and left
-out by the next worker. It then answers ``call`` requests with plain data (``grader.wire``) until
+out by the next worker. It then answers ``call`` requests with plain data (``spec.wire``) until
 told to stop or killed: ``call`` runs one function once, ``map`` runs one function on many
 inputs and replies to each in turn. Nothing it says is trusted: the judge checks every answer.
 """
@@ -24,16 +24,16 @@ from pathlib import Path
 if __package__ in (None, ""):
     # Run as a script inside the sandbox: the grader package sits next to this file's folder
     # (/opt/vg/grader there; the interpreter is at /opt/vg/python, see sandbox.sandbox_view).
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 # Only the interpreter's start needed it (a shared libpython at a neutral path): student code
 # sees the environment the sandbox sets, nothing more.
 os.environ.pop("LD_LIBRARY_PATH", None)
 
-from grader.api import RESULT_KINDS  # noqa: E402
-from grader.loader import find_module_dir, load_submission  # noqa: E402
-from grader.protocol import Handle, call_and_capture, describe_exception  # noqa: E402
-from grader.sandbox import install_landlock, install_seccomp, readable_roots  # noqa: E402
-from grader.wire import WireError, receive, send  # noqa: E402
+from grader.sandbox.launch import install_landlock, install_seccomp, readable_roots  # noqa: E402
+from grader.spec.api import RESULT_KINDS  # noqa: E402
+from grader.spec.protocol import Handle, call_and_capture, describe_exception  # noqa: E402
+from grader.spec.wire import WireError, receive, send  # noqa: E402
+from grader.student.loader import find_module_dir, load_submission  # noqa: E402
 
 
 def _proxy(fd_in: int, fd_out: int, name: str, instance: int = 0):

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import checks as _checks  # noqa: F401 - registers the check definitions
-from .api import FUNCTIONS, PARTNER
-from .compare import CheckFailed
-from .protocol import Student
-from .trial import REGISTRY, Check, Trial, upstream
+from grader.checking import checks as _checks  # noqa: F401 - registers the check definitions
+from grader.checking.compare import CheckFailed
+from grader.checking.trial import REGISTRY, Check, Trial, upstream
+from grader.spec.api import FUNCTIONS, PARTNER
+from grader.spec.protocol import Student
 
 PUBLIC_SEED = 0
 

@@ -20,7 +20,7 @@ give the same points from the same check definitions:
   ``%%time`` or ``%%capture`` cell runs its body, other cell magics (``%%bash``) are skipped; a
   cell that does not parse is skipped. The notes say so.
 * Time: the cells together get ``RUN_SECONDS`` (a share of the import time limit of
-  ``grader.sandbox.Limits.call_seconds``). A cell still running then (a training loop left in)
+  ``Limits.call_seconds``). A cell still running then (a training loop left in)
   is stopped and said in the notes; each later cell gets ``SLICE_SECONDS`` until a further
   ``RESERVE_SECONDS`` are used up, so the definitions after a long cell still count.
 * Plots: the worker runs headless (``MPLBACKEND=Agg``); figures are closed after each cell, as
@@ -29,7 +29,7 @@ give the same points from the same check definitions:
 
 Each cell is compiled with the file name ``cell N`` (N counts every cell of the notebook, from
 1) in the submission's folder, so a traceback in a student's function names their cell and line.
-Notes reach the feedback through ``grader.loader.NOTES_NAME``.
+Notes reach the feedback through ``grader.student.loader.NOTES_NAME``.
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .api import FUNCTIONS
-from .loader import NOTES_NAME, SubmissionError
-from .sandbox import Limits
+from grader.sandbox.launch import Limits
+from grader.spec.api import FUNCTIONS
+from grader.student.loader import NOTES_NAME, SubmissionError
 
-RELEASE_DATA = Path(__file__).resolve().parent / "data" / "notebook_release.json"
+RELEASE_DATA = Path(__file__).resolve().parents[1] / "data" / "notebook_release.json"
 
 # The worker gives importing one module Limits.call_seconds (10 s by default): the cells get a
 # share of it, and after a cell was stopped the rest get slices of a reserve, leaving a margin
@@ -60,7 +60,7 @@ MAX_CELLS = 2000
 # Bounds on what the judge parses (and the worker compiles): all cells together, and one cell.
 MAX_CELL_CHARS = 100_000
 MAX_MODULE_CHARS = 2_000_000
-MAX_NOTES = 20  # what the judge passes on (grader.remote); the last one sums up the rest
+MAX_NOTES = 20  # what the judge passes on (grader.sandbox.remote); the last one sums up the rest
 
 # Cell magics that run their body as Python in the kernel's namespace (IPython's %%time and
 # %%capture); %%timeit runs it in a scope of its own, the others are not Python.
@@ -164,8 +164,8 @@ def release_cells(instructor: dict) -> dict[str, ReleaseCell]:
 
 
 def write_release_data(instructor_notebook: Path, target: Path = RELEASE_DATA) -> bool:
-    """Write the release's cell roles (``python -m grader.notebook_cells NOTEBOOK``); True when
-    the file changed."""
+    """Write the release's cell roles (``python -m grader.student.notebook_cells NOTEBOOK``);
+    True when the file changed."""
     cells = release_cells(json.loads(Path(instructor_notebook).read_text(encoding="utf-8")))
     text = json.dumps({gid: {"role": c.role, "digest": c.digest, "source": c.source}
                        for gid, c in cells.items()}, indent=1, sort_keys=True) + "\n"
@@ -407,8 +407,8 @@ def _first_line(text: str) -> str:
 def _module_source(plan: list[_Cell]) -> str:
     cells = [(c.number, c.title, c.kind, c.source, c.notes) for c in plan]
     return (
-        "# The student's notebook as the grader runs it (grader/notebook_cells.py): the code\n"
-        "# cells below run in order in this module's namespace, as a Jupyter kernel runs them.\n"
+        "# The student's notebook as the grader runs it (grader/student/notebook_cells.py): the\n"
+        "# code cells below run in order in this module's namespace, as a kernel runs them.\n"
         "__grader_runner__ = {'__builtins__': __import__('builtins')}\n"
         f"exec(compile({_RUNNER!r}, '<grader: notebook runner>', 'exec'), __grader_runner__)\n"
         f"__grader_runner__['run_cells'](globals(), {cells!r}, {RUN_SECONDS!r}, "
@@ -600,10 +600,10 @@ _RUNNER = inspect.getsource(run_cells)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.notebook_cells NOTEBOOK``: store the release's cell roles."""
+    """``python -m grader.student.notebook_cells NOTEBOOK``: store the release's cell roles."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m grader.notebook_cells",
+    parser = argparse.ArgumentParser(prog="python -m grader.student.notebook_cells",
                                      description=write_release_data.__doc__)
     parser.add_argument("notebook", type=Path, help="the instructor notebook (nbgrader source)")
     args = parser.parse_args(argv)

@@ -8,13 +8,13 @@ Layers, outermost first (each one is there because the ones inside it can fail):
   submission, all at neutral paths (``sandbox_view``: /opt/vg/python, /opt/vg/venv,
   /opt/vg/grader, /submission), so that no host path (checkout, venv, interpreter's home,
   temporary folders) shows in ``sys.path``, ``__file__``, tracebacks or the environment. The
-  reference solutions, the hidden checks (``grader/checks.py``), the gradebook and any results
+  reference solutions, the hidden checks (``checking/checks.py``), the gradebook and any results
   path are simply not there. bwrap reads its options from a descriptor (``bubblewrap_popen``),
   so its command line names no host path either. Killing bwrap ends the PID namespace and all
   in it.
 * **the worker template** (with bubblewrap and the seccomp filter): rather than one bubblewrap
   sandbox and one interpreter per worker, each judge process keeps one sandbox whose interpreter
-  has numpy loaded (``grader/zygote.py``, see ``Template``) and forks the workers. A forked worker
+  has numpy loaded (``inside/zygote.py``, see ``Template``) and forks the workers. A forked worker
   gets a user and mount namespace of its own, in which ``/submission`` is only its submission
   and ``/tmp`` a fresh size-limited tmpfs, and no capability (``isolate_template_child``); then
   its rlimits and the filter, as any worker. Starting an interpreter and numpy was most of what a
@@ -39,7 +39,7 @@ Layers, outermost first (each one is there because the ones inside it can fail):
   ``install_seccomp``): no new processes or programs, no sockets, no signals to other processes,
   no ptrace, no changing limits, no namespace or mount tricks.
 
-The judge enforces wall-clock limits (``grader.remote``) and ends a worker with ``stop_worker``:
+The judge enforces wall-clock limits (``sandbox.remote``) and ends a worker with ``stop_worker``:
 SIGKILL to every task of its cgroup, its process group and its known descendants. Every process
 started here dies with the one that started it (parent-death signal, ``--die-with-parent``);
 the CLI's pool processes too (``tie_to_parent``), and a run's temporary files live in one
@@ -69,16 +69,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .wire import WireError, receive, send
+from grader.settings import switch
+from grader.spec.wire import WireError, receive, send
 
-GRADER_DIR = Path(__file__).resolve().parent
+GRADER_DIR = Path(__file__).resolve().parents[1]
 SOLUTIONS_DIR = GRADER_DIR.parent / "solutions"
 NOBODY = 65534
 
 # The grader modules the worker imports; nothing else of the grader (checks, judge, gradebook)
 # is shown to student code under bubblewrap.
-WORKER_MODULES = ("__init__.py", "api.py", "functions.py", "loader.py", "protocol.py",
-                  "sandbox.py", "wire.py", "worker.py", "zygote.py")
+WORKER_MODULES = ("__init__.py", "settings.py", "spec/__init__.py", "spec/api.py",
+                  "spec/functions.py", "spec/protocol.py", "spec/wire.py", "student/__init__.py",
+                  "student/loader.py", "sandbox/__init__.py", "sandbox/launch.py",
+                  "inside/__init__.py", "inside/worker.py", "inside/zygote.py")
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
 _CGROUP_PREFIX = "vg-worker-"
@@ -123,7 +126,7 @@ class Limits:
 def bubblewrap_works() -> bool:
     """True when bwrap exists and can create the namespaces we need here."""
     bwrap = shutil.which("bwrap")
-    if not bwrap or sys.platform != "linux" or os.environ.get("VG_NO_SANDBOX"):
+    if not bwrap or sys.platform != "linux" or switch("VG_NO_SANDBOX"):
         return False
     try:
         probe = subprocess.run(
@@ -164,13 +167,14 @@ def _worker_bytecode() -> Path | None:
     import importlib.util
     import py_compile
 
-    folder = _judge_folder() / "__pycache__"
-    folder.mkdir(exist_ok=True)
+    folder = _judge_folder() / "bytecode"
     try:
         for name in WORKER_MODULES:
             target = Path(importlib.util.cache_from_source(str(GRADER_DIR / name))).name
+            cache = folder / Path(name).parent / "__pycache__"
+            cache.mkdir(parents=True, exist_ok=True)
             # Compiled under the sandbox's name: code objects show no host path.
-            py_compile.compile(str(GRADER_DIR / name), cfile=str(folder / target),
+            py_compile.compile(str(GRADER_DIR / name), cfile=str(cache / target),
                                dfile=f"{SANDBOX_GRADER}/{name}", doraise=True)
     except (OSError, py_compile.PyCompileError):
         return None
@@ -360,7 +364,9 @@ def bubblewrap_command(submission: Path, limits: Limits | None = None,
         command += ["--ro-bind", str(GRADER_DIR / name), f"{SANDBOX_GRADER}/{name}"]
     bytecode = _worker_bytecode()
     if bytecode is not None:
-        command += ["--ro-bind", str(bytecode), f"{SANDBOX_GRADER}/__pycache__"]
+        for cache in sorted(bytecode.rglob("__pycache__")):
+            command += ["--ro-bind", str(cache),
+                        f"{SANDBOX_GRADER}/{cache.relative_to(bytecode).as_posix()}"]
     if template:
         command += ["--dir", _HOLDING, "--as-pid-1"]
     command += [
@@ -778,7 +784,7 @@ class TemplateChild:
 
 
 class Template:
-    """The judge's side of the worker template (``grader/zygote.py``): one bubblewrap sandbox
+    """The judge's side of the worker template (``grader/inside/zygote.py``): one bubblewrap sandbox
     per judge process, holding an interpreter with numpy loaded that forks each worker.
 
     Submissions are copied into a staging folder, bound read-only at ``/submission`` in the
@@ -796,7 +802,7 @@ class Template:
         self.cgroup = _make_cgroup(own, "template")
         ours, theirs = socket.socketpair()
         self.control = ours
-        program = [sandbox_view().executable, "-I", f"{SANDBOX_GRADER}/zygote.py",
+        program = [sandbox_view().executable, "-I", f"{SANDBOX_GRADER}/inside/zygote.py",
                    str(theirs.fileno()), json.dumps(_kept_under_tmp())]
         try:
             self.process = bubblewrap_popen(bubblewrap_command(self.stage, own, template=True),
@@ -885,7 +891,7 @@ def template_usable(limits: Limits) -> bool:
     """Workers come from the template when bubblewrap runs them with the system-call filter
     (which keeps a forked worker from starting processes of its own)."""
     return (limits.seccomp and seccomp_supported() and _template_refused is None
-            and not os.environ.get("VG_NO_TEMPLATE"))
+            and not switch("VG_NO_TEMPLATE"))
 
 
 def _kept_under_tmp() -> list[str]:
@@ -957,7 +963,7 @@ def start_worker(submission: Path, overrides: list[str], limits: Limits,
     reply_read, reply_write = os.pipe()
     try:
         if use_bwrap:
-            program = [sandbox_view().executable, "-I", f"{SANDBOX_GRADER}/worker.py",
+            program = [sandbox_view().executable, "-I", f"{SANDBOX_GRADER}/inside/worker.py",
                        str(request_read), str(reply_write), "/submission", options]
             process = bubblewrap_popen(bubblewrap_command(submission, limits), program,
                                        (request_read, reply_write), setup)
@@ -969,8 +975,8 @@ def start_worker(submission: Path, overrides: list[str], limits: Limits,
             elif os.getuid() == 0:
                 notes.append("the fallback worker could not be isolated (namespaces refused): "
                              "it ran as root with rlimits and seccomp only")
-            command = [sys.executable, "-I", str(GRADER_DIR / "worker.py"), str(request_read),
-                       str(reply_write), str(submission), options]
+            command = [sys.executable, "-I", str(GRADER_DIR / "inside" / "worker.py"),
+                       str(request_read), str(reply_write), str(submission), options]
             env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
                    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
                    "LANG": "C.UTF-8"}
@@ -1186,7 +1192,7 @@ def readable_roots(submission: str) -> list[str]:
     fallback's host view: the interpreter's folders (not the checkout), the submission, the
     private working folder and the system's libraries.
     """
-    if Path(__file__).resolve().parent == Path(SANDBOX_GRADER):
+    if Path(__file__).resolve().parents[1] == Path(SANDBOX_GRADER):
         return [f"/{name}" for name in sorted(os.listdir("/")) if name not in ("proc", "sys")]
     checkout = GRADER_DIR.parent
     roots = {str(Path(p).resolve()) for p in sys.path if p and Path(p).is_dir()}

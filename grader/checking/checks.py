@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .api import ACTIVATION_NAMES
-from .compare import (
+from grader.checking.compare import (
     CheckFailed,
     assert_close,
     assert_norm_close,
@@ -24,9 +23,10 @@ from .compare import (
     relative_difference,
     show,
 )
-from .functions import central_differences, curved, differences, probe_points
-from .protocol import RngSeed, ScalarFunction
-from .trial import Trial, check
+from grader.checking.trial import Trial, check
+from grader.spec.api import ACTIVATION_NAMES
+from grader.spec.functions import central_differences, curved, differences, probe_points
+from grader.spec.protocol import RngSeed, ScalarFunction
 
 H = 1e-5  # finite-difference step: float64 central differences are accurate to ~1e-10 with it
 GRADIENT_TOL = 1e-6  # ||g - g_num|| / (||g|| + ||g_num||): correct code 1e-9..1e-11, bugs >= 0.2

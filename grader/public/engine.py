@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .judge import PUBLIC_SEED, CheckResult, grade
-from .loader import find_module_dir, load_submission, reference_functions
-from .protocol import InProcessStudent
-from .trial import LiveExpected, RecordedExpected
+from grader.checking.judge import PUBLIC_SEED, CheckResult, grade
+from grader.checking.trial import LiveExpected, RecordedExpected
+from grader.spec.protocol import InProcessStudent
+from grader.student.loader import find_module_dir, load_submission, reference_functions
 
-RECORDED = Path(__file__).resolve().parent / "data" / "public_expected.npz"
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "public_expected.npz"
 
 
 def in_process_student_factory(path: Path):

@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from .api import MODULES
+from grader.spec.api import MODULES
 
 SUBMISSION_SUFFIXES = (".zip", ".ipynb")  # compared in lower case: erin.ZIP is a zip
 # The notebook's name in the student release: a folder holding only it is one student's.

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from .compare import CheckFailed, describe_inputs
-from .diagnoses import diagnose
-from .protocol import Reply, Student
+from grader.checking.compare import CheckFailed, describe_inputs
+from grader.checking.diagnoses import diagnose
+from grader.spec.protocol import Reply, Student
 
 
 @dataclass(frozen=True)

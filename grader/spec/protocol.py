@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .api import RESULT_KINDS
-from .functions import SCALAR_FUNCTIONS
+from grader.spec.api import RESULT_KINDS
+from grader.spec.functions import SCALAR_FUNCTIONS
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class RngSeed:
 
 @dataclass(frozen=True)
 class ScalarFunction:
-    """Stands for a trusted scalar function from ``grader.functions``, built where it is called."""
+    """A trusted scalar function of ``grader.spec.functions``, built where it is called."""
 
     name: str
     arrays: tuple[tuple[str, np.ndarray], ...]
@@ -187,8 +187,8 @@ def describe_exception(error: BaseException, student_files: tuple[str, ...] = ()
     return text
 
 
-# What a reply carries of a call's warnings: the judge reads no more (grader.remote), and 20,000
-# warnings of a correct function once made a reply too large to send.
+# What a reply carries of a call's warnings: the judge reads no more (grader.sandbox.remote),
+# and 20,000 warnings of a correct function once made a reply too large to send.
 MAX_WARNINGS, MAX_WARNING_CHARS = 50, 300
 
 

@@ -20,10 +20,10 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from .batch import SubmissionResult
-from .gradebook import write_csv
-from .identity import csv_text, feedback_stem, visible
-from .judge import CheckResult
+from grader.batch.gradebook import write_csv
+from grader.batch.identity import csv_text, feedback_stem, visible
+from grader.batch.run import SubmissionResult
+from grader.checking.judge import CheckResult
 
 INDEX_NAME = "index.csv"
 PLOT_SUFFIX = "_gradient_flow.png"

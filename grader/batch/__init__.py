@@ -1,0 +1,1 @@
+"""Grading a class: reading submissions, running judges, the gradebook, shards, reports."""

@@ -1,0 +1,1 @@
+"""Deciding a score: the check registry, trials, expected values, comparison, diagnoses, blame."""

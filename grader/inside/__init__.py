@@ -1,0 +1,1 @@
+"""What runs inside the sandbox: the worker, the template that forks it, its confinement."""

@@ -1,0 +1,1 @@
+"""What students run: the self-check engine and the notebook's test cells."""

@@ -1,0 +1,299 @@
+"""The notebook's test cells: run the grader's own check for one exercise on the notebook's code.
+
+A test cell of ``vanishing_gradients.ipynb`` is one line, ``check("sigmoid", globals())``, plus a
+hidden line ``check("sigmoid", globals(), hidden=True)`` that nbgrader keeps out of the student's
+copy. Both run the check definition registered in ``grader.checking.checks`` (the same one the
+self-check and the sandboxed grader run) on the functions defined in the notebook, so the notebook
+and the grader cannot disagree about what is right.
+
+- Visible tests use the public seed and the answers recorded in ``grader/data`` (no reference
+  solutions needed, so they work in a student's environment).
+- Hidden tests use another seed and the reference solutions; they only run where ``solutions/``
+  is available (the instructor's autograding environment).
+
+A check only looks at the functions it builds on: those upstream checks run first, in the
+registry's order, so that (as in the grader) a check whose failure comes from a broken upstream
+function is run again with the reference in place of that function, when the reference is
+available. Upstream failures never cost this cell its points twice.
+
+Nothing reaches stderr: nbgrader gives a test cell zero as soon as anything is written to stderr,
+and a correct but warning-emitting student function (``np.exp`` overflowing in a sigmoid) must
+not lose the points of its value check. Warnings from student calls are captured by the checks
+themselves (``grader.spec.protocol.call_and_capture``); everything else the check run might emit is
+silenced or captured here.
+
+A failed check raises ``CheckFailure`` (an ``AssertionError``) whose traceback, as IPython shows
+it, is the feedback alone: no lines of the test cell, so a failing hidden test does not print its
+own source into the autograded notebook or nbgrader's feedback.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import types
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import redirect_stderr
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.checking.judge import (
+    PUBLIC_SEED,
+    CheckResult,
+    blame_note,
+    missing_own_work,
+    nothing_left,
+    record_missing,
+    run_check,
+    stand_ins_for,
+)
+from grader.checking.trial import REGISTRY, LiveExpected, RecordedExpected, upstream
+from grader.public.engine import RECORDED
+from grader.spec.api import FUNCTIONS
+from grader.spec.protocol import InProcessStudent
+from grader.student.loader import SubmissionError, reference_functions
+
+# The hidden tests' seed: the grader's default instructor seed unless the course sets its own.
+# Never the public seed, whose inputs the students see.
+SEED_VARIABLE = "VG_GRADING_SEED"
+
+# IPython's own names in a kernel's globals, never student code.
+_KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit"})
+
+
+class CheckFailure(AssertionError):
+    """A notebook test failed; the message is the grader's feedback.
+
+    IPython calls ``_render_traceback_`` instead of formatting the stack, so the cell's error
+    output is exactly the feedback (and never the test cell's source).
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        lines = str(self).splitlines() or [""]
+        return [f"\x1b[0;31mAssertionError\x1b[0m: {lines[0]}", *lines[1:]]
+
+
+def hidden_seed() -> int:
+    """The seed of the hidden tests: ``$VG_GRADING_SEED`` or the grader's default."""
+    value = os.environ.get(SEED_VARIABLE)
+    if value:
+        return int(value)
+    from grader.batch.run import DEFAULT_SEED
+
+    return DEFAULT_SEED
+
+
+@cache
+def _recorded() -> RecordedExpected:
+    return RecordedExpected(RECORDED)
+
+
+@cache
+def _reference() -> dict[str, Callable] | None:
+    """The reference solutions when ``solutions/`` is present, else None (a student's setup)."""
+    try:
+        return reference_functions()
+    except (SubmissionError, ImportError):
+        return None
+
+
+def notebook_functions(namespace: Mapping[str, Any]) -> tuple[dict[str, Callable], dict[str, str]]:
+    """(API functions defined in the namespace, API name -> why it is missing)."""
+    functions: dict[str, Callable] = {}
+    missing: dict[str, str] = {}
+    for name in FUNCTIONS:
+        value = namespace.get(name)
+        if callable(value):
+            functions[name] = value
+        else:
+            missing[name] = (f"{name} is not defined yet: run the cell that defines it "
+                             "(and the cells above it) first")
+    return functions, missing
+
+
+def _student_files(functions: Mapping[str, Callable]) -> tuple[str, ...]:
+    """Where the notebook's code lives, so error messages can point at the student's line.
+
+    ipykernel compiles each cell into a file of its own folder; any of them is student code.
+    """
+    folders = set()
+    for function in functions.values():
+        code = getattr(function, "__code__", None)
+        if code is not None:
+            folders.add(str(Path(code.co_filename).parent) + os.sep)
+    return tuple(sorted(folders))
+
+
+def patched_functions(namespace: Mapping[str, Any],
+                      overrides: Mapping[str, Callable]) -> dict[str, Callable]:
+    """The namespace's API functions with ``overrides`` put in place everywhere they are used.
+
+    Replacing an entry of the functions dict is not enough: the student's ``mlp_backward`` looks
+    ``dense_backward`` up in the notebook's globals, and ``activation_backward`` finds
+    ``tanh_grad`` in the ``ACTIVATIONS`` dict. So every function defined in the notebook is
+    cloned onto a copy of the globals holding the overrides, and the notebook's dicts, lists and
+    tuples (and default arguments) are rebuilt with the clones and overrides in place. The
+    notebook's own objects are left untouched.
+    """
+    new_globals: dict[str, Any] = dict(namespace)
+    replaced: dict[int, Any] = {}
+    for name, override in overrides.items():
+        if name in namespace:
+            replaced[id(namespace[name])] = override
+        new_globals[name] = override
+    clones: list[types.FunctionType] = []
+    for name, value in namespace.items():
+        if (isinstance(value, types.FunctionType) and value.__globals__ is namespace
+                and id(value) not in replaced):
+            clone = types.FunctionType(value.__code__, new_globals, value.__name__,
+                                       value.__defaults__, value.__closure__)
+            clone.__kwdefaults__ = value.__kwdefaults__
+            clone.__dict__.update(value.__dict__)
+            clone.__qualname__ = value.__qualname__
+            replaced[id(value)] = clone
+            new_globals[name] = clone
+            clones.append(clone)
+
+    def rebuild(value: Any, depth: int = 0) -> Any:
+        if id(value) in replaced:
+            return replaced[id(value)]
+        if depth >= 4:
+            return value
+        if type(value) is tuple:
+            items = tuple(rebuild(item, depth + 1) for item in value)
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        if type(value) is list:
+            items = [rebuild(item, depth + 1) for item in value]
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        if type(value) is dict:
+            items = {key: rebuild(item, depth + 1) for key, item in value.items()}
+            changed = any(items[key] is not value[key] for key in value)
+            return items if changed else value
+        return value
+
+    for name, value in namespace.items():
+        if name in _KERNEL_NAMES or name.startswith("_") or name in overrides:
+            continue
+        if type(value) in (tuple, list, dict):
+            new_globals[name] = rebuild(value)
+    for clone in clones:
+        if clone.__defaults__:
+            clone.__defaults__ = rebuild(clone.__defaults__)
+        if clone.__kwdefaults__:
+            clone.__kwdefaults__ = rebuild(clone.__kwdefaults__)
+    functions, _ = notebook_functions(new_globals)
+    return functions
+
+
+def _checks_for(name: str) -> list[str]:
+    """The check and every check it builds on, in the registry's (that is, grading) order."""
+    wanted = upstream(name) | {name}
+    return [check for check in REGISTRY if check in wanted]
+
+
+def run_checks(name: str, namespace: Mapping[str, Any], expected, seed: int,
+               reference: Mapping[str, Callable] | None) -> dict[str, CheckResult]:
+    """Run check ``name`` and its upstream checks on the notebook's functions.
+
+    With a ``reference``, a check that fails while something it builds on has failed is run
+    again with the reference standing in for the failed functions, as the grader does, and the
+    retry's verdict counts.
+    """
+    functions, missing = notebook_functions(namespace)
+    files = _student_files(functions)
+    student = InProcessStudent(functions, missing, files)
+    verdicts: dict[str, bool] = {}
+    absent: dict[str, str] = {}  # functions found not implemented or computing nothing
+    results: dict[str, CheckResult] = {}
+    for check_name in _checks_for(name):
+        check = REGISTRY[check_name]
+        refusal = missing_own_work(check, absent)
+        if refusal:
+            # As in the grader: a lesson test needs the student's own net, never a stand-in's.
+            result = CheckResult(check.name, check.title, check.points, 0, False,
+                                 feedback=refusal, tags=check.tags)
+            verdicts[check_name] = False
+            results[check_name] = result
+            continue
+        result = run_check(check, student, expected, seed, verdicts)
+        failed = {n for n, ok in verdicts.items() if not ok}
+        inherited = sorted(upstream(check_name) & failed)
+        if not result.passed and inherited:
+            stand_ins = stand_ins_for(check_name, failed)
+            if reference is not None and stand_ins and not nothing_left(check, stand_ins,
+                                                                         failed):
+                patched = InProcessStudent(
+                    patched_functions(namespace, {f: reference[f] for f in stand_ins}),
+                    missing, files)
+                retry = run_check(check, patched, expected, seed, verdicts)
+                if retry.passed or not retry.internal_error:
+                    retry.notes.insert(0, blame_note(stand_ins, failed, "tested", "test"))
+                    result = retry
+            if not result.passed:
+                result.notes.insert(0, f"{_names(inherited)} failed {_its(inherited)} own test "
+                                       "first: this failure may come from there, so fix that "
+                                       "first")
+        verdicts[check_name] = result.passed
+        record_missing(check, result, absent)
+        results[check_name] = result
+    return results
+
+
+def _its(names: list[str]) -> str:
+    return "its" if len(names) == 1 else "their"
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names))
+
+
+def _feedback(result: CheckResult, hidden: bool, stderr_text: str) -> str:
+    which = "hidden tests" if hidden else "tests"
+    lines = [f"{result.name} failed its {which} ({result.max_score} point"
+             f"{'s' if result.max_score != 1 else ''}): {result.title}", result.feedback]
+    if result.diagnosis:
+        lines.append(f"  this looks like a known mistake: {result.diagnosis}")
+    lines += [f"  note: {note}" for note in result.notes]
+    if result.warnings:
+        lines.append("  warnings from your code: " + "; ".join(result.warnings[:3]))
+    if stderr_text.strip():
+        lines.append("  your code wrote to stderr: " + stderr_text.strip()[-500:])
+    return "\n".join(lines)
+
+
+def check(name: str, namespace: Mapping[str, Any], *, hidden: bool = False) -> None:
+    """Run the grader's check ``name`` on the functions defined in ``namespace``.
+
+    namespace: the notebook's ``globals()``. hidden: use the hidden seed and the reference
+    solutions (instructor side) instead of the public seed and the recorded answers.
+    Prints one line when the check passes; raises ``CheckFailure`` (an AssertionError) with the
+    grader's feedback when it does not. Returns None, so the cell shows no result value (nbgrader
+    would read a number there as partial credit).
+    """
+    if name not in REGISTRY:
+        raise KeyError(f"no check named {name!r}; known: {', '.join(REGISTRY)}")
+    reference = _reference()
+    if hidden:
+        if reference is None:
+            raise RuntimeError(
+                "the hidden tests need the reference solutions (solutions/ next to the grader "
+                "package): run them in the instructor's environment")
+        expected, seed = LiveExpected(reference), hidden_seed()
+    else:
+        expected, seed = _recorded(), PUBLIC_SEED
+    stderr = io.StringIO()
+    # Anything on stderr zeroes an nbgrader test cell: silence warnings raised outside student
+    # calls (the checks record those made inside), and keep stray writes for the feedback.
+    with warnings.catch_warnings(), np.errstate(all="ignore"), redirect_stderr(stderr):
+        warnings.simplefilter("ignore")
+        result = run_checks(name, namespace, expected, seed, reference)[name]
+    if not result.passed:
+        raise CheckFailure(_feedback(result, hidden, stderr.getvalue()))
+    points = f"{result.score}/{result.max_score} point{'s' if result.max_score != 1 else ''}"
+    print(f"{name}: {'hidden tests' if hidden else 'tests'} passed ({points})")
+    for note in result.notes:
+        print(f"  note: {note}")

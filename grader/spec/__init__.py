@@ -1,0 +1,1 @@
+"""What judge and worker agree on: the student API, the values that cross, the wire format."""
