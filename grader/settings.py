@@ -1,23 +1,267 @@
-"""The instructor's settings: ``grader.toml``, seeds, paths and environment switches, in one place.
+"""The instructor's settings: ``grader.toml``, seeds, paths and environment variables, in one place.
 
-(Skeleton: the settings object is being built; see issue #9.)
+``Settings.load(path)`` reads ``grader.toml`` once and refuses what it does not understand (an
+unknown key, a value of the wrong type, a file that is not TOML) with a one-line
+``SettingsError``. The grader's CLI (``python -m grader grade --config``), the Gradescope build
+(``python -m course gradescope``, which writes the file into the autograder) and the release's
+seed check (``course.release.grading_seeds``) all go through it, so they cannot disagree about
+a key.
+
+``docs/settings.md`` is generated from ``GRADER_TOML`` and ``ENVIRONMENT`` below
+(``python -m grader.settings docs/settings.md``); a test keeps the two equal.
+
+This module is instructor-side: what ships to students (spec, student, checking, public) never
+imports it. The students' side reads the one variable it needs (``VG_GRADING_SEED``) itself;
+it is documented here all the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.sandbox.launch import Limits
 
 CONFIG_NAME = "grader.toml"
+# The grading seed when neither grader.toml nor --seed gives one. Never the public seed (0),
+# whose inputs the students see in the self-check; the release refuses any file holding it.
+DEFAULT_SEED = 7211
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+# The reference solutions, beside the grader package (only ``student.loader`` loads them).
+SOLUTIONS_DIR = PROJECT_DIR / "solutions"
 
-# Every environment variable of the instructor's side that changes behaviour, with what it does.
-ENVIRONMENT = {
-    "VG_NO_SANDBOX": "any non-empty value: never use bubblewrap (the plain-subprocess fallback)",
-    "VG_NO_TEMPLATE": "any non-empty value: one bubblewrap sandbox per worker, no worker template",
-}
+
+def _limits_class() -> type[Limits]:
+    # Imported when used, not at the top: the sandbox reads its switches from this module, and
+    # ``python -m grader export`` must not load the sandbox at all.
+    from grader.sandbox.launch import Limits
+
+    return Limits
+
+
+class SettingsError(ValueError):
+    """grader.toml cannot be used as written; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of grader.toml.
+
+    kind: the TOML type it must have (int: an integer; float: an integer or a float).
+    limit: the ``Limits`` field it sets, or "" for none.
+    scale: Limits' value is the key's value times this (memory_mb -> memory_bytes).
+    fixed: the default of a key that sets no limit.
+    """
+
+    name: str
+    kind: type
+    meaning: str
+    limit: str = ""
+    scale: int = 1
+    fixed: int | float | None = None
+
+    def default(self) -> int | float:
+        """The value used when grader.toml does not set the key: ``fixed``, else the default
+        of its ``Limits`` field (defined there once, with the other limits)."""
+        if self.fixed is not None:
+            return self.fixed
+        return getattr(_limits_class()(), self.limit) // self.scale
+
+
+GRADER_TOML: tuple[Key, ...] = (
+    Key("seed", int, "seed of the hidden inputs the checks draw (an integer >= 0); recorded "
+        "with each grade, and a gradebook grades again what was graded with another seed",
+        fixed=DEFAULT_SEED),
+    Key("call_seconds", float, "wall clock allowed for one call of student code, and for "
+        "importing one student module", limit="call_seconds"),
+    Key("submission_seconds", float, "wall clock allowed for all workers of one submission "
+        "together", limit="submission_seconds"),
+    Key("memory_mb", int, "address space of each worker process, in MiB (RLIMIT_AS)",
+        limit="memory_bytes", scale=1 << 20),
+)
+KEYS = {key.name: key for key in GRADER_TOML}
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable that changes what the project does.
+
+    read_by: where it is read (a module or a script); switch: any non-empty value turns it on
+    (read with ``switch``), else it carries a value.
+    """
+
+    name: str
+    read_by: str
+    meaning: str
+    switch: bool = False
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("VG_NO_SANDBOX", "grader.sandbox (the judge)",
+             "any non-empty value: never use bubblewrap (the plain-subprocess fallback)",
+             switch=True),
+    Variable("VG_NO_TEMPLATE", "grader.sandbox (the judge)",
+             "any non-empty value: one bubblewrap sandbox per worker, no worker template",
+             switch=True),
+    Variable("VG_GRADING_SEED", "grader.public.notebook (the notebook's hidden tests)",
+             f"integer: the seed of the hidden tests' inputs; unset or empty: {DEFAULT_SEED}, "
+             "the grader's default seed"),
+    Variable("VG_QUICK", "the notebook's experiment cells",
+             '"1": the experiments at toy sizes, "0": full size; unset: toy sizes under '
+             "nbgrader (NBGRADER_EXECUTION set), else full size"),
+    Variable("VG_TIMEOUT", "course/templates/gradescope/run_grader.py (Gradescope)",
+             "seconds the whole grader run may take before it is killed and scored 0; unset: "
+             "grader.toml's submission_seconds plus 240"),
+    Variable("AUTOGRADER_ROOT", "course/templates/gradescope/run_autograder, setup.sh",
+             "the folder used instead of /autograder (tests)"),
+    Variable("VG_PYTHON", "course/templates/gradescope/setup.sh",
+             "the interpreter the autograder's venv is built from, tried before python3.1x"),
+    Variable("VG_SKIP_SYSTEM_PACKAGES", "course/templates/gradescope/setup.sh",
+             "any non-empty value: never call apt-get (tests)", switch=True),
+    Variable("VG_FUZZ_SCALE", "tests/helpers.py (`make fuzz`)",
+             "integer: every generated-input test runs that many times more cases; unset: 1"),
+)
+# Every environment variable that changes behaviour, with what it does.
+ENVIRONMENT = {variable.name: variable.meaning for variable in VARIABLES}
+_SWITCHES = frozenset(variable.name for variable in VARIABLES if variable.switch)
 
 
 def switch(name: str) -> bool:
-    """Whether the environment switch ``name`` (a key of ENVIRONMENT) is set (non-empty)."""
-    if name not in ENVIRONMENT:
+    """Whether the environment switch ``name`` (a switch of VARIABLES) is set (non-empty)."""
+    if name not in _SWITCHES:
         raise KeyError(f"{name} is not a documented environment switch")
     return bool(os.environ.get(name))
+
+
+def _checked(key: Key, value: Any, where: Path) -> int | float:
+    """``value`` of ``key`` as its kind, or SettingsError naming the file and the key."""
+    # bool is an int to Python, never to an instructor; "5" is a string in TOML.
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if key.kind is int and not (number and isinstance(value, int)):
+        raise SettingsError(f"{where}: {key.name} must be a whole number, got {value!r}")
+    if not number or not math.isfinite(value):
+        raise SettingsError(f"{where}: {key.name} must be a number, got {value!r}")
+    if (value <= 0) if key.limit else (value < 0):
+        bound = "greater than 0" if key.limit else "0 or more"
+        raise SettingsError(f"{where}: {key.name} must be {bound}, got {value!r}")
+    return key.kind(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The instructor's settings, as grading uses them.
+
+    values: the grader.toml keys that were set (by the file, or by ``with_seed``), by name;
+    every other key takes its default (``Key.default``). source: the file read, if any.
+    """
+
+    values: dict[str, int | float] = field(default_factory=dict)
+    source: Path | None = None
+
+    @classmethod
+    def load(cls, path: Path | None = None, folder: Path = Path(".")) -> Settings:
+        """Read ``path``; without one, ``folder``/grader.toml if it exists, else the defaults.
+
+        Raises SettingsError when ``path`` is missing, is not TOML, or holds an unknown key or a
+        value of the wrong type.
+        """
+        candidate = Path(path) if path is not None else Path(folder) / CONFIG_NAME
+        if not candidate.is_file():
+            if path is not None:
+                raise SettingsError(f"config file {path} not found")
+            return cls()
+        try:
+            with open(candidate, "rb") as handle:
+                loaded = tomllib.load(handle)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise SettingsError(f"{candidate}: cannot be read as TOML: {error}") from None
+        unknown = sorted(set(loaded) - set(KEYS))
+        if unknown:
+            raise SettingsError(f"{candidate}: unknown setting(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(KEYS)}")
+        values = {name: _checked(KEYS[name], loaded[name], candidate)
+                  for name in KEYS if name in loaded}
+        return cls(values, candidate)
+
+    def with_seed(self, seed: int | None) -> Settings:
+        """These settings with ``seed`` instead of the file's (``--seed``); None keeps them."""
+        if seed is None:
+            return self
+        return dataclasses.replace(self, values=self.values | {"seed": int(seed)})
+
+    def get(self, name: str) -> int | float:
+        """The value of key ``name``: as set, else its default."""
+        return self.values[name] if name in self.values else KEYS[name].default()
+
+    @property
+    def seed(self) -> int:
+        """The grading seed (hidden inputs)."""
+        return int(self.get("seed"))
+
+    def limits(self) -> Limits:
+        """The workers' resource limits: the sandbox's defaults, with the keys set here."""
+        changes = {KEYS[name].limit: value * KEYS[name].scale
+                   for name, value in self.values.items() if KEYS[name].limit}
+        return _limits_class()(**changes)
+
+    def toml(self, header: str = "") -> str:
+        """grader.toml's text for these settings: ``header`` as comment lines, then the seed
+        and every key that was set, in schema order (``Settings.load`` reads it back equal)."""
+        lines = [f"# {line}".rstrip() for line in header.splitlines()]
+        lines += [f"{key.name} = {self.get(key.name)!r}" for key in GRADER_TOML
+                  if key.name == "seed" or key.name in self.values]
+        return "\n".join(lines) + "\n"
+
+
+def document() -> str:
+    """docs/settings.md: the table of grader.toml keys and the table of environment variables,
+    generated from GRADER_TOML and VARIABLES."""
+    kinds = {int: "integer", float: "number"}
+    lines = [
+        "# Settings",
+        "",
+        "Generated from `grader/settings.py` by `python -m grader.settings docs/settings.md`;",
+        "a test keeps this page and the code equal.",
+        "",
+        f"## `{CONFIG_NAME}`",
+        "",
+        f"The instructor's grading settings. `python -m grader grade` reads `./{CONFIG_NAME}` "
+        "(or `--config FILE`),",
+        f"`python -m course gradescope` the repository's `{CONFIG_NAME}` (or `--config FILE`) "
+        "and writes it into the",
+        "autograder. An unknown key, a value of the wrong type or a file that is not TOML "
+        "is refused before",
+        "anything is graded. `--seed` replaces `seed`.",
+        "",
+        "| key | type | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| `{key.name}` | {kinds[key.kind]} | {key.default()!r} | {key.meaning} |"
+              for key in GRADER_TOML]
+    lines += [
+        "",
+        "## Environment variables",
+        "",
+        "Every environment variable that changes what the project does. A switch is on for "
+        "any non-empty value.",
+        "",
+        "| variable | read by | meaning |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| `{v.name}` | {v.read_by} | {v.meaning} |" for v in VARIABLES]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    text = document()
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
