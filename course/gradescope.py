@@ -52,15 +52,14 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from grader.settings import CONFIG_NAME, Settings, SettingsError
+
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "gradescope"
-CONFIG_NAME = "grader.toml"
 ZIP_NAME = "autograder.zip"
 # Files of the zip root that Gradescope (or run_autograder) executes.
 EXECUTABLES = ("setup.sh", "run_autograder")
 SCRIPTS = ("setup.sh", "run_autograder", "run_grader.py")
-# grader.toml keys the grader's CLI reads (grader/cli.py); anything else is a typo.
-CONFIG_KEYS = {"seed": int, "call_seconds": float, "submission_seconds": float, "memory_mb": int}
 # What the judge cannot work without, checked in the built wheel.
 REQUIRED_IN_WHEEL = ("grader/__init__.py", "grader/cli.py", "grader/inside/worker.py",
                      "grader/data/public_expected.npz", "solutions/__init__.py")
@@ -137,47 +136,32 @@ def wheel_requirements(wheel: Path) -> list[str]:
 
 
 def grading_config(config: Path | None = None, seed: int | None = None,
-                   repo: Path = REPO) -> tuple[dict, str]:
+                   repo: Path = REPO) -> tuple[Settings, str]:
     """The settings for grader.toml and where the seed came from.
 
     Order: ``seed`` if given; else the config file (``config``, or the instructor's
     ``<repo>/grader.toml`` when it exists, as the grader's CLI reads it when run from the repo);
     else the grader's default seed, so a Gradescope regrade matches ``python -m grader grade``.
+    The file is read by ``grader.settings.Settings.load``, the grader's own reader: a key the
+    grader would refuse stops the build.
     """
-    settings: dict = {}
-    path = config if config is not None else repo / CONFIG_NAME
-    if config is not None and not config.is_file():
-        raise BuildError(f"config file {config} not found")
-    if path.is_file():
-        with open(path, "rb") as handle:
-            loaded = tomllib.load(handle)
-        unknown = sorted(set(loaded) - set(CONFIG_KEYS))
-        if unknown:
-            raise BuildError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(CONFIG_KEYS)}")
-        for key, kind in CONFIG_KEYS.items():
-            if key in loaded:
-                try:
-                    settings[key] = kind(loaded[key])
-                except (TypeError, ValueError):
-                    raise BuildError(f"{path}: {key} must be a number") from None
-    origin = f"{path}" if "seed" in settings else ""
+    try:
+        settings = Settings.load(config, folder=repo)
+    except SettingsError as error:
+        raise BuildError(str(error)) from None
+    origin = f"{settings.source}" if "seed" in settings.values else ""
     if seed is not None:
-        settings["seed"], origin = int(seed), "--seed"
-    if "seed" not in settings:
-        from grader.batch.run import DEFAULT_SEED
-
-        settings["seed"] = DEFAULT_SEED
-        origin = "the grader's default (grader.batch.run.DEFAULT_SEED)"
+        settings, origin = settings.with_seed(seed), "--seed"
+    if "seed" not in settings.values:
+        origin = "the grader's default (grader.settings.DEFAULT_SEED)"
     return settings, origin
 
 
-def config_text(settings: dict) -> str:
+def config_text(settings: Settings) -> str:
     """grader.toml's text: a comment saying what it is, then one ``key = value`` per setting."""
-    lines = ["# Grading settings for `python -m grader grade --config` (Gradescope autograder",
-             "# only; students never see this file). Written by `python -m course gradescope`."]
-    lines += [f"{key} = {settings[key]!r}" for key in CONFIG_KEYS if key in settings]
-    return "\n".join(lines) + "\n"
+    return settings.toml("Grading settings for `python -m grader grade --config` (Gradescope "
+                         "autograder\nonly; students never see this file). Written by "
+                         "`python -m course gradescope`.")
 
 
 def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:

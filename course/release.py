@@ -188,16 +188,14 @@ def _readable(path: Path) -> str:
 
 def grading_seeds(repo: Path = REPO) -> set[int]:
     """Seeds that grade for real: the grader's default and the instructor's grader.toml's."""
-    from grader.batch.run import DEFAULT_SEED
+    from grader.settings import DEFAULT_SEED, Settings, SettingsError
 
-    seeds = {DEFAULT_SEED}
-    config = repo / "grader.toml"
-    if config.is_file():
-        with open(config, "rb") as handle:
-            seed = tomllib.load(handle).get("seed")
-        if isinstance(seed, int):
-            seeds.add(seed)
-    return seeds
+    try:
+        seed = Settings.load(folder=repo).seed
+    except SettingsError as error:  # its seed could not be looked for in the bundle
+        raise ReleaseError(f"{error}: fix it first (the release checks that no file holds "
+                           "its grading seed)") from None
+    return {DEFAULT_SEED, seed}
 
 
 def check_clean(folder: Path, repo: Path = REPO) -> None:

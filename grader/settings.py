@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# The reference solutions: defined where they are loaded (the only code that touches them).
+from grader.student.loader import SOLUTIONS_DIR
+
 if TYPE_CHECKING:
     from grader.sandbox.launch import Limits
 
@@ -33,9 +36,9 @@ CONFIG_NAME = "grader.toml"
 # The grading seed when neither grader.toml nor --seed gives one. Never the public seed (0),
 # whose inputs the students see in the self-check; the release refuses any file holding it.
 DEFAULT_SEED = 7211
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-# The reference solutions, beside the grader package (only ``student.loader`` loads them).
-SOLUTIONS_DIR = PROJECT_DIR / "solutions"
+PROJECT_DIR = SOLUTIONS_DIR.parent  # the project's folder: grader/, solutions/, examples/
+# Submissions graded in parallel by default (``grade --workers``): the CI machines have two cores.
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _limits_class() -> type[Limits]:

@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.run import SubmissionResult, grade_submission, judge_failed
-from grader.cli import _Run, grade_pooled
+from grader.batch.pool import Run, grade_pooled
+from grader.batch.results import SubmissionResult
+from grader.batch.run import grade_submission, judge_failed
 
 SEED = 3
 
 
 def fake_judge(path: str, seed: int) -> SubmissionResult:
-    """Stands for ``cli._grade_one`` in a spawned pool process: a name says what happens."""
+    """Stands for ``pool.grade_one`` in a spawned pool process: a name says what happens."""
     name = Path(path).name
     if name.startswith("dies"):
         os._exit(9)  # as the OOM killer would end it
@@ -45,7 +46,7 @@ ORDERS = {"first": NAMES, "middle": NAMES[2:5] + NAMES[:2] + NAMES[5:],
 def test_every_submission_ends_exactly_once_whatever_its_judge_does(tmp_path, workers, where):
     names = ORDERS[where]
     finished: list[SubmissionResult] = []
-    run = _Run()
+    run = Run()
     grade_pooled(run, [tmp_path / n for n in names], workers, (SEED,), finished.append,
                  fake_judge)
     assert run.pool is None

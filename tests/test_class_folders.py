@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch.classroom import say_left_out
 from grader.batch.identity import IdentityClash, expand, is_one_submission, submission_name
 from grader.batch.run import grade_submission
 from grader.batch.submissions import prepare
-from grader.cli import _say_left_out
 from grader.student.loader import NOTEBOOK_MODULE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def test_what_is_no_submission_is_named_on_the_terminal(tmp_path, capsys, others
     for hidden in (".DS_Store", "._erin.zip", "__MACOSX"):
         (tmp_path / hidden).write_bytes(b"x")
     (tmp_path / "erin").mkdir()
-    _say_left_out([tmp_path])
+    say_left_out([tmp_path])
     listed = ", ".join(sorted(["gina.tar.gz", "hal.rar", *others]))
     assert capsys.readouterr().err == (f"left out of {tmp_path}, not a folder, .zip or .ipynb: "
                                        f"{listed}\n")

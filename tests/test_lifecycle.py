@@ -346,7 +346,8 @@ def test_a_run_claims_its_folder_and_points_temporary_files_there(tmp_path, monk
 # --- a signal during the gradebook's transaction waits for it -----------------------------------
 
 def test_a_signal_during_recording_waits_for_the_transaction(tmp_path):
-    from grader.cli import _Interrupted, _Run
+    from grader.batch.pool import Interrupted as _Interrupted
+    from grader.batch.pool import Run as _Run
 
     run = _Run()
     previous = signal.signal(signal.SIGUSR1, run.on_signal)

@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import grader.checking.checks  # noqa: F401 - registers the checks, so REGISTRY is full
+from grader.batch.classroom import Progress, shown
 from grader.batch.gradebook import Gradebook, write_csv
 from grader.batch.identity import (
     IdentityClash,
@@ -52,11 +53,11 @@ from grader.batch.report import (
     score_table,
     write_feedback,
 )
-from grader.batch.run import SubmissionResult
+from grader.batch.results import SubmissionResult
 from grader.batch.shards import select_shard, shard_of
 from grader.checking.judge import CheckResult
 from grader.checking.trial import REGISTRY
-from grader.cli import Progress, main, shown
+from grader.cli import main
 from tests.helpers import scaled
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,21 +6,27 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from grader.cli import main as cli_main
-
-REPO = Path(__file__).resolve().parents[2]
+from grader.batch.classroom import GradeOptions, grade_class
+from grader.settings import DEFAULT_WORKERS, SOLUTIONS_DIR, Settings, SettingsError
+from grader.settings import PROJECT_DIR as REPO
 
 
 def run_demo(out: Path, quick: bool = False) -> int:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    samples = [REPO / "solutions", *sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())]
+    samples = [SOLUTIONS_DIR, *sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())]
     print("== Grading the reference and the sample submissions in examples/ ==", flush=True)
     gradebook = out / "gradebook.sqlite"
     gradebook.unlink(missing_ok=True)
-    status = cli_main(["grade", *map(str, samples), "--gradebook", str(gradebook),
-                       "--csv", str(out / "grades.csv"), "--feedback", str(out / "feedback"),
-                       "--summary", str(out / "summary")])
+    # As `python -m grader grade` would with these options (the settings of ./grader.toml).
+    try:
+        settings = Settings.load()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    status = grade_class(GradeOptions(
+        paths=tuple(samples), settings=settings, gradebook=gradebook, csv=out / "grades.csv",
+        feedback=out / "feedback", summary=out / "summary", workers=DEFAULT_WORKERS))
     if status != 0:
         return status
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.batch.identity import csv_cell, fs_text
-from grader.batch.run import SubmissionResult
+from grader.batch.results import SubmissionResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grader.batch.gradebook import write_csv
 from grader.batch.identity import csv_text, feedback_stem, visible
-from grader.batch.run import SubmissionResult
+from grader.batch.results import SubmissionResult
 from grader.checking.judge import CheckResult
 
 INDEX_NAME = "index.csv"

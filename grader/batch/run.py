@@ -1,4 +1,4 @@
-"""Grade one submission end to end, or a whole class in parallel.
+"""Grade one submission end to end (a class: ``grader.batch.classroom``).
 
 ``grade_submission`` copies the submission into a clean folder, runs every check with the
 student's code in sandboxed workers (a fresh one per submission, and per set of reference
@@ -11,44 +11,21 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader import __version__
 from grader.batch.identity import submission_name
 from grader.batch.measure import gradient_flow
+from grader.batch.results import SubmissionResult
 from grader.batch.submissions import one_line, prepare
 from grader.checking.judge import CheckResult, grade, total
 from grader.checking.trial import REGISTRY, LiveExpected
 from grader.sandbox.launch import Limits, bubblewrap_works
 from grader.sandbox.remote import WorkerStudent
+from grader.settings import DEFAULT_SEED
 from grader.spec.api import FUNCTIONS
 from grader.spec.protocol import RoutedStudent
 from grader.student.loader import SubmissionError, reference_functions
-
-DEFAULT_SEED = 7211  # the instructor's config or --seed replaces it; never the public seed (0)
-
-
-@dataclass
-class SubmissionResult:
-    """Everything the judge decided about one submission (plain data, JSON-ready)."""
-
-    name: str
-    source: str
-    content_hash: str
-    seed: int
-    grader_version: str
-    score: int
-    max_score: int
-    checks: list[CheckResult]
-    sandbox: str
-    seconds: float
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
-    gradient_flow: dict[str, list[float]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _unloadable(name: str, source: str, seed: int, message: str, seconds: float,

@@ -1,0 +1,312 @@
+"""Grade a class: ``python -m grader grade`` once its arguments are parsed (and ``make demo``).
+
+``grade_class(GradeOptions(...))`` runs the steps in order: find the submissions (refusing a
+typo or a clash of names before anything is graded), skip those the gradebook already holds
+unchanged, grade the rest (in this process, or in a pool of judge processes), record each one
+as it finishes, then print the score table and write the exports asked for.
+
+Exit status: 0 whenever grading itself worked, however the students did; 2 for bad arguments;
+130 after SIGINT (Ctrl-C) and 143 after SIGTERM, once the submission being recorded is in the
+gradebook. Nothing the run started outlives it, and its temporary files go with it (see
+``sandbox.launch.claim_run_folder``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from grader import __version__
+from grader.batch.gradebook import Gradebook
+from grader.batch.identity import BatchRefused, expand, submission_name, visible
+from grader.batch.pool import Interrupted, Run, grade_pooled
+from grader.batch.results import SubmissionResult
+from grader.batch.run import grade_submission, judge_failed, sandbox_description
+from grader.sandbox.launch import claim_run_folder, release_run_folder
+from grader.settings import Settings
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """What to grade and what to write (the ``grade`` command's arguments).
+
+    sandbox: None to use bubblewrap when it works, False for the plain-subprocess fallback.
+    shard: "I/N" to grade only shard I of N (``batch.shards``).
+    """
+
+    paths: tuple[Path, ...]
+    settings: Settings = Settings()
+    results: Path | None = None
+    feedback: Path | None = None
+    gradebook: Path | None = None
+    csv: Path | None = None
+    summary: Path | None = None
+    workers: int = 1
+    shard: str | None = None
+    sandbox: bool | None = None
+
+
+class Refused(Exception):
+    """The run is refused before anything is graded (exit status 2); the message says why."""
+
+
+def shown(text: str, stream: TextIO | None = None, keep: str = "") -> str:
+    """``text`` as a terminal may print it: control characters visible (``identity.visible``;
+    those in ``keep`` stay, for text whose lines are already safe), and characters the stream
+    cannot encode written as escapes instead of raising."""
+    text = visible(text, keep)
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        return text
+
+
+class Progress:
+    """One line per finished submission, or a redrawn bar on a terminal.
+
+    Names are shown with ``shown``: an escape sequence or newline in a submission's name can
+    neither move the cursor nor forge a line."""
+
+    def __init__(self, total: int, stream: TextIO | None = None):
+        self.total = total
+        self.done = 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self.started = time.monotonic()
+
+    def update(self, result: SubmissionResult | None, name: str, skipped: bool = False) -> None:
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        what = "unchanged, skipped" if skipped else f"{result.score}/{result.max_score}"
+        name = shown(name, self.stream)
+        if self.tty:
+            filled = int(30 * self.done / max(self.total, 1))
+            bar = "#" * filled + "." * (30 - filled)
+            self.stream.write(f"\r[{bar}] {self.done}/{self.total} {rate:4.1f}/s  "
+                              f"{name[:24]:<24} {what:<18}")
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"[{self.done:>4}/{self.total}] {name}: {what}\n")
+        self.stream.flush()
+
+
+def say_left_out(paths: list[Path]) -> None:
+    """Name what the class folders hold that is not a submission (a .tar.gz, a README), so no
+    student is dropped unseen."""
+    from grader.batch.identity import is_one_submission, left_out
+
+    for path in map(Path, paths):
+        if not path.is_dir() or is_one_submission(path):
+            continue
+        names = left_out(path)
+        if names:
+            listed = ", ".join(shown(n, sys.stderr) for n in names[:10])
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            print(f"left out of {shown(os.fsdecode(path), sys.stderr)}, not a folder, .zip or "
+                  f".ipynb: {listed}{more}", file=sys.stderr)
+
+
+def grade_class(options: GradeOptions) -> int:
+    """Grade ``options.paths`` (see the module docstring for the exit status)."""
+    run = Run()
+    previous_tmpdir = os.environ.get("TMPDIR")
+    # Only the main thread may handle signals (called from another thread, they stay as they
+    # are).
+    main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.signal(s, run.on_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
+        if main_thread else {}
+    folder = None
+    try:
+        folder = claim_run_folder()
+        return _grade(options, run)
+    except Refused as refusal:
+        print(refusal, file=sys.stderr)
+        return 2
+    except Interrupted as stop:
+        for number in handlers:  # a second Ctrl-C must not interrupt the cleaning up
+            signal.signal(number, signal.SIG_IGN)
+        run.stop_pool()
+        _say_interrupted(run, stop.signum)
+        return 128 + stop.signum
+    finally:
+        for number in handlers:
+            signal.signal(number, signal.SIG_IGN)
+        run.stop_pool()
+        if folder is not None:
+            release_run_folder(folder, previous_tmpdir)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def _say_interrupted(run: Run, signum: int) -> None:
+    name = signal.Signals(signum).name
+    if run.gradebook is not None:
+        run.gradebook.close()
+        print(f"interrupted by {name}: {run.recorded} submission(s) recorded in the "
+              f"gradebook, {run.total - run.recorded} not graded (grading again grades "
+              "only those)", file=sys.stderr)
+    else:
+        print(f"interrupted by {name}: {run.graded} of {run.total} submission(s) graded, "
+              "nothing recorded (no --gradebook)", file=sys.stderr)
+
+
+def _grade(options: GradeOptions, run: Run) -> int:
+    paths = _submissions(options)
+    print(f"grading {len(paths)} submission(s) with grader {__version__}; student code runs in "
+          f"{sandbox_description(options.sandbox)}", file=sys.stderr)
+    gradebook = _open_gradebook(options.gradebook)
+    run.gradebook = gradebook
+    run.total = len(paths)  # until the unchanged ones are known
+    progress = Progress(len(paths))
+    todo, skipped = _changed(paths, gradebook, options.settings.seed, progress)
+    recorder = _Recorder(run, options, gradebook, progress)
+    _grade_all(run, todo, options, recorder.finish)
+    _report(options, recorder.results, skipped, gradebook)
+    return 0
+
+
+def _submissions(options: GradeOptions) -> list[Path]:
+    """The submissions to grade, in order; Refused for a path that does not exist, a clash of
+    names, nothing to grade, or --results with more than one."""
+    absent = [str(p) for p in options.paths if not Path(p).exists()]
+    if absent:  # a typo must not become a student with 0 points in the gradebook
+        raise Refused(f"no such file or folder: {', '.join(absent)}")
+    try:
+        paths = expand(list(options.paths))
+    except BatchRefused as refusal:  # before anything is graded: see identity.check_unique
+        raise Refused(shown(str(refusal), sys.stderr, keep="\n")) from None
+    say_left_out(list(options.paths))
+    if options.shard:
+        from grader.batch.shards import select_shard
+
+        paths = select_shard(paths, options.shard)
+    if not paths:
+        raise Refused("no submissions found")
+    if options.results and len(paths) != 1:
+        raise Refused("--results writes one submission's results.json: give exactly one PATH")
+    return paths
+
+
+def _open_gradebook(path: Path | None) -> Gradebook | None:
+    if path is None:
+        return None
+    try:
+        return Gradebook(path)
+    except (OSError, sqlite3.Error) as error:
+        raise Refused(f"cannot open the gradebook {path}: {error}") from None
+
+
+def _changed(paths: list[Path], gradebook: Gradebook | None, seed: int,
+             progress: Progress) -> tuple[list[Path], list[str]]:
+    """(the paths to grade, the names skipped): a submission the gradebook holds with the same
+    content, seed and grader version is skipped."""
+    from grader.batch.submissions import prepare
+
+    todo: list[Path] = []
+    skipped: list[str] = []
+    for path in paths:
+        if gradebook is not None:
+            try:
+                prepared = prepare(path)
+                current = gradebook.is_current(prepared.name, prepared.content_hash, seed,
+                                               __version__)
+                prepared.cleanup()
+            except Exception:  # noqa: BLE001 - unreadable: let grading report it
+                current = False
+            if current:
+                skipped.append(submission_name(path))
+                progress.update(None, submission_name(path), skipped=True)
+                continue
+        todo.append(path)
+    return todo, skipped
+
+
+class _Recorder:
+    """Where each finished submission goes: the results list, the gradebook (one transaction
+    a signal waits for), the feedback folder and the progress line."""
+
+    def __init__(self, run: Run, options: GradeOptions, gradebook: Gradebook | None,
+                 progress: Progress):
+        self.run, self.options, self.gradebook, self.progress = run, options, gradebook, progress
+        self.results: list[SubmissionResult] = []
+        self.reference: dict = {}
+        if options.feedback:  # the reference's gradient flow, drawn beside each student's
+            from grader.batch.measure import reference_flow
+            from grader.student.loader import reference_functions
+
+            self.reference = reference_flow(reference_functions())
+
+    def finish(self, result: SubmissionResult) -> None:
+        self.run.begin_recording()  # a signal now waits for the transaction (end_recording)
+        try:
+            self.results.append(result)
+            self.run.graded += 1
+            if self.gradebook is not None:
+                self.gradebook.record(result)
+                self.run.recorded += 1
+            if self.options.feedback:
+                from grader.batch.report import write_feedback
+
+                write_feedback(result, Path(self.options.feedback), self.reference)
+            self.progress.update(result, result.name)
+        finally:
+            self.run.end_recording()
+
+
+def _grade_all(run: Run, todo: list[Path], options: GradeOptions, finish) -> None:
+    """Grade ``todo``, each result to ``finish`` exactly once."""
+    seed, limits = options.settings.seed, options.settings.limits()
+    measure = bool(options.feedback)  # the gradient-flow measurement only feeds the feedback
+    workers = max(1, min(options.workers, len(todo))) if todo else 1
+    run.total = len(todo)
+    if workers == 1:
+        for path in todo:
+            try:
+                result = grade_submission(path, seed, limits, options.sandbox, measure)
+            except Exception as error:  # noqa: BLE001 - one submission never stops the batch
+                result = judge_failed(path, seed, f"{type(error).__name__}: {error}")
+            finish(result)
+    else:
+        # Judges in separate processes: each drives its own sandboxed workers, and dies with
+        # this process (tie_to_parent), taking its templates and workers along.
+        grade_pooled(run, todo, workers, (seed, limits, options.sandbox, measure), finish)
+
+
+def _report(options: GradeOptions, results: list[SubmissionResult], skipped: list[str],
+            gradebook: Gradebook | None) -> None:
+    """Print the score table and write the exports asked for."""
+    from grader.batch.report import class_summary, score_table, write_results_json
+
+    if options.results:
+        write_results_json(results[0], Path(options.results))
+    results.sort(key=lambda r: r.name)
+    if results:
+        print(shown(score_table(results), keep="\n"))
+    if skipped:
+        print(f"{len(skipped)} unchanged submission(s) skipped (already in the gradebook)")
+    if gradebook is not None:
+        if options.csv:
+            print(f"grades: {gradebook.export_csv(Path(options.csv))}")
+        if options.summary:
+            path = class_summary(gradebook.check_rows(), gradebook.scores(),
+                                 Path(options.summary))
+            print(f"class summary: {path}")
+        print(f"gradebook: {gradebook.path}")
+        gradebook.close()
+    elif options.csv or options.summary:
+        print("--csv and --summary read the gradebook: add --gradebook FILE", file=sys.stderr)
+    if options.feedback:
+        print(f"feedback: {options.feedback} (which file is whose: "
+              f"{options.feedback}/index.csv)")
+    if options.results:
+        print(f"results.json: {options.results}")
