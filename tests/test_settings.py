@@ -142,8 +142,9 @@ def test_each_limit_key_sets_exactly_its_limit(key):
 
 
 # Where environment variables are read: Python, shell and notebook sources shipped or run by the
-# project, and the tests' own helper that `make fuzz` drives.
-SCANNED = [REPO / "grader", REPO / "course", REPO / "solutions", REPO / "tests" / "helpers.py"]
+# project, the benchmarks, and the tests' own helper that `make fuzz` drives.
+SCANNED = [REPO / "grader", REPO / "course", REPO / "solutions", REPO / "bench",
+           REPO / "tests" / "helpers.py", REPO / "Makefile"]
 VARIABLE_NAME = re.compile(r"\bVG_[A-Z0-9_]+\b")
 
 
