@@ -218,3 +218,25 @@ def test_a_missing_path_or_an_unusable_gradebook_is_refused_before_grading(tmp_p
     book = grader("grade", str(EXAMPLES / "correct"), "--gradebook", str(blocker / "g.sqlite"))
     assert book.returncode == 2
     assert "cannot open the gradebook" in book.stderr and "Traceback" not in book.stderr
+
+
+def test_the_settings_reach_the_judge_and_the_gradebook(tmp_path):
+    """grader.toml's seed is the one graded and recorded (the settings object is what the judge
+    runs with), --seed replaces it, and an unchanged submission is skipped under that seed."""
+    config = tmp_path / "grader.toml"
+    config.write_text("seed = 4321\n")
+    book = tmp_path / "book.sqlite"
+    done = grader("grade", str(EXAMPLES / "correct"), "--config", str(config), "--gradebook",
+                  str(book), "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    again = grader("grade", str(EXAMPLES / "correct"), "--config", str(config), "--seed", "99",
+                   "--gradebook", str(tmp_path / "other.sqlite"), "--workers", "1")
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(book) as db, sqlite3.connect(tmp_path / "other.sqlite") as other:
+        assert db.execute("SELECT name, seed, score FROM submissions").fetchall() == \
+            [("correct", 4321, TOTAL)]
+        assert other.execute("SELECT seed FROM submissions").fetchall() == [(99,)]
+    # The same run again: unchanged (same content, seed and grader), so skipped.
+    skipped = grader("grade", str(EXAMPLES / "correct"), "--config", str(config),
+                     "--gradebook", str(book), "--workers", "1")
+    assert "1 unchanged submission(s) skipped" in skipped.stdout
