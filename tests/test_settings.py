@@ -141,10 +141,14 @@ def test_each_limit_key_sets_exactly_its_limit(key):
     assert getattr(limits, KEYS[key].limit) == value * KEYS[key].scale
 
 
-# Where environment variables are read: Python, shell and notebook sources shipped or run by the
-# project, the benchmarks, and the tests' own helper that `make fuzz` drives.
-SCANNED = [REPO / "grader", REPO / "course", REPO / "solutions", REPO / "bench",
-           REPO / "tests" / "helpers.py", REPO / "Makefile"]
+# Where environment variables are read: every folder of the project but the tests' (whose
+# hostile submissions name variables of their own) and the generated docs, plus the tests'
+# shared modules (`make fuzz` drives tests/helpers.py) and the Makefile.
+NOT_SCANNED = {"tests", "docs", "out", "build", "dist"}
+SCANNED = [*(p for p in sorted(REPO.iterdir()) if p.is_dir() and not p.name.startswith(".")
+             and p.name not in NOT_SCANNED),
+           *(p for p in sorted((REPO / "tests").glob("*.py")) if not p.name.startswith("test_")),
+           REPO / "Makefile"]
 VARIABLE_NAME = re.compile(r"\bVG_[A-Z0-9_]+\b")
 
 
