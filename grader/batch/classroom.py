@@ -19,6 +19,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -263,7 +264,8 @@ class _Recorder:
             self.run.end_recording()
 
 
-def _grade_all(run: Run, todo: list[Path], options: GradeOptions, finish) -> None:
+def _grade_all(run: Run, todo: list[Path], options: GradeOptions,
+               finish: Callable[[SubmissionResult], None]) -> None:
     """Grade ``todo``, each result to ``finish`` exactly once."""
     seed, limits = options.settings.seed, options.settings.limits()
     measure = bool(options.feedback)  # the gradient-flow measurement only feeds the feedback
