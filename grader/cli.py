@@ -36,7 +36,8 @@ from grader.batch.run import (
     judge_failed,
     sandbox_description,
 )
-from grader.sandbox.launch import Limits, claim_run_folder, release_run_folder, tie_to_parent
+from grader.sandbox.runs import claim_run_folder, release_run_folder, tie_to_parent
+from grader.spec.profile import Limits
 
 CONFIG_NAME = "grader.toml"
 

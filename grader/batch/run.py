@@ -20,9 +20,10 @@ from grader.batch.measure import gradient_flow
 from grader.batch.submissions import one_line, prepare
 from grader.checking.judge import CheckResult, grade, total
 from grader.checking.trial import REGISTRY, LiveExpected
-from grader.sandbox.launch import Limits, bubblewrap_works
 from grader.sandbox.remote import WorkerStudent
+from grader.sandbox.view import bubblewrap_works
 from grader.spec.api import FUNCTIONS
+from grader.spec.profile import Limits
 from grader.spec.protocol import RoutedStudent
 from grader.student.loader import SubmissionError, reference_functions
 
