@@ -176,6 +176,28 @@ def test_worker_modules_are_the_packages_found_in_their_folders():
             "spec/profile.py"} <= set(view.WORKER_MODULES)
 
 
+_PACKAGES = ("spec", "student", "inside", "checking", "sandbox", "batch", "public")
+
+
+@settings(max_examples=40, derandomize=True, deadline=None)
+@given(layout=st.lists(st.tuples(st.sampled_from(_PACKAGES + ("",)),
+                                 st.sampled_from(["", "sub/", "__pycache__/"]),
+                                 st.text("abcxyz_", min_size=1, max_size=6),
+                                 st.sampled_from([".py", ".pyc", ".txt"])), max_size=12))
+def test_a_module_is_shown_by_the_package_it_is_in_not_by_a_list(layout, tmp_path_factory):
+    root = tmp_path_factory.mktemp("grader")
+    (root / "__init__.py").write_text("")
+    expected = {"__init__.py"}
+    for package, sub, stem, suffix in layout:
+        path = root / package / sub / f"{stem}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+        shown = package in profile.WORKER_PACKAGES and suffix == ".py" and "__pycache__" not in sub
+        if shown:
+            expected.add(path.relative_to(root).as_posix())
+    assert set(view._worker_modules(root)) == expected
+
+
 @pytest.mark.parametrize("template", [False, True], ids=["worker", "template"])
 def test_the_view_binds_each_file_of_the_worker_packages_and_no_other_grader_file(template,
                                                                                   tmp_path):
