@@ -101,8 +101,8 @@ def readme(notebook: Path | None, repo: Path = REPO) -> str:
     """The student README, filled in from the grader's own definitions."""
     from grader.checking import checks  # noqa: F401 - registers the checks, so their points are known
     from grader.checking.trial import REGISTRY
-    from grader.sandbox.launch import Limits
     from grader.spec.api import MODULES
+    from grader.spec.profile import Limits
 
     row = ""
     if notebook is not None:

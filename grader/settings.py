@@ -24,13 +24,11 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 # The reference solutions: defined where they are loaded (the only code that touches them).
+from grader.spec.profile import Limits
 from grader.student.loader import SOLUTIONS_DIR
-
-if TYPE_CHECKING:
-    from grader.sandbox.launch import Limits
 
 CONFIG_NAME = "grader.toml"
 # The grading seed when neither grader.toml nor --seed gives one. Never the public seed (0),
@@ -39,14 +37,6 @@ DEFAULT_SEED = 7211
 PROJECT_DIR = SOLUTIONS_DIR.parent  # the project's folder: grader/, solutions/, examples/
 # Submissions graded in parallel by default (``grade --workers``): the CI machines have two cores.
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
-
-
-def _limits_class() -> type[Limits]:
-    # Imported when used, not at the top: the sandbox reads its switches from this module, and
-    # ``python -m grader export`` must not load the sandbox at all.
-    from grader.sandbox.launch import Limits
-
-    return Limits
 
 
 class SettingsError(ValueError):
@@ -75,7 +65,7 @@ class Key:
         of its ``Limits`` field (defined there once, with the other limits)."""
         if self.fixed is not None:
             return self.fixed
-        return getattr(_limits_class()(), self.limit) // self.scale
+        return getattr(Limits(), self.limit) // self.scale
 
 
 GRADER_TOML: tuple[Key, ...] = (
@@ -212,7 +202,7 @@ class Settings:
         """The workers' resource limits: the sandbox's defaults, with the keys set here."""
         changes = {KEYS[name].limit: value * KEYS[name].scale
                    for name, value in self.values.items() if KEYS[name].limit}
-        return _limits_class()(**changes)
+        return Limits(**changes)
 
     def toml(self, header: str = "") -> str:
         """grader.toml's text for these settings: ``header`` as comment lines, then the seed

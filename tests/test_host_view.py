@@ -36,8 +36,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.sandbox.launch import Limits, bubblewrap_works
 from grader.sandbox.remote import WorkerStudent
+from grader.sandbox.view import bubblewrap_works
+from grader.spec.profile import Limits
 from tests.hostile.build import build_hostile, load_hostiles
 
 REPO = Path(__file__).resolve().parent.parent
@@ -212,7 +213,7 @@ def _inside_paths(command: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("template", [True, False], ids=["template", "worker"])
 def test_every_path_inside_the_sandbox_is_neutral(template, tmp_path):
-    from grader.sandbox.launch import bubblewrap_command, sandbox_view
+    from grader.sandbox.view import bubblewrap_command, sandbox_view
 
     inside = _inside_paths(bubblewrap_command(tmp_path, template=template))
     inside += [sandbox_view().executable] + [v for _, v in sandbox_view().env]
@@ -229,7 +230,7 @@ def test_every_path_inside_the_sandbox_is_neutral(template, tmp_path):
                       .filter(lambda s: s not in (".", "..")), max_size=4),
        which=st.integers(min_value=0, max_value=64))
 def test_a_host_path_under_a_bound_folder_is_translated_to_a_neutral_one(parts, which):
-    from grader.sandbox.launch import sandbox_view
+    from grader.sandbox.view import sandbox_view
 
     view = sandbox_view()
     source, target = view.binds[which % len(view.binds)]

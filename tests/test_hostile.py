@@ -35,7 +35,10 @@ from pathlib import Path
 import pytest
 
 from grader.batch.run import SubmissionResult, grade_submission
-from grader.sandbox.launch import Limits, bubblewrap_works, root_isolation_works, seccomp_supported
+from grader.inside.confine import seccomp_supported
+from grader.sandbox.launch import root_isolation_works
+from grader.sandbox.view import bubblewrap_works
+from grader.spec.profile import Limits
 from tests.hostile.build import Expected, Hostile, build_hostile, load_hostiles
 
 REPO = Path(__file__).resolve().parent.parent
@@ -239,7 +242,7 @@ _CHILD_JUDGE = """
 import json, sys
 from pathlib import Path
 from grader.batch.run import grade_submission
-from grader.sandbox.launch import Limits
+from grader.spec.profile import Limits
 limits = Limits(call_seconds=2, submission_seconds=20, memory_bytes=1 << 30)
 out = []
 for mode in sys.argv[3:]:

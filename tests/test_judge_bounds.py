@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from grader.batch.run import grade_submission
-from grader.sandbox.launch import Limits
 from grader.sandbox.remote import _NOT_TEXT, WorkerStudent, _text
+from grader.spec.profile import Limits
 from tests.helpers import scaled
 
 REPO = Path(__file__).resolve().parent.parent

@@ -32,8 +32,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import launch as sandbox
-from grader.sandbox.launch import RUN_PREFIX, bubblewrap_works, remove_stale_run_folders
+from grader.sandbox import runs
+from grader.sandbox.cgroups import CGROUP_PREFIX
+from grader.sandbox.runs import RUN_PREFIX, remove_stale_run_folders
+from grader.sandbox.view import bubblewrap_works
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = ("activations", "layers", "network", "gradient_check")
@@ -222,8 +224,8 @@ def _stale_cgroups(pids: set[int]) -> list[str]:
     root = Path("/sys/fs/cgroup/pids")
     if not root.exists():
         return []
-    return [str(p) for p in root.rglob(f"{sandbox._CGROUP_PREFIX}*")
-            if p.name[len(sandbox._CGROUP_PREFIX):].split("-")[0] in {str(x) for x in pids}]
+    return [str(p) for p in root.rglob(f"{CGROUP_PREFIX}*")
+            if p.name[len(CGROUP_PREFIX):].split("-")[0] in {str(x) for x in pids}]
 
 
 _BWRAP = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap is not usable here")
@@ -331,14 +333,14 @@ def test_a_run_claims_its_folder_and_points_temporary_files_there(tmp_path, monk
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)
-    folder = sandbox.claim_run_folder()
+    folder = runs.claim_run_folder()
     try:
         assert folder.parent == tmp_path
         assert folder.name == f"{RUN_PREFIX}{os.getpid()}-{_own_start()}"
         assert os.environ["TMPDIR"] == str(folder)
         assert Path(tempfile.mkdtemp(prefix="vg-submission-")).parent == folder
     finally:
-        sandbox.release_run_folder(folder, str(tmp_path))
+        runs.release_run_folder(folder, str(tmp_path))
     assert not folder.exists()
     assert os.environ["TMPDIR"] == str(tmp_path)
 
@@ -377,7 +379,7 @@ def test_pool_processes_are_tied_to_their_parent():
     """``tie_to_parent`` in a child: the kernel kills it when its parent ends, and it ignores
     SIGINT and SIGTERM (the CLI handles those and ends the pool itself)."""
     code = ("import os, signal, sys, time\n"
-            "from grader.sandbox.launch import tie_to_parent\n"
+            "from grader.sandbox.runs import tie_to_parent\n"
             "pid = os.fork()\n"
             "if pid == 0:\n"
             "    tie_to_parent(os.getppid())\n"
@@ -404,8 +406,8 @@ from pathlib import Path
 
 
 def job(_):
-    from grader.sandbox import launch as sandbox
-    return str(sandbox._judge_folder())
+    from grader.sandbox import view
+    return str(view.judge_folder())
 
 
 if __name__ == "__main__":

@@ -467,7 +467,7 @@ def test_outside_the_main_thread_cells_run_untimed():
 
 
 def test_the_default_budget_fits_the_import_time_limit():
-    from grader.sandbox.launch import Limits
+    from grader.spec.profile import Limits
 
     assert RUN_SECONDS + notebook_cells.RESERVE_SECONDS < 0.85 * Limits().call_seconds
 

@@ -19,9 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox import launch as sandbox
-from grader.sandbox.launch import WORKER_MODULES, Limits, bubblewrap_works, root_isolation_works
+from grader.inside import confine
+from grader.sandbox import cgroups
+from grader.sandbox.launch import root_isolation_works
+from grader.sandbox.processes import kill_tree
 from grader.sandbox.remote import WorkerStudent
+from grader.sandbox.template import TEMPLATES, TemplateChild
+from grader.sandbox.view import WORKER_MODULES, bubblewrap_works
+from grader.spec.profile import Limits
 from grader.student.loader import reference_functions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,7 +132,7 @@ def test_a_sleeping_call_is_killed_at_the_call_deadline_with_its_process_group(m
 
 def test_the_process_group_is_killed_even_without_a_cgroup(tmp_path, monkeypatch):
     """Fallback without the pids cgroup: killpg and the /proc descendants still end them all."""
-    monkeypatch.setattr(sandbox, "_make_cgroup", lambda limits: None)
+    monkeypatch.setattr(cgroups, "make_cgroup", lambda limits: None)
     marker = "vgpgrp" + os.urandom(3).hex()
     folder = probe_submission(tmp_path / "p", marker=marker, body="""
         import os, time, numpy as np
@@ -147,7 +152,7 @@ def test_the_process_group_is_killed_even_without_a_cgroup(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_fork_storm_is_capped_by_the_pids_cgroup_and_fully_killed(mode, tmp_path):
-    if not sandbox.pids_cgroup_works():
+    if not cgroups.pids_cgroup_works():
         pytest.skip("no pids cgroup can be created here (not root, or no cgroup v1 pids)")
     marker = "vgstorm" + os.urandom(3).hex()
     folder = probe_submission(tmp_path / "p", marker=marker, body="""
@@ -202,7 +207,7 @@ def sigmoid(z):
 """
 
 
-@pytest.mark.skipif(not sandbox.seccomp_supported(), reason="the filter is for x86-64 Linux")
+@pytest.mark.skipif(not confine.seccomp_supported(), reason="the filter is for x86-64 Linux")
 @pytest.mark.parametrize("mode", MODES)
 def test_seccomp_stops_processes_programs_sockets_and_signals(mode, tmp_path):
     codes = run_probe(probe_submission(tmp_path / "p", SECCOMP_PROBE), mode).tolist()
@@ -211,7 +216,7 @@ def test_seccomp_stops_processes_programs_sockets_and_signals(mode, tmp_path):
 
 
 def test_the_seccomp_program_is_well_formed():
-    program = sandbox._seccomp_program(4242)
+    program = confine.seccomp_program(4242)
     assert len(program) % 8 == 0 and len(program) // 8 < 256
 
 
@@ -329,7 +334,7 @@ def test_private_temporary_space_is_limited(mode, what, tmp_path):
     else:
         limits = Limits(call_seconds=10, submission_seconds=30, tmp_files=300)
         chunk, tries = 0, 5000
-        if mode == "bubblewrap" and not sandbox.template_usable(limits):
+        if mode == "bubblewrap" and not TEMPLATES.usable(limits):
             pytest.skip("bwrap 0.8 cannot cap the inodes of its own /tmp (the template can)")
     folder = probe_submission(tmp_path / "p", FILL.format(chunk=chunk, tries=tries))
     count = run_probe(folder, mode, limits)[0]
@@ -423,8 +428,8 @@ def template():
     nested user namespaces: workers then come one sandbox each, as the other tests show)."""
     if not bubblewrap_works():
         pytest.skip("bubblewrap is not usable here")
-    if not sandbox.template_usable(QUICK) or sandbox._get_template() is None:
-        pytest.skip(f"the worker template cannot run here: {sandbox._template_refused}")
+    if not TEMPLATES.usable(QUICK) or TEMPLATES.get() is None:
+        pytest.skip(f"the worker template cannot run here: {TEMPLATES.refused}")
 
 
 @pytest.mark.usefixtures("template")
@@ -432,15 +437,15 @@ def test_workers_come_from_the_template_only_with_the_system_call_filter(tmp_pat
     folder = probe_submission(tmp_path / "p", "")
     with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
         assert worker.call("relu", np.ones(1)).error is None
-        assert isinstance(worker._started.process, sandbox.TemplateChild)
+        assert isinstance(worker._started.process, TemplateChild)
     unfiltered = Limits(call_seconds=2, submission_seconds=30, seccomp=False)
     with WorkerStudent(folder, limits=unfiltered, sandbox=True) as worker:
         assert worker.call("relu", np.ones(1)).error is None
-        assert not isinstance(worker._started.process, sandbox.TemplateChild)
+        assert not isinstance(worker._started.process, TemplateChild)
     monkeypatch.setenv("VG_NO_TEMPLATE", "1")
     with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
         assert worker.call("relu", np.ones(1)).error is None
-        assert not isinstance(worker._started.process, sandbox.TemplateChild)
+        assert not isinstance(worker._started.process, TemplateChild)
 
 
 SNOOP = """
@@ -478,7 +483,7 @@ def test_template_workers_see_neither_each_other_nor_the_template(tmp_path):
             WorkerStudent(second, limits=QUICK, sandbox=True) as b:
         seen_a = text_of(a.call("sigmoid", np.zeros(1)).value).split("|")
         seen_b = text_of(b.call("sigmoid", np.zeros(1)).value).split("|")
-        assert isinstance(a._started.process, sandbox.TemplateChild)
+        assert isinstance(a._started.process, TemplateChild)
         assert a._started.process.template is b._started.process.template  # alive together
     assert "only_in_second.txt" not in seen_a[0] and "only_in_second.txt" in seen_b[0]
     assert seen_a[1] == "mine-first" and seen_b[1] == "mine-second"  # a /tmp each
@@ -493,7 +498,7 @@ def test_a_dead_template_is_replaced_and_grading_goes_on(tmp_path):
     with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
         assert worker.call("relu", np.ones(1)).error is None
         template = worker._started.process.template
-        sandbox.kill_tree(template.process)  # the template and its worker die together
+        kill_tree(template.process)  # the template and its worker die together
         reply = worker.call("relu", np.ones(1))
         assert reply.error is not None and reply.error.startswith("WorkerError")
     with WorkerStudent(folder, limits=QUICK, sandbox=True) as worker:
@@ -520,4 +525,4 @@ def test_a_forged_set_up_failure_does_not_turn_the_template_off(tmp_path):
     assert reply.error is None
     assert reply.missing == ("importing activations.py wrote messages of its own to the "
                              "grader's channel")
-    assert sandbox.template_usable(QUICK)
+    assert TEMPLATES.usable(QUICK)

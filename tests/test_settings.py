@@ -27,7 +27,6 @@ from grader.batch.gradebook import Gradebook
 from grader.batch.results import SubmissionResult
 from grader.checking.judge import CheckResult
 from grader.cli import main
-from grader.sandbox.launch import Limits
 from grader.settings import (
     CONFIG_NAME,
     DEFAULT_SEED,
@@ -40,6 +39,7 @@ from grader.settings import (
     document,
     switch,
 )
+from grader.spec.profile import Limits
 from tests.helpers import scaled
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ as it finishes, then print the score table and write the exports asked for.
 Exit status: 0 whenever grading itself worked, however the students did; 2 for bad arguments;
 130 after SIGINT (Ctrl-C) and 143 after SIGTERM, once the submission being recorded is in the
 gradebook. Nothing the run started outlives it, and its temporary files go with it (see
-``sandbox.launch.claim_run_folder``).
+``sandbox.runs.claim_run_folder``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from grader.batch.identity import BatchRefused, expand, submission_name, visible
 from grader.batch.pool import Interrupted, Run, grade_pooled
 from grader.batch.results import SubmissionResult
 from grader.batch.run import grade_submission, judge_failed, sandbox_description
-from grader.sandbox.launch import claim_run_folder, release_run_folder
+from grader.sandbox.runs import claim_run_folder, release_run_folder
 from grader.settings import Settings
 
 

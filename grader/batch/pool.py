@@ -18,7 +18,8 @@ from typing import Any
 
 from grader.batch.results import SubmissionResult
 from grader.batch.run import grade_submission, judge_failed
-from grader.sandbox.launch import Limits, tie_to_parent
+from grader.sandbox.runs import tie_to_parent
+from grader.spec.profile import Limits
 
 
 class Interrupted(BaseException):

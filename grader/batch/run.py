@@ -20,10 +20,11 @@ from grader.batch.results import SubmissionResult
 from grader.batch.submissions import one_line, prepare
 from grader.checking.judge import CheckResult, grade, total
 from grader.checking.trial import REGISTRY, LiveExpected
-from grader.sandbox.launch import Limits, bubblewrap_works
 from grader.sandbox.remote import WorkerStudent
+from grader.sandbox.view import bubblewrap_works
 from grader.settings import DEFAULT_SEED
 from grader.spec.api import FUNCTIONS
+from grader.spec.profile import Limits
 from grader.spec.protocol import RoutedStudent
 from grader.student.loader import SubmissionError, reference_functions
 

@@ -1,6 +1,7 @@
 """The worker: the only process that runs student code. It decides nothing.
 
-Started by the judge (``grader.sandbox.launch``) as ``python -I worker.py FD_IN FD_OUT SUBMISSION
+Started by the judge (``grader.sandbox.launch``; the containment is told in
+``grader/sandbox/__init__.py``) as ``python -I worker.py FD_IN FD_OUT SUBMISSION
 OPTIONS``, or forked by the worker template (``inside.zygote``), which calls ``main`` with the
 same arguments; usually inside bubblewrap. OPTIONS is JSON: ``overrides`` (API names replaced by
 proxies that ask the judge to run its reference, so the reference never enters here),
@@ -23,13 +24,13 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     # Run as a script inside the sandbox: the grader package sits next to this file's folder
-    # (/opt/vg/grader there; the interpreter is at /opt/vg/python, see sandbox.sandbox_view).
+    # (/opt/vg/grader there; the interpreter is at /opt/vg/python, see sandbox.view).
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 # Only the interpreter's start needed it (a shared libpython at a neutral path): student code
 # sees the environment the sandbox sets, nothing more.
 os.environ.pop("LD_LIBRARY_PATH", None)
 
-from grader.sandbox.launch import install_landlock, install_seccomp, readable_roots  # noqa: E402
+from grader.inside.confine import install_landlock, install_seccomp, readable_roots  # noqa: E402
 from grader.spec.api import RESULT_KINDS  # noqa: E402
 from grader.spec.protocol import Handle, call_and_capture, describe_exception  # noqa: E402
 from grader.spec.wire import WireError, receive, send  # noqa: E402

@@ -6,7 +6,7 @@ a wrong answer. When the student's code calls a function that is being stood in 
 asks back and the judge runs its reference here, keeping the reference's caches on this side.
 
 Nothing the worker says decides anything, and nothing it does can stall the judge: every read and
-write has a deadline, a timed-out or dead worker is killed (``sandbox.stop_worker``: its whole
+write has a deadline, a timed-out or dead worker is killed (``launch.stop_worker``: its whole
 cgroup, process group and descendants) and replaced by a fresh one for the same submission, and a
 function that timed out is not called again.
 
@@ -29,15 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from grader.sandbox.launch import (
-    Limits,
-    Started,
-    TemplateChild,
-    refuse_template,
-    start_worker,
-    stop_worker,
-)
+from grader.sandbox.launch import start_worker, stop_worker
+from grader.sandbox.processes import Started
+from grader.sandbox.template import TEMPLATES, TemplateChild
 from grader.spec.api import MODULE_OF, MODULES, RESULT_KINDS
+from grader.spec.profile import Limits
 from grader.spec.protocol import BadOutput, Call, Handle, Reply, to_plain
 from grader.spec.wire import JudgeHandle, WireError, WireTimeout, receive, send
 from grader.student.loader import NOTEBOOK_MODULE
@@ -297,7 +293,7 @@ class WorkerStudent:
             if from_template and culprit is None and reason.startswith(_SETUP_FAILED):
                 # Before any student code: the template cannot make workers here. The classic
                 # way (a sandbox and an interpreter per worker) is tried next.
-                refuse_template(reason)
+                TEMPLATES.refuse(reason)
                 continue
             if culprit is None:
                 raise WorkerGone(reason)

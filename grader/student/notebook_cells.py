@@ -43,8 +43,8 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.sandbox.launch import Limits
 from grader.spec.api import FUNCTIONS
+from grader.spec.profile import Limits
 from grader.student.loader import NOTES_NAME, SubmissionError
 
 RELEASE_DATA = Path(__file__).resolve().parents[1] / "data" / "notebook_release.json"
