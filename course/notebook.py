@@ -252,8 +252,11 @@ def experiment_library(lesson: Path = LESSON, roots: Iterable[str] = EXPERIMENT_
     imports: list[str] = []
     for module in modules:
         for definition in module.imports:
-            if definition.binds & used and definition.source not in imports:
-                imports.append(definition.source)
+            # A future import changes how the code compiles (annotations stay unevaluated, so
+            # a class may name itself in its methods' hints): kept, and first, as Python asks.
+            future = definition.source.startswith("from __future__ ")
+            if (future or definition.binds & used) and definition.source not in imports:
+                imports.insert(0 if future else len(imports), definition.source)
     parts = ["\n".join(imports)] + [d.source for d in definitions if d.name in wanted]
     header = (
         "# The experiments (read-only), copied from the package `lesson` by\n"

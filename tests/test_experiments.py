@@ -394,3 +394,19 @@ def test_unfinished_student_code_gets_a_sentence_not_a_traceback(tmp_path):
         "The experiments need your code: init_params: not implemented yet. Finish it (check "
         "with `python -m pytest grader/selfcheck.py`) and run this again.")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_notebooks_copy_of_the_lesson_runs_on_a_namespace(tmp_path):
+    # The notebook's read-only experiment cell is the lesson's code, extracted with ast; it must
+    # run on its own, with only the notebook's functions around it.
+    from course.notebook import experiment_library
+
+    source, renames = experiment_library()
+    assert renames == {}
+    namespace = {name: getattr(REFERENCE, name) for name in MODULE_OF_FUNCTION}
+    exec(compile(source, "experiments_library", "exec"), namespace)
+    impl = namespace["Implementation"].of(namespace)
+    small = namespace["replace"](namespace["QUICK"].flow, depth=3)
+    results = namespace["gradient_flow_grid"](impl, small)
+    assert results == flow.gradient_flow_grid(REFERENCE, replace(config.QUICK.flow, depth=3))
+    assert namespace["summarize"](flow=results)
