@@ -410,3 +410,25 @@ def test_the_notebooks_copy_of_the_lesson_runs_on_a_namespace(tmp_path):
     results = namespace["gradient_flow_grid"](impl, small)
     assert results == flow.gradient_flow_grid(REFERENCE, replace(config.QUICK.flow, depth=3))
     assert namespace["summarize"](flow=results)
+
+
+def test_students_run_the_experiments_in_the_release(tmp_path):
+    # As a student does: unpack the bundle, finish the exercises, run the experiments there,
+    # with nothing of this checkout importable.
+    import shutil
+
+    from course.release import build_bundle
+
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    build_bundle(folder)
+    for module in (REPO / "examples" / "correct").glob("*.py"):
+        shutil.copyfile(module, folder / "exercises" / module.name)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    done = subprocess.run([sys.executable, "-m", "exercises.experiments", "--quick", "--only",
+                           "flow", "--out", "figures"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "What the measurements show" in done.stdout
+    for name in ("gradient_flow.png", "delta_flow.png"):
+        assert_png(folder / "figures" / name)
