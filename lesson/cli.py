@@ -91,8 +91,8 @@ def run_experiments(impl: Implementation, config: Config, out: Path,
 
 def main(argv: Sequence[str] | None = None,
          implementation: Implementation | None = None) -> dict[str, Path]:
-    """Parse ``argv`` and run the experiments on ``implementation`` (default: the package
-    named by ``--on``). Returns {figure name: PNG path}."""
+    """Parse ``argv`` and run the experiments on ``implementation``, or when none is given on
+    the package named by ``--on``. Returns {figure name: PNG path}."""
     args = parser().parse_args(argv)
     impl = implementation or Implementation.load(args.on)
     wanted = [args.only] if args.only else list(EXPERIMENTS)
