@@ -432,3 +432,13 @@ def test_students_run_the_experiments_in_the_release(tmp_path):
     assert "What the measurements show" in done.stdout
     for name in ("gradient_flow.png", "delta_flow.png"):
         assert_png(folder / "figures" / name)
+
+
+def test_the_reference_as_the_grader_loads_it_is_an_implementation(tmp_path):
+    # What `make demo` runs (grader.batch.demo): the lesson on the grader's reference functions.
+    from grader.student.loader import reference_functions
+
+    impl = Implementation.of(reference_functions())
+    assert impl == REFERENCE
+    written = cli.main(["--quick", "--only", "flow", "--out", str(tmp_path)], impl)
+    assert set(written) == {"gradient_flow", "delta_flow"}
