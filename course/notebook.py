@@ -27,15 +27,14 @@ each alone on its line:
                                       written question: a manually graded cell worth N points
     <!-- cell -->                     start a new Markdown cell
 
-Experiments: the notebook is self-contained. The experiment functions are copied, by the same
-``ast`` extraction, from ``solutions/experiments.py`` into one read-only cell (only what the
-notebook calls, and what that needs; a name that would shadow an exercise's, ``ACTIVATIONS``,
-is renamed). Importing them instead would need a module that is importable wherever the notebook
-runs, and none is: ``solutions`` must not reach students, ``exercises`` is not an installed
-package, and nbgrader runs a submission alone in its own folder. The experiment cells pass the
-notebook's own functions through the keyword arguments every experiment function takes
-(``forward=``, ``backward=``, ``init=``, ``loss=``, ``dense_forward=``, ...), so re-running an
-exercise cell is enough for the next experiment run to use the new code.
+Experiments: the notebook is self-contained. The experiment code is copied, by the same ``ast``
+extraction, from the modules of the package ``lesson`` into one read-only cell (only what the
+notebook calls, and what that needs, in the package's dependency order; the package's own
+relative imports are dropped; a name that would shadow an exercise's is renamed). Importing it
+instead would need ``lesson`` to be importable wherever the notebook runs, and it is not:
+nbgrader runs a submission alone in its own folder. The experiment cells hand the experiments
+the notebook's own functions, ``Implementation.of(globals())``, so re-running an exercise cell
+is enough for the next experiment run to use the new code.
 """
 
 from __future__ import annotations
@@ -56,13 +55,18 @@ from grader.spec.api import FUNCTIONS, MODULES
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
+LESSON = REPO / "lesson"
+# The lesson's modules that hold experiment code, each after the ones it imports.
+LESSON_MODULES = ("config", "implementation", "flow", "train", "plots", "summary")
 NARRATIVE = Path(__file__).resolve().parent / "narrative"
 ASSIGNMENT = "vanishing_gradients"
 NOTEBOOK = REPO / "notebook" / f"{ASSIGNMENT}.ipynb"
 
 # What the experiment cells call; the extraction adds everything these need.
 EXPERIMENT_ROOTS = (
+    "FULL",
     "QUICK",
+    "Implementation",
     "gradient_flow",
     "gradient_flow_grid",
     "gradient_flow_table",
@@ -211,21 +215,29 @@ def exercise_sources(solutions: Path = SOLUTIONS) -> dict[str, ModuleSource]:
     return {module: read_module(solutions / f"{module}.py") for module in MODULES}
 
 
-def experiment_library(solutions: Path = SOLUTIONS,
-                       roots: Iterable[str] = EXPERIMENT_ROOTS) -> tuple[str, dict[str, str]]:
-    """(source of the experiment cell, names renamed) from ``solutions/experiments.py``.
+def experiment_library(lesson: Path = LESSON, roots: Iterable[str] = EXPERIMENT_ROOTS,
+                       solutions: Path = SOLUTIONS) -> tuple[str, dict[str, str]]:
+    """(source of the experiment cell, names renamed) from the modules of ``lesson``.
 
-    Only the definitions the roots need (transitively) are kept, in file order, with the
-    imports they use. A top-level name that the exercise modules also define is renamed with
-    RENAMED_PREFIX: in the notebook's single namespace it would replace the exercise's.
+    Only the definitions the roots need (transitively) are kept, in package order, with the
+    imports they use. A top-level name that the exercise modules (read from ``solutions``) also
+    define is renamed with RENAMED_PREFIX: in the notebook's single namespace it would replace
+    the exercise's.
     """
-    path = solutions / "experiments.py"
+    paths = [lesson / f"{module}.py" for module in LESSON_MODULES]
     exercise_names = {name for module in exercise_sources(solutions).values()
                       for d in module.definitions if d.kind != "import" for name in d.binds}
-    defined = {d.name for d in read_module(path).definitions if d.kind != "import"}
+    defined = {d.name for path in paths for d in read_module(path).definitions
+               if d.kind != "import"}
     renames = {name: RENAMED_PREFIX + name for name in sorted(defined & exercise_names)}
-    module = read_module(path, renames)
-    by_name = {d.name: d for d in module.definitions if d.kind != "import"}
+    modules = [read_module(path, renames) for path in paths]
+    definitions = [d for module in modules for d in module.definitions if d.kind != "import"]
+    by_name: dict[str, Definition] = {}
+    for definition in definitions:
+        if definition.name in by_name:
+            raise NotebookError(f"the lesson defines {definition.name} twice: the notebook's "
+                                "single namespace would keep only one")
+        by_name[definition.name] = definition
     wanted: set[str] = set()
     stack = [renames.get(root, root) for root in roots]
     while stack:
@@ -233,18 +245,23 @@ def experiment_library(solutions: Path = SOLUTIONS,
         if name in wanted:
             continue
         if name not in by_name:
-            raise NotebookError(f"experiments.py defines no {name}")
+            raise NotebookError(f"the lesson defines no {name}")
         wanted.add(name)
         stack.extend(n for n in by_name[name].reads if n in by_name)
     used = set().union(*(by_name[name].reads for name in wanted))
-    imports = "\n".join(d.source for d in module.imports if d.binds & used)
-    parts = [imports] + [d.source for d in module.definitions
-                         if d.kind != "import" and d.name in wanted]
+    imports: list[str] = []
+    for module in modules:
+        for definition in module.imports:
+            # A future import changes how the code compiles (annotations stay unevaluated, so
+            # a class may name itself in its methods' hints): kept, and first, as Python asks.
+            future = definition.source.startswith("from __future__ ")
+            if (future or definition.binds & used) and definition.source not in imports:
+                imports.insert(0 if future else len(imports), definition.source)
+    parts = ["\n".join(imports)] + [d.source for d in definitions if d.name in wanted]
     header = (
-        "# The experiments (read-only), copied from solutions/experiments.py by\n"
-        "# `python -m course notebook`. Every experiment function takes the network functions\n"
-        "# as keyword arguments (forward=, backward=, init=, loss=, ...): the cells below pass\n"
-        "# the ones you wrote above."
+        "# The experiments (read-only), copied from the package `lesson` by\n"
+        "# `python -m course notebook`. They run on the implementation they are given: the\n"
+        "# cells below pass Implementation.of(globals()), the functions you wrote above."
     )
     if renames:
         header += ("\n# Renamed here so they do not replace your definitions: "
@@ -523,10 +540,11 @@ class _Builder:
                 raise NotebookError(f"{block.where}: the only library is 'experiments'")
             missing = set(FUNCTIONS) - self.defined
             if missing:
-                raise NotebookError(f"{block.where}: the experiment code binds the network "
-                                    "functions as defaults, so it must follow every exercise; "
-                                    f"missing: {', '.join(sorted(missing))}")
-            self.locked("experiments_library", experiment_library(self.solutions)[0])
+                raise NotebookError(f"{block.where}: the experiment cells run the notebook's "
+                                    "functions, so the experiment code must follow every "
+                                    f"exercise; missing: {', '.join(sorted(missing))}")
+            self.locked("experiments_library",
+                        experiment_library(solutions=self.solutions)[0])
         elif block.kind == "code":
             self.locked(block.arg, block.text)
         elif block.kind == "answer":

@@ -12,6 +12,8 @@ The bundle holds what a student works with and nothing the grading depends on ke
   the grading seed and config, and the instructor's machinery (batch grading, sandbox, workers,
   reports, gradebook). ``check_clean`` refuses to release a bundle holding a solution body or a
   grading seed;
+* ``lesson/``, the experiments (given code that runs on any implementation; the stubs'
+  ``exercises/experiments.py`` runs it on the student's functions);
 * ``requirements.txt`` (the project's runtime dependencies), a ``pytest.ini`` that keeps pytest's
   settings inside the bundle, and a README (``course/templates/student/README.md``).
 """
@@ -19,6 +21,7 @@ The bundle holds what a student works with and nothing the grading depends on ke
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import json
 import re
@@ -28,7 +31,7 @@ import sys
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from course import stubs
@@ -49,6 +52,8 @@ class ReleaseError(Exception):
 # self-check and the notebook's test cells need, and nothing the grading keeps private.
 PUBLIC_ENTRIES = ("__init__.py", "selfcheck.py", "conftest.py", "notebook_tests.py")
 PUBLIC_PACKAGES = ("spec", "student", "checking", "public")
+# The experiments: a top-level package of the repository, shipped whole.
+LESSON = "lesson"
 
 
 def self_check_modules(grader_dir: Path = GRADER) -> list[str]:
@@ -148,6 +153,8 @@ def build_bundle(folder: Path, repo: Path = REPO) -> list[Path]:
         put(f"grader/{name}", source=grader_dir / name)
     for data in self_check_data(grader_dir):
         put(f"grader/{data.relative_to(grader_dir)}", source=data)
+    for path in sorted((repo / LESSON).rglob("*.py")):
+        put(f"{LESSON}/{path.relative_to(repo / LESSON).as_posix()}", source=path)
     put("requirements.txt", "".join(f"{r}\n" for r in requirements(repo)))
     put("pytest.ini", source=TEMPLATES / "pytest.ini")
     put("README.md", readme(notebook, repo))
@@ -178,12 +185,119 @@ def solution_blocks(solutions: Path) -> dict[str, str]:
     return blocks
 
 
+# A line of a solution body is a leak on its own when it says something: at least this many
+# tokens (names, numbers, punctuation), or a comment of at least MIN_COMMENT characters.
+# Shorter lines (``a = x``, ``grads = []``, ``return params``, ``else:``) are what any code
+# says, and finding them elsewhere proves nothing.
+MIN_TOKENS = 5
+MIN_COMMENT = 30
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+# Lines the shipped self-check's own code shares with a solution because it computes the same
+# quantity to judge it (the Glorot limit, float64 copies of the two arrays a relative error
+# compares) or builds a named wrong variant of it (``_forward_differences``, the diagnosis of a
+# forward-difference gradient, walks x the way central differences do). Allowed in grader/
+# only, and only these lines; anywhere else they are leaks like any other.
+GRADER_SHARES = (
+    'if activation in ("sigmoid", "tanh"):',
+    "limit = np.sqrt(6.0 / (fan_in + fan_out))",
+    "a = np.asarray(a, dtype=np.float64)",
+    "b = np.asarray(b, dtype=np.float64)",
+    "for index in np.ndindex(x.shape):",
+    "original = x[index]",
+    "x[index] = original + eps",
+    "x[index] = original",
+    # Feedback that names the fix: the shapes of dx and dW, the diagnoses of a missing or
+    # extra transpose, the sigmoid_grad hint.
+    "dx = dout @ W.T",
+    "dW = x.T @ dout",
+    "s = sigmoid(z)",
+)
+
+
+def _tokens(line: str) -> str:
+    """The line as tokens joined by single spaces: re-spacing or re-indenting a copy (``x@W``
+    for ``x @ W``) does not hide it, and a match is always whole tokens."""
+    return " ".join(_TOKEN.findall(line))
+
+
+def significant(line: str) -> bool:
+    """Whether one line of a solution body is distinctive enough to count as a leak alone."""
+    text = line.strip()
+    if text.startswith("#"):
+        return len(text) >= MIN_COMMENT
+    return len(_TOKEN.findall(text)) >= MIN_TOKENS
+
+
+def _docstrings(solutions: Path) -> list[str]:
+    """The docstrings of the exercise functions (``_tokens`` of each line): what the exercise
+    itself tells students."""
+    lines = []
+    for path in sorted(solutions.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and (doc := ast.get_docstring(node)):
+                lines += [f" {_tokens(line)} " for line in doc.splitlines()]
+    return lines
+
+
+def solution_lines(solutions: Path) -> dict[str, list[str]]:
+    """Significant line of a solution body (as ``_tokens``) -> the ``module.function``s it is
+    from. A line the exercises' docstrings already state (``out = x @ W + b``) is given, not
+    leaked, and left out."""
+    given = _docstrings(solutions)
+    lines: dict[str, list[str]] = {}
+    for name, block in solution_blocks(solutions).items():
+        for line in block.splitlines():
+            tokens = _tokens(line)
+            if significant(line) and not any(f" {tokens} " in doc for doc in given):
+                lines.setdefault(tokens, []).append(name)
+    return lines
+
+
+def _located_lines(path: Path) -> Iterator[tuple[str, str]]:
+    """(where, line) for every line a reader of the file sees: a notebook's cell sources by
+    cell, else the text by line number."""
+    if path.suffix == ".ipynb":
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        except ValueError:
+            cells = None
+        if isinstance(cells, list):
+            for number, cell in enumerate(cells, 1):
+                source = cell.get("source", "") if isinstance(cell, dict) else ""
+                text = "".join(source) if isinstance(source, list) else str(source)
+                name = cell.get("id", number) if isinstance(cell, dict) else number
+                for line in text.splitlines():
+                    yield f"cell {name}", line
+            return
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), 1):
+        yield f"line {number}", line
+
+
+def leaked_lines(path: Path, relative: Path, lines: dict[str, list[str]]) -> list[str]:
+    """One problem per solution function with a significant line in the file at ``path``
+    (``lines`` from ``solution_lines``; ``relative`` the file's path in the bundle).
+
+    A solution line counts wherever it stands in a file line, as whole tokens: in code, a
+    comment, a string or Markdown."""
+    allowed = ({_tokens(line) for line in GRADER_SHARES} if relative.parts[:1] == ("grader",)
+               else set())
+    wanted = {f" {line} ": names for line, names in lines.items() if line not in allowed}
+    found: dict[str, str] = {}
+    for where, line in _located_lines(path):
+        padded = f" {_tokens(line)} "
+        for solution, names in wanted.items():
+            if solution in padded:
+                for name in names:
+                    found.setdefault(name, f"{where}: {line.strip()[:100]}")
+    return [f"{relative}: a line of the solution of {name} ({found[name]})"
+            for name in sorted(found)]
+
+
 def _readable(path: Path) -> str:
     """What a reader of the file sees: a notebook's cell sources, else the text."""
-    if path.suffix == ".ipynb":
-        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-        return "\n".join("".join(c.get("source", "")) for c in cells)
-    return path.read_bytes().decode("utf-8", errors="replace")
+    return "\n".join(line for _, line in _located_lines(path))
 
 
 def grading_seeds(repo: Path = REPO) -> set[int]:
@@ -201,10 +315,14 @@ def grading_seeds(repo: Path = REPO) -> set[int]:
 def check_clean(folder: Path, repo: Path = REPO) -> None:
     """Raise ReleaseError if any file holds a solution body, a grading seed or the reference.
 
-    The last line of defence behind the stubs and the module selection: a future edit that
-    copies a solution into a hint, or makes the self-check import the seed, stops the release.
+    A solution body counts whole and line by line: any significant line of it (see
+    ``significant``) anywhere in the bundle, in code, comments, strings, Markdown or notebook
+    cells, stops the release with the file, the function and where. The last line of defence
+    behind the stubs and the module selection: a future edit that copies a solution or one line
+    of it into a hint or into given code, or makes the self-check import the seed, stops it.
     """
     blocks = solution_blocks(repo / "solutions")
+    lines = solution_lines(repo / "solutions")
     seeds = [re.compile(rb"(?<![0-9])%d(?![0-9])" % seed) for seed in grading_seeds(repo)]
     problems: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -214,6 +332,7 @@ def check_clean(folder: Path, repo: Path = REPO) -> None:
         text = "\n" + _normalised(_readable(path).splitlines()) + "\n"
         problems += [f"{relative}: the solution of {name}" for name, block in blocks.items()
                      if block and f"\n{block}\n" in text]
+        problems += leaked_lines(path, relative, lines)
         data = path.read_bytes()
         problems += [f"{relative}: a grading seed" for seed in seeds if seed.search(data)]
     if problems:

@@ -58,3 +58,22 @@ def test_recorded_answers_match_the_reference(tmp_path):
         )
         for key in committed.files:
             np.testing.assert_array_equal(committed[key], recomputed[key], err_msg=key)
+
+
+def test_the_notebook_copies_every_module_of_the_lesson():
+    # A lesson module left out of LESSON_MODULES would be missing from the notebook's copy.
+    from course.notebook import LESSON, LESSON_MODULES
+
+    modules = {path.stem for path in LESSON.glob("*.py")} - {"__init__", "__main__", "cli"}
+    assert set(LESSON_MODULES) == modules
+
+
+def test_the_experiments_entry_is_generated_and_holds_no_lesson_code():
+    # exercises/experiments.py is copied from solutions/ (the drift test above) and only says
+    # whose functions the lesson runs on: the lesson itself is never copied into exercises/.
+    text = stubs.render()["experiments.py"]
+    assert "BEGIN SOLUTION" not in text
+    tree = ast.parse(text)
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert defined == {"main"}
+    assert "Implementation.load(__package__" in text

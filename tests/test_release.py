@@ -147,6 +147,117 @@ def test_release_refuses_a_bundle_with_a_solution_or_seed(release, tmp_path):
         check_clean(copy)
 
 
+# --- (a') not one line of a solution ----------------------------------------------------------
+# The class: any line of a solution body, however re-indented or re-spaced, anywhere students
+# look (stubs, given code, the lesson, the notebook, the README). Every line of every solution
+# is enumerated and planted alone; lines too plain to prove anything must not stop a release.
+
+TOKEN = re.compile(r"\w+|[^\w\s]")
+# The lines of solution bodies that any code says (fewer than 5 tokens); the rest must be caught.
+PLAIN = {"return grad", "params = []", "else:", "return params", "caches = []", "a = x",
+         "return z, caches", "grads = []", "upstream = dout"}
+# What an exercise's own docstring states (dense_forward's: "Affine layer: out = x @ W + b").
+GIVEN = {"out = x @ W + b"}
+
+
+def solution_lines() -> list[tuple[str, str]]:
+    """(module.function, line) for every distinct line of every solution body, in file order."""
+    seen: dict[str, str] = {}
+    for name, block in solution_blocks().items():
+        for line in block.splitlines():
+            seen.setdefault(line, name)
+    return [(name, line) for line, name in seen.items()]
+
+
+DISTINCTIVE = [(name, line) for name, line in solution_lines() if line not in PLAIN | GIVEN]
+# Where a planted line goes, and how it is disguised: re-indented code, a comment, re-spaced
+# Markdown, a notebook cell.
+PLACES = ("exercises/network.py", "lesson/flow.py", "README.md", "vanishing_gradients.ipynb")
+
+
+def _plant(folder: Path, place: str, line: str) -> None:
+    path = folder / place
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if place.endswith(".ipynb"):
+        cells = [{"cell_type": "code", "id": "given", "metadata": {}, "outputs": [],
+                  "source": ["x = 1\n", f"   {line}\n"]}]
+        path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4}))
+    elif place.endswith(".md"):
+        respaced = " ".join(TOKEN.findall(line))  # "x . T @ dout" for "x.T @ dout"
+        path.write_text(f"# Notes\n\nThe trick:\n\n    {respaced}\n")
+    elif place.startswith("lesson"):
+        path.write_text(f"def given():\n    # hint: {line}\n    return None\n")
+    else:
+        path.write_text(f"def helper(x):\n        {line}\n")
+
+
+def test_the_enumeration_sees_every_solution():
+    names = {name for name, _ in DISTINCTIVE}
+    assert names == set(solution_blocks()), "every solution has a line the detector must catch"
+    assert all(len(TOKEN.findall(line)) >= 5 for _, line in DISTINCTIVE)
+    assert all(len(TOKEN.findall(line)) < 5 for line in PLAIN)
+    assert {line for _, line in solution_lines()} >= PLAIN | GIVEN
+
+
+@pytest.mark.parametrize("index", range(len(DISTINCTIVE)),
+                         ids=[f"{n}:{i}" for i, (n, _) in enumerate(DISTINCTIVE)])
+def test_one_planted_solution_line_stops_the_release(index, tmp_path):
+    from course.release import ReleaseError, check_clean
+
+    name, line = DISTINCTIVE[index]
+    place = PLACES[index % len(PLACES)]
+    _plant(tmp_path, place, line)
+    # Every function the line belongs to is named, with the file.
+    owners = sorted({n for n, body in solution_blocks().items() if line in body.splitlines()})
+    with pytest.raises(ReleaseError) as refused:
+        check_clean(tmp_path)
+    message = str(refused.value)
+    for owner in owners:
+        assert f"{place}: a line of the solution of {owner} (" in message, message
+    assert name in owners
+
+
+@pytest.mark.parametrize("line", sorted(PLAIN | GIVEN))
+def test_plain_or_given_lines_do_not_stop_the_release(line, tmp_path):
+    from course.release import check_clean
+
+    for place in PLACES:
+        _plant(tmp_path, place, line)
+    check_clean(tmp_path)
+
+
+def test_the_self_checks_shared_lines_pass_in_grader_only(tmp_path):
+    from course.release import GRADER_SHARES, ReleaseError, check_clean
+
+    lines = {line for _, line in DISTINCTIVE}
+    assert set(GRADER_SHARES) <= lines, "an allowance for a line no solution holds"
+    shared = tmp_path / "shared"
+    (shared / "grader" / "checking").mkdir(parents=True)
+    (shared / "grader" / "checking" / "extra.py").write_text(
+        "def f(x):\n" + "".join(f"    {line}\n" for line in GRADER_SHARES))
+    check_clean(shared)
+    for line in GRADER_SHARES:
+        elsewhere = tmp_path / f"elsewhere{abs(hash(line))}"
+        _plant(elsewhere, "exercises/network.py", line)
+        with pytest.raises(ReleaseError, match="exercises/network.py: a line of the solution"):
+            check_clean(elsewhere)
+
+
+def test_the_real_release_holds_no_solution_line(release):
+    from course.release import check_clean
+
+    folder, _ = release
+    check_clean(folder)
+    # Independently of course.release: no distinctive solution line stands as a line in
+    # anything students read outside the self-check (whose feedback may name a fix).
+    lines = {" ".join(TOKEN.findall(line)) for _, line in DISTINCTIVE}
+    for path in bundle_files(folder):
+        if path.relative_to(folder).parts[0] == "grader":
+            continue
+        text = {" ".join(TOKEN.findall(line)) for line in readable_text(path).splitlines()}
+        assert not text & lines, (path, text & lines)
+
+
 # --- (b) nothing hidden --------------------------------------------------------------------------
 
 def test_no_grading_seed_or_config(release):

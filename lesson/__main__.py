@@ -1,0 +1,7 @@
+"""``python -m lesson``: see ``lesson.cli``."""
+
+import sys
+
+from lesson.cli import run
+
+sys.exit(run())

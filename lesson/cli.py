@@ -1,0 +1,111 @@
+"""The command line: run the experiments on one implementation, print the numbers, write PNGs.
+
+    python -m lesson --on exercises [--quick] [--out DIR] [--only flow|speed|training]
+
+(``python -m exercises.experiments`` is the same with ``--on exercises``.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from .config import FULL, QUICK, Config
+from .flow import gradient_flow_grid, gradient_flow_table, ratio
+from .implementation import Implementation
+from .summary import summarize
+from .train import layer_speed, training_comparison
+
+EXPERIMENTS = ("flow", "speed", "training")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The options of ``python -m lesson``."""
+    options = argparse.ArgumentParser(
+        prog="python -m lesson",
+        description="Watch gradients vanish in a deep network, and watch the cure work.")
+    options.add_argument("--on", default="exercises", metavar="PACKAGE",
+                         help="the package whose functions run (default: exercises, yours)")
+    options.add_argument("--out", default="experiment_outputs", help="directory for the PNGs")
+    options.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    options.add_argument("--only", choices=EXPERIMENTS, help="run just one")
+    return options
+
+
+def run_experiments(impl: Implementation, config: Config, out: Path,
+                    wanted: Sequence[str] = EXPERIMENTS) -> dict[str, Path]:
+    """Run the ``wanted`` experiments on ``impl``, print what they measure, write the PNGs
+    into ``out``. Returns {figure name: PNG path}."""
+    written: dict[str, Path] = {}
+    flow = speed = training = None
+
+    if "flow" in wanted:
+        t0 = time.perf_counter()
+        flow = gradient_flow_grid(impl, config.flow)
+        print("Gradient flow at initialisation (L = last hidden layer):")
+        print(gradient_flow_table(flow))
+        written["gradient_flow"] = plots.plot_gradient_flow(flow, out / "gradient_flow.png")
+        written["delta_flow"] = plots.plot_delta_flow(flow, out / "delta_flow.png")
+        print(f"[flow: {time.perf_counter() - t0:.1f} s]\n")
+
+    if "speed" in wanted:
+        t0 = time.perf_counter()
+        speed = layer_speed(impl, config.speed)
+        print("Relative weight update per epoch, median over epochs:")
+        for run in speed["runs"]:
+            medians = [float(np.median(r)) for r in run["update_ratios"]]
+            print(f"  {run['activation']:<8} layer 1..output: "
+                  + " ".join(f"{m:.1e}" for m in medians))
+        written["layer_speed"] = plots.plot_layer_speed(speed, out / "layer_speed.png")
+        print(f"[speed: {time.perf_counter() - t0:.1f} s]\n")
+
+    if "training" in wanted:
+        t0 = time.perf_counter()
+        training = training_comparison(impl, config.training)
+        print("Final training accuracy on the spirals:")
+        for run in training["runs"] + training["controls"]:
+            print(
+                f"  {run['activation']:<8} depth {run['depth']:>2}  lr {run['lr']:<4} "
+                f"final {run['final_accuracy']:6.1%}  best {run['best_accuracy']:6.1%} "
+                f"(epoch {run['best_epoch']})  end ||dW_1||/||dW_out|| "
+                f"{ratio(run['final_grad_norms'][0], run['final_grad_norms'][-1]):.1e}"
+            )
+        written["training"] = plots.plot_training(training, out / "training.png")
+        written["decision_boundary"] = plots.plot_decision_boundary(
+            training, out / "decision_boundary.png")
+        print(f"[training: {time.perf_counter() - t0:.1f} s]\n")
+
+    print("What the measurements show:")
+    for sentence in summarize(flow, speed, training):
+        print(f"  - {sentence}")
+    print("\nWrote:")
+    for path in written.values():
+        print(f"  {path}")
+    return written
+
+
+def main(argv: Sequence[str] | None = None,
+         implementation: Implementation | None = None) -> dict[str, Path]:
+    """Parse ``argv`` and run the experiments on ``implementation``, or when none is given on
+    the package named by ``--on``. Returns {figure name: PNG path}."""
+    args = parser().parse_args(argv)
+    impl = implementation or Implementation.load(args.on)
+    wanted = [args.only] if args.only else list(EXPERIMENTS)
+    return run_experiments(impl, QUICK if args.quick else FULL, Path(args.out), wanted)
+
+
+def run(argv: Sequence[str] | None = None,
+        implementation: Implementation | None = None) -> int:
+    """``main`` for a terminal: unfinished student code gets a sentence, not a traceback."""
+    try:
+        main(argv, implementation)
+    except NotImplementedError as unfinished:
+        raise SystemExit(f"The experiments need your code: {unfinished}. Finish it (check "
+                         "with `python -m pytest grader/selfcheck.py`) and run this again."
+                         ) from None
+    return 0

@@ -1,0 +1,195 @@
+"""Experiments 2 and 3: train deep classifiers on the spirals with the implementation's
+functions and plain minibatch SGD, and watch which layers learn."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .config import FULL, SGD, Speed, Spirals, Training
+from .flow import Params, ratio
+from .implementation import Implementation
+
+
+def make_spirals(data: Spirals = FULL.training.data) -> tuple[np.ndarray, np.ndarray]:
+    """The CS231n spiral: ``data.n_classes`` interleaved arms, not separable by a straight line.
+
+    Point i of class k sits at radius r = i / (n_per_class - 1) in [0, 1] and angle
+    4 k + 4 r + noise * N(0, 1) (radians), the noise drawn from ``data.seed``.
+    Returns x: (n_classes * n_per_class, 2) float64 and labels: (n_classes * n_per_class,)
+    int64, class-major (all of class 0 first).
+    """
+    rng = np.random.default_rng(data.seed)
+    xs, labels = [], []
+    radius = np.linspace(0.0, 1.0, data.n_per_class)
+    for k in range(data.n_classes):
+        angle = 4.0 * k + 4.0 * radius + data.noise * rng.standard_normal(data.n_per_class)
+        xs.append(np.column_stack([radius * np.sin(angle), radius * np.cos(angle)]))
+        labels.append(np.full(data.n_per_class, k, dtype=np.int64))
+    return np.concatenate(xs).astype(np.float64), np.concatenate(labels)
+
+
+def predict(impl: Implementation, x: np.ndarray, params: Params, activation: str,
+            block: int = 128) -> np.ndarray:
+    """Predicted class per row of x (N, D) float64: (N,) int64.
+
+    Rows go through in blocks: on larger products OpenBLAS wakes its worker threads, which for
+    matrices this small burns about twice the CPU time for no gain in speed.
+    """
+    preds = [
+        np.argmax(impl.mlp_forward(x[i : i + block], params, activation)[0], axis=1)
+        for i in range(0, x.shape[0], block)
+    ]
+    return np.concatenate(preds).astype(np.int64)
+
+
+def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, activation: str,
+                     net: SGD = FULL.training.net, track_updates: bool = False) -> dict:
+    """Train an MLP classifier with plain minibatch SGD (no momentum, no weight decay).
+
+    x: (N, D) float64; labels: (N,) int64 in [0, C). The net is D -> net.depth x net.width -> C,
+    initialised by ``impl.init_params`` (which picks the init that matches the activation).
+    Minibatches of ``net.batch`` rows from a fresh shuffle every epoch; the last, smaller
+    minibatch is kept.
+
+    Returns a dict with
+      activation, depth, width, lr, epochs, batch, seed: the settings;
+      accuracy: list of ``epochs`` floats, the training accuracy during each epoch: the fraction
+        of examples the net classified correctly when it met them, before its step on them
+        (free to compute, unlike a separate pass over the data after every epoch);
+      loss: list of ``epochs`` floats, the mean minibatch loss during each epoch;
+      final_accuracy: float, training accuracy of the trained net, from a separate pass;
+      params: the trained list of (W, b), float64;
+      final_grad_norms: list of floats, ||dL/dW_l||_F per layer (output last) on the whole
+        data set with the trained params;
+      update_ratios (only if track_updates): one list per layer (hidden layers first, output
+        layer last) of ``epochs`` floats, ||W_l(epoch end) - W_l(epoch start)||_F divided by
+        ||W_l(epoch start)||_F.
+    """
+    rng = np.random.default_rng(net.seed)
+    n_classes = int(labels.max()) + 1
+    params = impl.init_params([x.shape[1]] + [net.width] * net.depth + [n_classes], activation,
+                              rng)
+    count = x.shape[0]
+    history: dict[str, list[float]] = {"accuracy": [], "loss": []}
+    update_ratios: list[list[float]] = [[] for _ in params]
+
+    for _ in range(net.epochs):
+        start = [W for W, _ in params]
+        order = rng.permutation(count)
+        epoch_losses, correct = [], 0
+        for i in range(0, count, net.batch):
+            rows = order[i : i + net.batch]
+            out, caches = impl.mlp_forward(x[rows], params, activation)
+            loss_value, dout = impl.softmax_cross_entropy(out, labels[rows])
+            correct += int(np.sum(np.argmax(out, axis=1) == labels[rows]))
+            grads = impl.mlp_backward(dout, caches)
+            params = [(W - net.lr * dW, b - net.lr * db)
+                      for (W, b), (dW, db) in zip(params, grads, strict=True)]
+            epoch_losses.append(float(loss_value))
+        history["loss"].append(float(np.mean(epoch_losses)))
+        history["accuracy"].append(correct / count)
+        if track_updates:
+            for layer, (W0, (W, _)) in enumerate(zip(start, params, strict=True)):
+                step = float(np.linalg.norm(W - W0))
+                update_ratios[layer].append(ratio(step, float(np.linalg.norm(W0))))
+
+    # Which layers still receive a gradient where training ended: one full-batch backward pass.
+    out, caches = impl.mlp_forward(x, params, activation)
+    _, dout = impl.softmax_cross_entropy(out, labels)
+    final_grad_norms = [float(np.linalg.norm(dW)) for dW, _ in impl.mlp_backward(dout, caches)]
+
+    result = {
+        "activation": activation,
+        "depth": net.depth,
+        "width": net.width,
+        "lr": net.lr,
+        "epochs": net.epochs,
+        "batch": net.batch,
+        "seed": net.seed,
+        "accuracy": history["accuracy"],
+        "loss": history["loss"],
+        "final_accuracy": float(np.mean(predict(impl, x, params, activation) == labels)),
+        "final_grad_norms": final_grad_norms,
+        "params": params,
+    }
+    if track_updates:
+        result["update_ratios"] = update_ratios
+    return result
+
+
+def layer_speed(impl: Implementation, config: Speed = FULL.speed) -> dict:
+    """Relative weight update per layer per epoch while training on the spirals.
+
+    Each activation gets the init that ``init_params`` pairs with it (Glorot for sigmoid, He
+    for relu) and the same lr, so the layers of one net can be compared with each other.
+    Returns {"depth", "width", "lr", "epochs", "runs": [one dict per activation]}; each run is
+    {"activation", "update_ratios" (layers x epochs, see train_classifier), "accuracy",
+    "final_accuracy"}.
+    """
+    x, labels = make_spirals(config.data)
+    runs = []
+    for activation in config.activations:
+        res = train_classifier(impl, x, labels, activation, config.net, track_updates=True)
+        runs.append({key: res[key]
+                     for key in ("activation", "update_ratios", "accuracy", "final_accuracy")})
+    net = config.net
+    return {"depth": net.depth, "width": net.width, "lr": net.lr, "epochs": net.epochs,
+            "runs": runs}
+
+
+def decision_grid(impl: Implementation, params: Params, activation: str,
+                  extent: tuple[float, float], resolution: int) -> dict:
+    """Predicted class on a resolution x resolution grid covering extent = (lo, hi) in both
+    coordinates: {"ticks": (R,) float64, "pred": (R, R) int64}."""
+    ticks = np.linspace(extent[0], extent[1], resolution)
+    g0, g1 = np.meshgrid(ticks, ticks)
+    pred = predict(impl, np.column_stack([g0.ravel(), g1.ravel()]), params, activation)
+    return {"ticks": ticks, "pred": pred.reshape(g0.shape)}
+
+
+def training_comparison(impl: Implementation, config: Training = FULL.training) -> dict:
+    """Train one deep net per (activation, lr) of ``config.runs`` on the spirals, plus shallow
+    controls.
+
+    Every net gets the init that ``init_params`` pairs with its activation, the same data and
+    the same seed. Returns a dict with
+      x: (N, 2) float64, labels: (N,) int64: the data set;
+      depth, width, epochs, chance: settings and the chance accuracy 1 / n_classes;
+      runs: one dict per entry of ``runs`` with activation, depth, lr, accuracy (list of
+        ``epochs`` floats, training accuracy during each epoch), loss, final_accuracy,
+        best_accuracy and best_epoch (1-based): the highest per-epoch accuracy and when,
+        final_grad_norms (see train_classifier), and grid (see decision_grid): the predicted
+        class over the plane, for a decision-boundary plot;
+      controls: the same (without grid) for nets of depth ``control_depth``, one per entry of
+        ``controls``.
+    """
+    x, labels = make_spirals(config.data)
+    extent = (float(x.min()) - 0.1, float(x.max()) + 0.1)
+    keep = ("activation", "depth", "lr", "accuracy", "loss", "final_accuracy",
+            "final_grad_norms")
+
+    def run(activation: str, lr: float, depth: int, with_grid: bool) -> dict:
+        res = train_classifier(impl, x, labels, activation, replace(config.net, lr=lr,
+                                                                    depth=depth))
+        summary = {key: res[key] for key in keep}
+        best = int(np.argmax(res["accuracy"]))
+        summary["best_accuracy"] = res["accuracy"][best]
+        summary["best_epoch"] = best + 1
+        if with_grid:
+            summary["grid"] = decision_grid(impl, res["params"], activation, extent,
+                                            config.grid_resolution)
+        return summary
+
+    net = config.net
+    return {
+        "x": x,
+        "labels": labels,
+        "depth": net.depth,
+        "width": net.width,
+        "epochs": net.epochs,
+        "chance": 1.0 / (int(labels.max()) + 1),
+        "runs": [run(act, lr, net.depth, True) for act, lr in config.runs],
+        "controls": [run(act, lr, config.control_depth, False) for act, lr in config.controls],
+    }
