@@ -32,12 +32,11 @@ def run_demo(out: Path, quick: bool = False) -> int:
 
     print("\n== The experiments, run with the reference solutions ==", flush=True)
     from grader.student.loader import reference_functions
+    from lesson.cli import main as run_lesson
+    from lesson.implementation import Implementation
 
-    reference_functions()  # makes the package ``solutions`` importable from its folder
-    from solutions import experiments
-
-    arguments = ["--out", str(out / "experiments")] + (["--quick"] if quick else [])
-    experiments.main(arguments)
+    run_lesson(["--out", str(out / "experiments")] + (["--quick"] if quick else []),
+               Implementation.of(reference_functions()))
 
     print(f"""
 == Where the outputs are ==
