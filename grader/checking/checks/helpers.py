@@ -10,6 +10,7 @@ that forward is a function worth differentiating (``trivial_derivative``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,18 +28,21 @@ def away_from_zero(rng: np.random.Generator, shape, scale: float, gap: float) ->
     return np.where(np.abs(z) < gap, np.copysign(gap, z) + z, z)
 
 
-def cache_from_forward(t: Trial, forward: str, *args, inputs: dict):
-    """The student's cache for a backward check, or None to skip this input.
+def backward_on_own_cache(t: Trial, forward: str, backward: str, args: tuple,
+                          upstream: np.ndarray, inputs: dict) -> Any | None:
+    """The student's ``backward(upstream, cache)`` on the cache of their own ``forward(*args)``
+    (its second result), or None to skip this input.
 
     When the student's forward is broken (its own check failed) and crashes on an input, that
     input cannot test the backward; it is skipped rather than blamed on the backward.
     """
     try:
-        return t.call(forward, *args, inputs=inputs)[1]
+        cache = t.call(forward, *args, inputs=inputs)[1]
     except CheckFailed:
         if t.failed(forward):
             return None
         raise
+    return t.call(backward, upstream, cache, inputs=inputs)
 
 
 def require_tested(t: Trial, name: str, forward: str, tested: int) -> None:

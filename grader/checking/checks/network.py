@@ -17,7 +17,7 @@ from grader.checking.checks.helpers import (
     GRADIENT_TOL,
     H,
     agrees_with_own_forward,
-    cache_from_forward,
+    backward_on_own_cache,
     own_numerical,
     require_tested,
 )
@@ -310,11 +310,11 @@ def _check_mlp_backward(t: Trial) -> None:
         sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
         dout = t.rng.normal(size=(x.shape[0], sizes[-1]))
         inputs = {"x": x, "layer_sizes": sizes, "activation": activation, "dout": dout}
-        caches = cache_from_forward(t, "mlp_forward", x, params, activation, inputs=inputs)
-        if caches is None:
+        grads = backward_on_own_cache(t, "mlp_forward", "mlp_backward", (x, params, activation),
+                                      dout, inputs)
+        if grads is None:
             continue
         tested += 1
-        grads = t.call("mlp_backward", dout, caches, inputs=inputs)
         expected = t.expect("mlp_backward", (x, *_flat(params), activation, dout),
                             lambda R, x=x, p=params, a=activation, d=dout:
                             _flat(R.mlp_backward(d, R.mlp_forward(x, p, a)[1])))
