@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grader.batch.run import grade_submission
-from grader.checking import checks
+from grader.checking.checks import lesson as checks
 from grader.checking.judge import CheckResult, run_check, total
 from grader.checking.trial import REGISTRY, LiveExpected, Trial
 from grader.public.engine import in_process_student_factory

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from grader.batch.report import _what_the_ratio_means
-from grader.checking import checks
+from grader.checking.checks import network as checks
 from grader.checking.diagnoses import VARIANTS
 
 # Diagnoses are shown as "Diagnosis: your code <diagnosis>.": each must start with a verb.

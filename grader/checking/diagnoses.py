@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from grader.checking.compare import relative_difference
+
 Variant = Callable[..., object]
 
 # function -> [(diagnosis, variant(R, *args) -> output with the function's result structure)]
@@ -158,3 +160,65 @@ def diagnose(function: str, args: tuple, got, reference) -> str | None:
             if output is not None and _matches(got, output):
                 return label
     return no_maths(args, got)
+
+
+def reversed_layers(grads, expected) -> str | None:
+    """Name per-layer gradients returned last layer first, or None.
+
+    grads: the student's [(dW, db), ...] for a net of two layers or more; expected: the right
+    arrays flattened in the order of params (dW_1, db_1, dW_2, ...). Needs no reference beyond
+    those expected values, so the self-check says it too.
+    """
+    if len(grads) < 2:
+        return None
+    flipped = tuple(array for pair in grads[::-1] for array in pair)
+    if len(flipped) != len(expected):
+        return None
+    if all(np.shape(r) == np.shape(x) and relative_difference(r, x) < 1e-9
+           for r, x in zip(flipped, expected, strict=True)):
+        return "returns the right gradients in reversed order: return them first layer first"
+    return None
+
+
+def numerical_gradient_mistake(got: np.ndarray, f: Callable[[np.ndarray], float], x: np.ndarray,
+                               eps: float, right: np.ndarray) -> str | None:
+    """Name the usual slips of a finite-difference gradient, or None.
+
+    got: the student's numerical gradient of the scalar ``f`` at ``x`` (any shape) with step
+    ``eps``; right: the central differences it should equal. Both variants are computed here
+    from ``f`` (no reference needed).
+    """
+    variants = {
+        "uses forward differences (f(x + eps) - f(x)) / eps; central differences "
+        "(f(x + eps) - f(x - eps)) / (2 eps) are far more accurate":
+            _forward_differences(f, x, eps),
+        "misses the factor 2: central differences divide by 2 * eps": 2 * right,
+    }
+    return next((label for label, v in variants.items()
+                 if got.shape == v.shape and relative_difference(got, v) < 1e-7), None)
+
+
+def _forward_differences(f: Callable[[np.ndarray], float], x: np.ndarray,
+                         eps: float) -> np.ndarray:
+    """(f(x + eps e_i) - f(x)) / eps for every index i of x: float64, shaped like x."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    base = f(x)
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        x[index] = original + eps
+        grad[index] = (f(x) - base) / eps
+        x[index] = original
+    return grad
+
+
+def relative_error_mistake(got: float, a: np.ndarray, b: np.ndarray) -> str | None:
+    """Name the usual slips of relative_error(a, b), or None: a missing 1e-12 floor (NaN for two
+    zero arrays) or a denominator of ||a|| alone. got: the student's (scalar) answer."""
+    with np.errstate(all="ignore"):
+        by_a = np.linalg.norm(a - b) / np.linalg.norm(a)
+    if not np.isfinite(got):
+        return "divides by ||a|| + ||b|| without the 1e-12 floor: 0 / 0 = NaN when both are zero"
+    if np.isclose(got, by_a, rtol=1e-9):
+        return "divides by ||a|| only; the measure is symmetric in a and b"
+    return None

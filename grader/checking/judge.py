@@ -1,7 +1,11 @@
-"""Run every check against one submission and decide the score.
+"""Run the checks against one submission and decide the score: the one blame engine.
 
 The judge owns the verdicts: it generates inputs, compares, and scores. Student code is reached
-only through a ``Student`` (direct calls in the self-check, a sandboxed worker when grading).
+only through a ``Student`` (a sandboxed worker when grading, direct calls in the self-check, the
+notebook's own functions in its test cells). ``grade`` is the only loop over the checks: the
+grader and the self-check run all of them, a notebook cell runs one check and what it builds on
+(``only``), and all three get the same verdicts, scores and notes (a cell's notes say "test"
+where the grader's say "check", see ``Words``).
 
 Precise blame: when a check fails and a function it builds on failed its own check, the check is
 run again with the reference put in place of those broken functions (when the reference is
@@ -16,7 +20,7 @@ tried: a bug costs its own check, but code that is not there cannot earn a lesso
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from grader.checking import checks as _checks  # noqa: F401 - registers the check definitions
@@ -26,6 +30,19 @@ from grader.spec.api import FUNCTIONS, PARTNER
 from grader.spec.protocol import Student
 
 PUBLIC_SEED = 0
+
+
+@dataclass(frozen=True)
+class Words:
+    """How notes name a check: the grader and the self-check say a check was "graded"; a
+    notebook's test cell says its test was "tested". The sentences are the same."""
+
+    verb: str = "graded"
+    noun: str = "check"
+
+
+GRADER_WORDS = Words()
+NOTEBOOK_WORDS = Words("tested", "test")
 
 
 @dataclass
@@ -98,14 +115,13 @@ def missing_own_work(check: Check, missing: dict[str, str]) -> str | None:
             "stand-in cannot earn these points")
 
 
-def blame_note(stand_ins: set[str], failed: set[str], verb: str = "graded",
-               check_word: str = "check") -> str:
+def blame_note(stand_ins: set[str], failed: set[str], words: Words) -> str:
     """The note of a re-run with stand-ins, naming as failed only the functions that failed;
     a partner that came along (forward/backward pairs share a cache format) is said as such."""
     broken = sorted(stand_ins & failed)
     partners = sorted(stand_ins - failed)
-    note = (f"{verb} with the reference {_join(broken)} in place of yours, which failed "
-            f"{_its(broken)} own {check_word}")
+    note = (f"{words.verb} with the reference {_join(broken)} in place of yours, which failed "
+            f"{_its(broken)} own {words.noun}")
     if partners:
         with_them = "it" if len(broken) == 1 else "them"
         note += (f", and the reference {_join(partners)} with {with_them} (a forward and its "
@@ -126,51 +142,81 @@ def stand_ins_for(name: str, failed: set[str]) -> set[str]:
     return chosen
 
 
+def checks_for(name: str | None) -> list[Check]:
+    """Every check in grading (dependency) order, or only ``name`` and the checks it builds on."""
+    if name is None:
+        return list(REGISTRY.values())
+    wanted = upstream(name) | {name}
+    return [check for check in REGISTRY.values() if check.name in wanted]
+
+
 def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed: int,
-          reference: dict[str, Callable] | None = None,
-          progress: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
-    """Run all checks in order. ``make_student(overrides)`` gives a fresh student whose named
-    functions are replaced by the given callables (only called when ``reference`` is given)."""
+          reference: Mapping[str, Callable] | None = None,
+          progress: Callable[[CheckResult], None] | None = None, *,
+          only: str | None = None, words: Words = GRADER_WORDS) -> list[CheckResult]:
+    """Run the checks in order and blame each failure precisely: the one loop behind the
+    grader, the self-check and the notebook's test cells.
+
+    make_student(overrides): a fresh student whose named functions are replaced by the given
+    callables (called with overrides only when ``reference`` is given). only: run just that
+    check and those it builds on (a notebook cell); its verdict is the one the whole run gives,
+    since a check sees only the verdicts of what it builds on. words: the notes' vocabulary.
+    """
     student = make_student({})
     verdicts: dict[str, bool] = {}
     missing: dict[str, str] = {}
     results = []
-    for check in REGISTRY.values():
+    for check in checks_for(only):
         refusal = missing_own_work(check, missing)
         if refusal:
             # Not run at all: whatever it would find, the student's own net is not there.
             result = CheckResult(check.name, check.title, check.points, 0, False,
                                  feedback=refusal, tags=check.tags)
-            verdicts[check.name] = False
-            results.append(result)
-            if progress:
-                progress(result)
-            continue
-        result = run_check(check, student, expected, seed, verdicts)
-        failed = {n for n, ok in verdicts.items() if not ok}
-        broken_upstream = sorted(upstream(check.name) & failed)
-        if not result.passed and broken_upstream:
-            stand_ins = stand_ins_for(check.name, failed)
-            if reference is not None and stand_ins and nothing_left(check, stand_ins, failed):
-                # Nothing of the student's would be left in this check: no points to earn.
-                result.notes.insert(0, _nothing_left_note(check, failed))
-            elif reference is not None and stand_ins:
-                patched = make_student({f: reference[f] for f in stand_ins})
-                retry = run_check(check, patched, expected, seed, verdicts)
-                retry.substituted = tuple(sorted(stand_ins))
-                retry.notes.insert(0, blame_note(stand_ins, failed))
-                if retry.passed or not retry.internal_error:
-                    result = retry
+        else:
+            result = run_check(check, student, expected, seed, verdicts)
             if not result.passed:
-                nearest = [d for d in check.depends if d in failed] or broken_upstream
-                result.notes.insert(0, f"{_join(nearest)} failed {_its(nearest)} own check; "
-                                       "this failure may come from there: fix that first")
+                result = _blame(check, result, make_student, expected, seed, reference,
+                                verdicts, words)
         verdicts[check.name] = result.passed
         record_missing(check, result, missing)
         results.append(result)
         if progress:
             progress(result)
     return results
+
+
+def _blame(check: Check, result: CheckResult,
+           make_student: Callable[[dict[str, Callable]], Student], expected, seed: int,
+           reference: Mapping[str, Callable] | None, verdicts: dict[str, bool],
+           words: Words) -> CheckResult:
+    """The verdict on a failed check once broken upstream functions are accounted for.
+
+    The stand-in policy: with the reference at hand, the failed functions the check builds on
+    (and their partners) are replaced by the reference and the check runs again; the re-run
+    counts unless the grader itself could not evaluate it. Not when nothing of the student's
+    would be left to test (``nothing_left``). Whatever the outcome, a check that still fails
+    names the upstream failure to fix first.
+    """
+    failed = {n for n, ok in verdicts.items() if not ok}
+    broken_upstream = sorted(upstream(check.name) & failed)
+    if not broken_upstream:
+        return result
+    stand_ins = stand_ins_for(check.name, failed)
+    if reference is not None and stand_ins and nothing_left(check, stand_ins, failed):
+        # Nothing of the student's would be left in this check: no points to earn.
+        result.notes.insert(0, _nothing_left_note(check, failed, words))
+    elif reference is not None and stand_ins:
+        patched = make_student({f: reference[f] for f in stand_ins})
+        retry = run_check(check, patched, expected, seed, verdicts)
+        retry.substituted = tuple(sorted(stand_ins))
+        retry.notes.insert(0, blame_note(stand_ins, failed, words))
+        if retry.passed or not retry.internal_error:
+            result = retry
+    if not result.passed:
+        nearest = [d for d in check.depends if d in failed] or broken_upstream
+        result.notes.insert(0, f"{_join(nearest)} failed {_its(nearest)} own {words.noun}; "
+                               "this failure may come from there: fix that first")
+    return result
 
 
 def nothing_left(check: Check, stand_ins: set[str], failed: set[str]) -> bool:
@@ -183,11 +229,11 @@ def nothing_left(check: Check, stand_ins: set[str], failed: set[str]) -> bool:
     return bool(check.own) and set(check.own) <= failed
 
 
-def _nothing_left_note(check: Check, failed: set[str]) -> str:
+def _nothing_left_note(check: Check, failed: set[str], words: Words) -> str:
     tags = check.tags
     if check.own and set(check.own) <= failed and not set(tags) <= failed:
         return (f"not graded on its own: it tests your own {_join(list(check.own))}, and "
-                f"{'both' if len(check.own) == 2 else 'all'} failed their own checks (the "
+                f"{'both' if len(check.own) == 2 else 'all'} failed their own {words.noun}s (the "
                 "reference would stand in for your whole net)")
     broken = sorted(set(tags) & failed)
     partners = sorted(set(tags) - failed)

@@ -12,9 +12,10 @@ and the grader cannot disagree about what is right.
   is available (the instructor's autograding environment).
 
 A check only looks at the functions it builds on: those upstream checks run first, in the
-registry's order, so that (as in the grader) a check whose failure comes from a broken upstream
-function is run again with the reference in place of that function, when the reference is
-available. Upstream failures never cost this cell its points twice.
+registry's order, through the grader's one blame engine (``grader.checking.judge.grade``), so a
+check whose failure comes from a broken upstream function is run again with the reference in
+place of that function when the reference is available, with the grader's notes. Upstream
+failures never cost this cell its points twice.
 
 Nothing reaches stderr: nbgrader gives a test cell zero as soon as anything is written to stderr,
 and a correct but warning-emitting student function (``np.exp`` overflowing in a sigmoid) must
@@ -33,7 +34,7 @@ import io
 import os
 import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import redirect_stderr
 from functools import cache
 from pathlib import Path
@@ -41,17 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking.judge import (
-    PUBLIC_SEED,
-    CheckResult,
-    blame_note,
-    missing_own_work,
-    nothing_left,
-    record_missing,
-    run_check,
-    stand_ins_for,
-)
-from grader.checking.trial import REGISTRY, LiveExpected, RecordedExpected, upstream
+from grader.checking.judge import NOTEBOOK_WORDS, PUBLIC_SEED, CheckResult, grade
+from grader.checking.trial import REGISTRY, LiveExpected, RecordedExpected
 from grader.public.engine import RECORDED
 from grader.spec.api import FUNCTIONS
 from grader.spec.protocol import InProcessStudent
@@ -82,7 +74,12 @@ def hidden_seed() -> int:
     value = os.environ.get(SEED_VARIABLE)
     if value:
         return int(value)
-    from grader.batch.run import DEFAULT_SEED
+    # The one exception to the public packages' layering (declared in the import contract):
+    # hidden tests run only in the instructor's environment, where the settings live.
+    try:
+        from grader.settings import DEFAULT_SEED
+    except ImportError:  # until the settings module defines it, the batch runner does
+        from grader.batch.run import DEFAULT_SEED
 
     return DEFAULT_SEED
 
@@ -189,66 +186,25 @@ def patched_functions(namespace: Mapping[str, Any],
     return functions
 
 
-def _checks_for(name: str) -> list[str]:
-    """The check and every check it builds on, in the registry's (that is, grading) order."""
-    wanted = upstream(name) | {name}
-    return [check for check in REGISTRY if check in wanted]
-
-
 def run_checks(name: str, namespace: Mapping[str, Any], expected, seed: int,
                reference: Mapping[str, Callable] | None) -> dict[str, CheckResult]:
-    """Run check ``name`` and its upstream checks on the notebook's functions.
+    """Check ``name`` and the checks it builds on, run on the notebook's functions by the
+    grader's own engine (``grader.checking.judge.grade``), so a cell gets the verdict, score
+    and notes the grader gives that check.
 
-    With a ``reference``, a check that fails while something it builds on has failed is run
-    again with the reference standing in for the failed functions, as the grader does, and the
-    retry's verdict counts.
+    With a ``reference``, a stand-in is patched into copies of the notebook's functions
+    (``patched_functions``), as the grader patches it into a submission's modules.
     """
     functions, missing = notebook_functions(namespace)
     files = _student_files(functions)
-    student = InProcessStudent(functions, missing, files)
-    verdicts: dict[str, bool] = {}
-    absent: dict[str, str] = {}  # functions found not implemented or computing nothing
-    results: dict[str, CheckResult] = {}
-    for check_name in _checks_for(name):
-        check = REGISTRY[check_name]
-        refusal = missing_own_work(check, absent)
-        if refusal:
-            # As in the grader: a lesson test needs the student's own net, never a stand-in's.
-            result = CheckResult(check.name, check.title, check.points, 0, False,
-                                 feedback=refusal, tags=check.tags)
-            verdicts[check_name] = False
-            results[check_name] = result
-            continue
-        result = run_check(check, student, expected, seed, verdicts)
-        failed = {n for n, ok in verdicts.items() if not ok}
-        inherited = sorted(upstream(check_name) & failed)
-        if not result.passed and inherited:
-            stand_ins = stand_ins_for(check_name, failed)
-            if reference is not None and stand_ins and not nothing_left(check, stand_ins,
-                                                                         failed):
-                patched = InProcessStudent(
-                    patched_functions(namespace, {f: reference[f] for f in stand_ins}),
-                    missing, files)
-                retry = run_check(check, patched, expected, seed, verdicts)
-                if retry.passed or not retry.internal_error:
-                    retry.notes.insert(0, blame_note(stand_ins, failed, "tested", "test"))
-                    result = retry
-            if not result.passed:
-                result.notes.insert(0, f"{_names(inherited)} failed {_its(inherited)} own test "
-                                       "first: this failure may come from there, so fix that "
-                                       "first")
-        verdicts[check_name] = result.passed
-        record_missing(check, result, absent)
-        results[check_name] = result
-    return results
 
+    def make_student(overrides: dict[str, Callable]) -> InProcessStudent:
+        if not overrides:
+            return InProcessStudent(functions, missing, files)
+        return InProcessStudent(patched_functions(namespace, overrides), missing, files)
 
-def _its(names: list[str]) -> str:
-    return "its" if len(names) == 1 else "their"
-
-
-def _names(names: Iterable[str]) -> str:
-    return ", ".join(sorted(names))
+    results = grade(make_student, expected, seed, reference, only=name, words=NOTEBOOK_WORDS)
+    return {result.name: result for result in results}
 
 
 def _feedback(result: CheckResult, hidden: bool, stderr_text: str) -> str:
