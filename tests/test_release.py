@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.run import DEFAULT_SEED
 from grader.checking import checks  # noqa: F401 - registers the checks, so REGISTRY is full
 from grader.checking.trial import REGISTRY
+from grader.settings import DEFAULT_SEED
 from grader.spec.api import FUNCTIONS
 
 REPO = Path(__file__).resolve().parent.parent
