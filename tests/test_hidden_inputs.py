@@ -9,7 +9,7 @@ import numpy as np
 from grader.checking.judge import PUBLIC_SEED, run_check
 from grader.checking.trial import REGISTRY, LiveExpected
 from grader.public.engine import self_check
-from grader.spec.protocol import InProcessStudent
+from grader.student.calling import InProcessStudent
 from grader.student.loader import load_submission, reference_functions
 from tests.corpus.build import build_submission, load_entries
 from tests.helpers import GRADING_SEED, grade_in_process

@@ -17,7 +17,7 @@ import pytest
 from grader.checking.compare import CheckFailed
 from grader.checking.trial import Trial
 from grader.spec.api import FUNCTIONS
-from grader.spec.protocol import InProcessStudent
+from grader.student.calling import InProcessStudent
 
 REPO = Path(__file__).resolve().parent.parent
 PAIRS = [("activation_forward", "sigmoid"), ("mlp_forward", "dense_forward"),

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grader.batch.submissions import prepare
-from grader.spec.protocol import describe_exception
 from grader.student import notebook_cells
+from grader.student.calling import describe_exception
 from grader.student.loader import NOTES_NAME, SubmissionError, load_submission
 from grader.student.notebook_cells import (
     _RUNNER,

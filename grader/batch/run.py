@@ -25,7 +25,7 @@ from grader.sandbox.view import bubblewrap_works
 from grader.settings import DEFAULT_SEED
 from grader.spec.api import FUNCTIONS
 from grader.spec.profile import Limits
-from grader.spec.protocol import RoutedStudent
+from grader.student.calling import RoutedStudent
 from grader.student.loader import SubmissionError, reference_functions
 
 

@@ -32,8 +32,9 @@ os.environ.pop("LD_LIBRARY_PATH", None)
 
 from grader.inside.confine import install_landlock, install_seccomp, readable_roots  # noqa: E402
 from grader.spec.api import RESULT_KINDS  # noqa: E402
-from grader.spec.protocol import Handle, call_and_capture, describe_exception  # noqa: E402
+from grader.spec.protocol import Handle  # noqa: E402
 from grader.spec.wire import WireError, receive, send  # noqa: E402
+from grader.student.calling import call_and_capture, describe_exception  # noqa: E402
 from grader.student.loader import find_module_dir, load_submission  # noqa: E402
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader.checking.judge import PUBLIC_SEED, CheckResult, grade
 from grader.checking.trial import LiveExpected, RecordedExpected
-from grader.spec.protocol import InProcessStudent
+from grader.student.calling import InProcessStudent
 from grader.student.loader import find_module_dir, load_submission, reference_functions
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "public_expected.npz"

@@ -20,7 +20,7 @@ failures never cost this cell its points twice.
 Nothing reaches stderr: nbgrader gives a test cell zero as soon as anything is written to stderr,
 and a correct but warning-emitting student function (``np.exp`` overflowing in a sigmoid) must
 not lose the points of its value check. Warnings from student calls are captured by the checks
-themselves (``grader.spec.protocol.call_and_capture``); everything else the check run might emit is
+themselves (``student.calling.call_and_capture``); everything else the check run might emit is
 silenced or captured here.
 
 A failed check raises ``CheckFailure`` (an ``AssertionError``) whose traceback, as IPython shows
@@ -46,7 +46,7 @@ from grader.checking.judge import NOTEBOOK_WORDS, PUBLIC_SEED, CheckResult, grad
 from grader.checking.trial import REGISTRY, LiveExpected, RecordedExpected
 from grader.public.engine import RECORDED
 from grader.spec.api import FUNCTIONS
-from grader.spec.protocol import InProcessStudent
+from grader.student.calling import InProcessStudent
 from grader.student.loader import SubmissionError, reference_functions
 
 # The hidden tests' seed: the grader's default instructor seed unless the course sets its own.
