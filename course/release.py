@@ -195,18 +195,14 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 # Lines the shipped self-check's own code shares with a solution because it computes the same
 # quantity to judge it (the Glorot limit, float64 copies of the two arrays a relative error
-# compares) or builds a named wrong variant of it (``_forward_differences``, the diagnosis of a
-# forward-difference gradient, walks x the way central differences do). Allowed in grader/
-# only, and only these lines; anywhere else they are leaks like any other.
+# compares, the row-major walk over x of the judge's own central differences). Allowed in
+# grader/ only, and only these lines; anywhere else they are leaks like any other.
 GRADER_SHARES = (
     'if activation in ("sigmoid", "tanh"):',
     "limit = np.sqrt(6.0 / (fan_in + fan_out))",
     "a = np.asarray(a, dtype=np.float64)",
     "b = np.asarray(b, dtype=np.float64)",
     "for index in np.ndindex(x.shape):",
-    "original = x[index]",
-    "x[index] = original + eps",
-    "x[index] = original",
     # Feedback that names the fix: the shapes of dx and dW, the diagnoses of a missing or
     # extra transpose, the sigmoid_grad hint.
     "dx = dout @ W.T",
