@@ -42,6 +42,7 @@ fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 stubs: $(STAMP)
 	$(BIN)/python -m course stubs
