@@ -123,6 +123,7 @@ def test_killed_batch_resumes_without_losing_or_doubling(tmp_path):
     assert rows == {name: len(REGISTRY) for name in scores}
 
 
+@pytest.mark.slow
 def test_whole_corpus_through_the_cli_in_the_sandbox(tmp_path):
     """Correct variants earn full marks and each bug loses exactly its blamed checks, with the
     student code in sandboxed workers: the same verdicts as the in-process grading."""

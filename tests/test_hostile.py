@@ -267,6 +267,7 @@ def test_secret_in_the_judges_own_environment_never_reaches_the_worker(world, tm
     world.assert_no_survivors()
 
 
+@pytest.mark.slow
 def test_a_batch_of_hostile_and_honest_submissions_all_get_results(world, tmp_path):
     """Several submissions in a row, default sandbox choice: each one gets its own verdict."""
     slugs = ["exit_at_import_os", "loop_plain", "fork_storm", "pickle_payload", "ctypes_segfault"]

@@ -176,6 +176,7 @@ def test_huge_probe_answers_neither_hold_the_judge_nor_fail_it(tmp_path):
         c.feedback for c in result.checks if c.name == "dense_forward")
 
 
+@pytest.mark.slow
 def test_a_correct_function_that_warns_thousands_of_times_keeps_its_points(tmp_path):
     with _correct_with(tmp_path, "activations") as handle:
         handle.write("\n\nimport warnings\n\n_tanh = tanh\n\n\ndef tanh(z):\n"

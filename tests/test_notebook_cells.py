@@ -290,6 +290,7 @@ def ipython():
     return interactiveshell.InteractiveShell.instance()
 
 
+@pytest.mark.slow
 def test_cells_end_as_ipython_leaves_them(ipython):
     # The same generated sequences, against IPython itself rather than a model of it. (A line
     # magic that fails in IPython stops its cell; the grader skips every line magic, so the
