@@ -59,7 +59,7 @@ SELECTION_FILE = "VG_SELECTION_FILE"
 class Selection:
     """What this run collected, for tests/test_fast_suite.py (one per run, on its config).
 
-    items: {"id", "selected", "slow"} per test; skipped_files: files skipped whole at
+    items: {"id", "selected", "slow", "generated"} per test; skipped_files: files skipped whole at
     collection (a missing optional package), which every run leaves out alike."""
 
     def __init__(self) -> None:
@@ -68,7 +68,8 @@ class Selection:
 
     def _add(self, items: list[pytest.Item], selected: bool) -> None:
         self.items.extend({"id": item.nodeid, "selected": selected,
-                           "slow": item.get_closest_marker("slow") is not None} for item in items)
+                           "slow": item.get_closest_marker("slow") is not None,
+                           "generated": _generated(item)} for item in items)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self._add(items, selected=False)
@@ -83,6 +84,17 @@ class Selection:
         if target:
             with open(target, "w", encoding="utf-8") as handle:
                 json.dump({"items": self.items, "skipped_files": self.skipped_files}, handle)
+
+
+def _generated(item: pytest.Item) -> dict | None:
+    """A hypothesis test's settings that make it reproducible; None for other tests."""
+    test = getattr(item, "obj", None)
+    if not getattr(test, "is_hypothesis_test", False):
+        return None
+    # A bare @given runs with the loaded profile; @settings(...) stores its own on the test.
+    chosen = getattr(test, "_hypothesis_internal_use_settings", settings.default)
+    return {"derandomize": chosen.derandomize, "database": chosen.database is not None,
+            "deadline": chosen.deadline is not None}
 
 
 _SELECTION = pytest.StashKey[Selection]()

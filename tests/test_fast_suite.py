@@ -48,13 +48,32 @@ def without_workers(args: list[str]) -> list[str]:
     return kept
 
 
+def selecting(args: list[str]) -> list[tuple[str, str]]:
+    """What in ``args`` chooses tests: -m, -k, --ignore and --deselect values, and paths."""
+    chosen, words = [], iter(args)
+    for word in words:
+        name, _, value = word.partition("=")
+        if word in VALUED:
+            value = next(words, "")
+            if word in ("-m", "-k", "--ignore", "--deselect"):
+                chosen.append((word, value))
+        elif name in ("--ignore", "--deselect", "--ignore-glob") and value:
+            chosen.append((name, value))
+        elif word.startswith("-k") and len(word) > 2:
+            chosen.append(("-k", word[2:]))
+        elif not word.startswith("-"):
+            chosen.append(("path", word))
+    return sorted(chosen)
+
+
 @pytest.fixture(scope="module")
 def selection(request, suite_plan, tmp_path_factory) -> dict:
     """What `make check` collects: {"items": [{"id", "selected", "slow"}], "skipped_files"}."""
     args = without_workers(check_pytest_args())
     invoked = request.config.invocation_params
-    if Path(invoked.dir) == REPO and without_workers(list(invoked.args)) == args:
-        plan = suite_plan.selection  # this run is `make check`: no second collection needed
+    if Path(invoked.dir) == REPO and selecting(list(invoked.args)) == selecting(args) \
+            and suite_plan.selection.items:
+        plan = suite_plan.selection  # this run selects as `make check` does: no second collection
         return {"items": plan.items, "skipped_files": plan.skipped_files}
     record = tmp_path_factory.mktemp("selection") / "items.json"
     done = subprocess.run([sys.executable, "-m", "pytest", *args, "--collect-only",
@@ -72,15 +91,18 @@ def test_without_workers_keeps_everything_but_the_worker_options():
         "-m", "not slow", "--no-header"]
 
 
+def test_selecting_finds_every_way_of_choosing_tests():
+    assert selecting(["-m", "not slow", "-q", "-n", "2", "--durations=0", "-p", "no:x"]) == [
+        ("-m", "not slow")]
+    assert selecting(["-kfoo", "--ignore=tests/a.py", "--deselect", "tests/b.py::t",
+                      "tests/c.py"]) == [("--deselect", "tests/b.py::t"),
+                                         ("--ignore", "tests/a.py"), ("-k", "foo"),
+                                         ("path", "tests/c.py")]
+
+
 def test_make_check_runs_pytest_on_the_whole_suite_less_the_slow_marker():
-    args = check_pytest_args()
-    values = {a: b for a, b in zip(args, args[1:], strict=False) if a in VALUED}
-    assert values.get("-m") == "not slow", args
     # No paths, keywords or ignores: those would leave tests out without a marker saying so.
-    paths = [b for a, b in zip(["", *args], args, strict=False)
-             if not b.startswith("-") and a not in VALUED]
-    assert paths == [], args
-    assert not [a for a in args if a.startswith(("-k", "--ignore", "--deselect"))], args
+    assert selecting(check_pytest_args()) == [("-m", "not slow")]
 
 
 def test_make_check_leaves_out_exactly_the_tests_marked_slow(selection):
@@ -119,3 +141,12 @@ def test_the_slow_marker_is_registered_and_markers_are_strict():
     ini = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert "--strict-markers" in ini["addopts"].split()
     assert [m for m in ini["markers"] if m.split(":")[0].strip() == "slow"]
+
+
+def test_every_generated_test_is_reproducible(selection):
+    """Derandomized, with no example database and no deadline: the same cases on every run."""
+    generated = {i["id"]: i["generated"] for i in selection["items"] if i["generated"]}
+    assert len(generated) > 20  # the hypothesis tests are seen at all
+    wrong = {name: found for name, found in generated.items()
+             if found != {"derandomize": True, "database": False, "deadline": False}}
+    assert wrong == {}, "use tests/strategies.py generated() or the loaded profile"
