@@ -379,6 +379,7 @@ COSTLIEST = {  # name: (file name, bytes, the verdict's start)
 SECONDS_BOUND, MEGABYTES_BOUND = 5.0, 300  # measured: at most ~1 s and ~185 MB (tracemalloc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(COSTLIEST))
 def test_the_costliest_inputs_stay_within_time_and_memory(scratch, case):
     import tracemalloc

@@ -60,7 +60,8 @@ def _skip_reason(hostile: Hostile, mode: str) -> str | None:
     return None
 
 
-CASES = [pytest.param(h, mode, id=f"{h.slug}-{mode}")
+CASES = [pytest.param(h, mode, id=f"{h.slug}-{mode}",
+                      marks=[pytest.mark.slow] if mode == "subprocess" else [])
          for h in HOSTILES for mode in ("bubblewrap", "subprocess")]
 
 

@@ -314,6 +314,7 @@ def _round_trip(names: list[str], folder: Path) -> None:
             assert not row[0].lstrip(" ").startswith(tuple(FORMULA_STARTS))
 
 
+@pytest.mark.slow
 @generated(60)  # two SQLite files per example
 @given(st.lists(ANY_NAMES, min_size=1, max_size=5, unique_by=lambda n: unicodedata.normalize(
     "NFC", submission_name(Path(n)))))
@@ -560,6 +561,7 @@ def _copy_correct(folder: Path, name: str, kind: str) -> None:
             archive.write(path, f"exercises/{path.name}")
 
 
+@pytest.mark.slow
 def test_nasty_names_end_to_end(tmp_path):
     classroom = tmp_path / "class"
     classroom.mkdir()
