@@ -54,8 +54,8 @@ SLOW: dict[str, str] = {
     "tests/test_lifecycle.py::test_a_killed_batch_leaves_no_process_and_no_folder":
         "kills whole batches by signal and waits for the orphans (7 cases, 20 s)",
     "tests/test_hostile.py::test_hostile_submission_gets_its_exact_verdict":
-        "the plain-subprocess twin of each attack (check runs each once, in bubblewrap): "
-        "the loops and stops wait out call deadlines (32 cases, 35 s)",
+        "the plain-subprocess twin of each attack, and the attacks that wait out a deadline "
+        "or fill memory (WAITING there); check runs the rest in bubblewrap (38 cases, 45 s)",
     "tests/test_batch_goes_on.py::test_every_submission_ends_exactly_once_whatever_its_judge_does":
         "whole batches whose judges die (6 cases, 11 s)",
     "tests/test_cli.py::test_batch_gradebook_csv_feedback_summary_and_resume":

@@ -60,8 +60,12 @@ def _skip_reason(hostile: Hostile, mode: str) -> str | None:
     return None
 
 
-CASES = [pytest.param(h, mode, id=f"{h.slug}-{mode}",
-                      marks=[pytest.mark.slow] if mode == "subprocess" else [])
+# Slow (`make test` only): each attack's plain-subprocess twin, and the attacks that wait out a
+# deadline or fill memory (2.5 s each); `make check` runs every other attack, in bubblewrap.
+WAITING = {"loop_plain", "loop_catches_baseexception", "loop_ignores_signals", "sigstop_self",
+           "slow_import", "memory_hog"}
+CASES = [pytest.param(h, mode, id=f"{h.slug}-{mode}", marks=[pytest.mark.slow]
+                      if mode == "subprocess" or h.slug in WAITING else [])
          for h in HOSTILES for mode in ("bubblewrap", "subprocess")]
 
 
