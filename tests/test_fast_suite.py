@@ -36,14 +36,16 @@ def check_pytest_args() -> list[str]:
 
 
 def without_workers(args: list[str]) -> list[str]:
-    """``args`` less pytest-xdist's options: the same selection, collected in one process."""
+    """``args`` less pytest-xdist (the plugin and its options): the same selection, collected
+    in one process, also where xdist is not installed."""
     kept, skip = [], False
-    for word in args:
+    for word, following in zip(args, [*args[1:], ""], strict=True):
         if skip:
             skip = False
-        elif word in WORKERS:
+        elif word in WORKERS or (word == "-p" and following == "xdist"):
             skip = True
-        elif not (word.startswith("-n") and word[2:].isalnum() or word.split("=")[0] in WORKERS):
+        elif not (word.startswith("-n") and word[2:].isalnum() or word.split("=")[0] in WORKERS
+                  or word == "-pxdist"):
             kept.append(word)
     return kept
 
@@ -89,6 +91,8 @@ def test_without_workers_keeps_everything_but_the_worker_options():
         "-m", "not slow", "-q"]
     assert without_workers(["-m", "not slow", "--numprocesses=auto", "--no-header"]) == [
         "-m", "not slow", "--no-header"]
+    assert without_workers(["-p", "xdist", "-m", "not slow", "-p", "no:x", "-n", "auto"]) == [
+        "-m", "not slow", "-p", "no:x"]
 
 
 def test_selecting_finds_every_way_of_choosing_tests():
