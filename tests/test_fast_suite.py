@@ -21,7 +21,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 # Options of pytest (and pytest-xdist) that take the next word as their value.
 VALUED = {"-m", "-p", "-o", "-c", "-W", "-k", "-n", "--dist", "--durations", "--maxfail",
-          "--numprocesses", "--maxprocesses", "--ignore", "--deselect", "--rootdir"}
+          "--numprocesses", "--maxprocesses", "--ignore", "--ignore-glob", "--deselect",
+          "--rootdir"}
 WORKERS = {"-n", "--numprocesses", "--maxprocesses", "--dist"}
 
 
@@ -57,7 +58,7 @@ def selecting(args: list[str]) -> list[tuple[str, str]]:
         name, _, value = word.partition("=")
         if word in VALUED:
             value = next(words, "")
-            if word in ("-m", "-k", "--ignore", "--deselect"):
+            if word in ("-m", "-k", "--ignore", "--ignore-glob", "--deselect"):
                 chosen.append((word, value))
         elif name in ("--ignore", "--deselect", "--ignore-glob") and value:
             chosen.append((name, value))
@@ -99,9 +100,9 @@ def test_selecting_finds_every_way_of_choosing_tests():
     assert selecting(["-m", "not slow", "-q", "-n", "2", "--durations=0", "-p", "no:x"]) == [
         ("-m", "not slow")]
     assert selecting(["-kfoo", "--ignore=tests/a.py", "--deselect", "tests/b.py::t",
-                      "tests/c.py"]) == [("--deselect", "tests/b.py::t"),
-                                         ("--ignore", "tests/a.py"), ("-k", "foo"),
-                                         ("path", "tests/c.py")]
+                      "tests/c.py", "--ignore-glob", "*.py"]) == [
+        ("--deselect", "tests/b.py::t"), ("--ignore", "tests/a.py"), ("--ignore-glob", "*.py"),
+        ("-k", "foo"), ("path", "tests/c.py")]
 
 
 def test_make_check_runs_pytest_on_the_whole_suite_less_the_slow_marker():
