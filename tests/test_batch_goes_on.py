@@ -41,6 +41,7 @@ ORDERS = {"first": NAMES, "middle": NAMES[2:5] + NAMES[:2] + NAMES[5:],
           "last": NAMES[:2] + NAMES[3:5] + NAMES[6:] + [NAMES[2], NAMES[5]]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 3])
 @pytest.mark.parametrize("where", sorted(ORDERS))
 def test_every_submission_ends_exactly_once_whatever_its_judge_does(tmp_path, workers, where):

@@ -64,6 +64,7 @@ def _gradebook_counts(path: Path) -> tuple[dict[str, int], dict[str, int]]:
     return submissions, rows
 
 
+@pytest.mark.slow
 def test_batch_gradebook_csv_feedback_summary_and_resume(tmp_path):
     batch = tmp_path / "class"
     for name in ("correct", "buggy", "half_done"):
@@ -94,6 +95,7 @@ def test_batch_gradebook_csv_feedback_summary_and_resume(tmp_path):
     assert _gradebook_counts(book)[1] == rows
 
 
+@pytest.mark.slow
 def test_killed_batch_resumes_without_losing_or_doubling(tmp_path):
     batch = tmp_path / "class"
     for i in range(6):
@@ -123,6 +125,7 @@ def test_killed_batch_resumes_without_losing_or_doubling(tmp_path):
     assert rows == {name: len(REGISTRY) for name in scores}
 
 
+@pytest.mark.slow
 def test_whole_corpus_through_the_cli_in_the_sandbox(tmp_path):
     """Correct variants earn full marks and each bug loses exactly its blamed checks, with the
     student code in sandboxed workers: the same verdicts as the in-process grading."""
@@ -182,6 +185,7 @@ def test_bad_shard_argument_is_refused(text):
     assert "--shard" in done.stderr
 
 
+@pytest.mark.slow
 def test_shards_split_deterministically_and_merge_without_loss(tmp_path):
     batch = tmp_path / "class"
     for i in range(5):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from grader.batch.run import grade_submission
@@ -34,7 +34,8 @@ from grader.student.loader import reference_functions
 from tests.corpus.build import MODULES, SOLUTIONS_DIR
 from tests.corpus.degenerate import KINDS, build_degenerate, checks_of
 from tests.corpus.truth import assert_notes_name_only_failed_functions, failed_functions_named
-from tests.helpers import GRADING_SEED, failed_checks, grade_in_process, scaled
+from tests.helpers import GRADING_SEED, failed_checks, grade_in_process
+from tests.strategies import SEEDS, finite_floats, generated
 
 LESSONS = {"vanishing_sigmoid", "vanishing_relu"}
 FULL = sum(c.points for c in REGISTRY.values())
@@ -130,12 +131,11 @@ def test_a_whole_degenerate_submission_scores_zero(kind, tmp_path):
                                                "behind the output")
 
 
-@settings(max_examples=scaled(12), derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@generated(12, suppress=(HealthCheck.function_scoped_fixture,))
 @given(kind=st.sampled_from(["constant", "noise", "fixed_noise"]),
        value=st.one_of(st.sampled_from([0.5, 0.25, -1.0, 1e-12, 1.0, 2.0]),
-                       st.floats(-1e3, 1e3, allow_nan=False)),
-       seed=st.integers(0, 2**31 - 1))
+                       finite_floats(-1e3, 1e3)),
+       seed=SEEDS)
 def test_any_constant_or_noise_scores_zero(kind, value, seed, tmp_path_factory):
     folder = build_degenerate(tmp_path_factory.mktemp("nomaths") / "s", kind, value=value,
                               seed=seed)

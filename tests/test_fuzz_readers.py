@@ -37,7 +37,7 @@ from grader.batch.submissions import (
     source_problem,
 )
 from grader.student.loader import SubmissionError
-from tests.helpers import scaled
+from tests.strategies import SLOW_INPUTS, generated, json_values, unicode_text
 
 CORRECT = Path(__file__).resolve().parent.parent / "examples" / "correct"
 MODULES = {p.name: p.read_bytes() for p in sorted(CORRECT.glob("*.py"))}
@@ -45,12 +45,9 @@ CASE_SECONDS = 5.0  # one prepare(); the slowest generated case takes well under
 SLOWEST: dict[str, float] = {}
 
 
-def fuzz(examples: int):
-    return settings(max_examples=scaled(examples), derandomize=True, deadline=None,
-                    database=None, print_blob=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much,
-                                           HealthCheck.large_base_example])
+def fuzz(examples: int) -> settings:
+    """The shared settings, with the health checks these large generated inputs trip off."""
+    return generated(examples, suppress=SLOW_INPUTS)
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +140,7 @@ def test_any_module_source_is_prepared_or_noted(scratch, source, name):
 # ---------------------------------------------------------------------------------------------
 # Notebooks: wrong types in every nbformat field, deep nesting, corrupt bytes
 
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(),
-                    st.text(max_size=12))
-JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=12)
+JSON = json_values(text_size=12, key_size=6, integers=st.integers(-2**70, 2**70), max_leaves=12)
 DEEP = "__deep__"  # replaced, after json.dumps, by a deeply nested JSON text
 
 
@@ -244,7 +238,7 @@ MEMBER_NAMES = st.one_of(
                      "__MACOSX/bob/._layers.py", ".git/config", "a" * 300 + ".py",
                      "é/ü/layers.py", "x\x00y.py", "bob//exercises//layers.py", "./layers.py",
                      "layers.py/network.py", "bob/exercises/\x1b[31m.py", "", "."]),
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
+    unicode_text(max_size=30))
 MODES = st.sampled_from([None] * 5 + [stat.S_IFREG | 0o644, stat.S_IFLNK | 0o777,
                                       stat.S_IFIFO | 0o644, stat.S_IFCHR | 0o644,
                                       stat.S_IFBLK | 0o644, stat.S_IFSOCK | 0o755,
@@ -313,8 +307,7 @@ def test_the_generators_reach_both_verdicts(scratch):
     """The generated cases are not all refusals: valid submissions come out of them too."""
     verdicts = {"notebook": set(), "zip": set()}
 
-    @settings(max_examples=60, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @generated(60, suppress=tuple(HealthCheck))
     @given(notebook=notebook_bytes(), archive=zip_bytes())
     def collect(notebook, archive):
         (scratch / "n.ipynb").write_bytes(notebook)
@@ -386,6 +379,7 @@ COSTLIEST = {  # name: (file name, bytes, the verdict's start)
 SECONDS_BOUND, MEGABYTES_BOUND = 5.0, 300  # measured: at most ~1 s and ~185 MB (tracemalloc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(COSTLIEST))
 def test_the_costliest_inputs_stay_within_time_and_memory(scratch, case):
     import tracemalloc

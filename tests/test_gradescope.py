@@ -24,6 +24,7 @@ from grader.checking import checks  # noqa: F401 - registers the checks, so REGI
 from grader.checking.trial import REGISTRY
 from grader.spec.api import MODULES
 
+pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 TOTAL = sum(c.points for c in REGISTRY.values())

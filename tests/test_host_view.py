@@ -33,13 +33,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from grader.sandbox.remote import WorkerStudent
 from grader.sandbox.view import bubblewrap_works
 from grader.spec.profile import Limits
 from tests.hostile.build import build_hostile, load_hostiles
+from tests.strategies import generated
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = {h.slug: h for h in load_hostiles()}["reveal_host"]
@@ -225,7 +226,7 @@ def test_every_path_inside_the_sandbox_is_neutral(template, tmp_path):
                       "/opt/vg/held-tmp"}, others
 
 
-@settings(max_examples=200, derandomize=True, deadline=None)
+@generated(200)
 @given(parts=st.lists(st.text(alphabet="abcxyz_.-0123456789", min_size=1, max_size=8)
                       .filter(lambda s: s not in (".", "..")), max_size=4),
        which=st.integers(min_value=0, max_value=64))

@@ -63,7 +63,12 @@ def _skip_reason(hostile: Hostile, mode: str) -> str | None:
     return None
 
 
-CASES = [pytest.param(h, mode, id=f"{h.slug}-{mode}")
+# Slow (`make test` only): each attack's plain-subprocess twin, and the attacks that wait out a
+# deadline or fill memory (2.5 s each); `make check` runs every other attack, in bubblewrap.
+WAITING = {"loop_plain", "loop_catches_baseexception", "loop_ignores_signals", "sigstop_self",
+           "slow_import", "memory_hog"}
+CASES = [pytest.param(h, mode, id=f"{h.slug}-{mode}", marks=[pytest.mark.slow]
+                      if mode == "subprocess" or h.slug in WAITING else [])
          for h in HOSTILES for mode in ("bubblewrap", "subprocess")]
 
 
@@ -270,6 +275,7 @@ def test_secret_in_the_judges_own_environment_never_reaches_the_worker(world, tm
     world.assert_no_survivors()
 
 
+@pytest.mark.slow
 def test_a_batch_of_hostile_and_honest_submissions_all_get_results(world, tmp_path):
     """Several submissions in a row, default sandbox choice: each one gets its own verdict."""
     slugs = ["exit_at_import_os", "loop_plain", "fork_storm", "pickle_payload", "ctypes_segfault"]

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from grader.batch.run import grade_submission
 from grader.sandbox.remote import _NOT_TEXT, WorkerStudent, _text
 from grader.spec.profile import Limits
-from tests.helpers import scaled
+from tests.strategies import generated, json_values, mixed_arrays
 
 REPO = Path(__file__).resolve().parent.parent
 LIMITS = Limits(call_seconds=2, submission_seconds=20)
@@ -29,12 +28,8 @@ SLACK_SECONDS = 10  # worker start-up and the last kill come on top of the budge
 
 # --- what arrives where text belongs ------------------------------------------------------------
 
-_arrays = hnp.arrays(dtype=st.sampled_from([np.float64, np.int32, np.uint8]),
-                     shape=hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
-_leaves = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | _arrays
-_values = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=5)
-                       | st.tuples(inner, inner)
-                       | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=20)
+_values = json_values(text_size=20, key_size=5, list_size=5, extra_leaves=(mixed_arrays(),),
+                      pairs=True)
 _TEXT_FIELDS = ("error", "bad_output", "missing", "stdout", "warnings")
 
 
@@ -64,8 +59,7 @@ def judge_side(tmp_path_factory) -> WorkerStudent:
     return WorkerStudent(tmp_path_factory.mktemp("submission"), limits=LIMITS)
 
 
-@settings(max_examples=scaled(300), derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@generated(300, suppress=(HealthCheck.function_scoped_fixture, HealthCheck.too_slow))
 @given(body=st.fixed_dictionaries({}, optional={f: _values for f in _TEXT_FIELDS}))
 def test_reply_text_fields_are_plain_bounded_text(judge_side, body):
     reply = judge_side._reply("sigmoid", body)
@@ -182,6 +176,7 @@ def test_huge_probe_answers_neither_hold_the_judge_nor_fail_it(tmp_path):
         c.feedback for c in result.checks if c.name == "dense_forward")
 
 
+@pytest.mark.slow
 def test_a_correct_function_that_warns_thousands_of_times_keeps_its_points(tmp_path):
     with _correct_with(tmp_path, "activations") as handle:
         handle.write("\n\nimport warnings\n\n_tanh = tanh\n\n\ndef tanh(z):\n"

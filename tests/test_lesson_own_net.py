@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from grader.checking.compare import relative_difference
-from tests.helpers import failed_checks, grade_in_process, scaled
+from tests.helpers import failed_checks, grade_in_process
+from tests.strategies import generated
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = {"vanishing_sigmoid", "vanishing_relu"}
@@ -100,7 +101,7 @@ def test_the_lesson_checks_need_the_students_own_net(tmp_path, combination):
             assert any(f in text for f in broken), text
 
 
-@settings(max_examples=scaled(100), derandomize=True, deadline=None)
+@generated(100)
 @given(st.data())
 def test_arrays_of_different_shapes_are_never_close(data):
     shape = data.draw(st.lists(st.integers(0, 4), max_size=3).map(tuple))

@@ -239,6 +239,7 @@ CASES += [pytest.param(signal.SIGKILL, "subprocess", 2, id="SIGKILL-subprocess")
                        marks=_BWRAP)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "mode", "workers"), CASES)
 def test_a_killed_batch_leaves_no_process_and_no_folder(signum, mode, workers, tmp_path):
     token, marker = "vglife" + secrets.token_hex(6), "vgslow" + secrets.token_hex(4)

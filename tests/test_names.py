@@ -27,7 +27,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import grader.checking.checks  # noqa: F401 - registers the checks, so REGISTRY is full
@@ -58,14 +58,13 @@ from grader.batch.shards import select_shard, shard_of
 from grader.checking.judge import CheckResult
 from grader.checking.trial import REGISTRY
 from grader.cli import main
-from tests.helpers import scaled
+from tests.strategies import ANY_NAMES, BYTE_NAMES, generated, unicode_text
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 TOTAL = sum(c.points for c in REGISTRY.values())
 FORMULA_STARTS = "=+-@\t\r"
-SETTINGS = settings(derandomize=True, deadline=None, max_examples=scaled(200),
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = generated(200)
 
 # Names known to break something, as file names (bytes: any but "/" and NUL, at most 255).
 NASTY: list[bytes] = [s.encode() if isinstance(s, str) else s for s in [
@@ -83,13 +82,6 @@ NASTY: list[bytes] = [s.encode() if isinstance(s, str) else s for s in [
     b"caf\xe9", b"\xff\xfe", b"ok\x80bad", b"\xed\xa0\x80surrogate", b"\xc3", b"caf\\xe9",
 ]]
 assert all(b"/" not in raw and b"\0" not in raw and len(raw) <= 255 for raw in NASTY)
-TEXT_NAMES = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=()),
-                     min_size=1, max_size=80).filter(
-    lambda s: s not in (".", "..") and len(s.encode("utf-8", "surrogatepass")) <= 255)
-BYTE_NAMES = st.binary(min_size=1, max_size=255).filter(
-    lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b".."))
-ANY_NAMES = st.one_of(BYTE_NAMES.map(os.fsdecode), TEXT_NAMES.filter(
-    lambda s: not any(0xD800 <= ord(c) < 0xE000 for c in s)))
 
 
 def _result(name: str, source: str = "", score: int = 7, **extra) -> SubmissionResult:
@@ -323,8 +315,8 @@ def _round_trip(names: list[str], folder: Path) -> None:
             assert not row[0].lstrip(" ").startswith(tuple(FORMULA_STARTS))
 
 
-@settings(derandomize=True, deadline=None, max_examples=scaled(60),  # two SQLite files per example
-          suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@generated(60)  # two SQLite files per example
 @given(st.lists(ANY_NAMES, min_size=1, max_size=5, unique_by=lambda n: unicodedata.normalize(
     "NFC", submission_name(Path(n)))))
 def test_gradebook_record_export_merge_round_trip_generated(names):
@@ -426,8 +418,8 @@ MARKDOWNISH = st.lists(st.sampled_from(
      "\t", "    ", "<b>", "](", "![", "```", "&amp;", "$$"]), max_size=14).map("".join)
 
 
-@settings(derandomize=True, deadline=None, max_examples=scaled(500))
-@given(st.one_of(st.text(st.characters(blacklist_categories=("Cs",))), MARKDOWNISH))
+@generated(500)
+@given(st.one_of(unicode_text(), MARKDOWNISH))
 def test_md_inline_is_literal_text_where_a_block_starts(text):
     pytest.importorskip("mistune")
     markdown, shown_text = _markdown(), visible(text)
@@ -443,7 +435,7 @@ def test_md_inline_is_literal_text_where_a_block_starts(text):
 
 
 @SETTINGS
-@given(st.one_of(st.text(st.characters(blacklist_categories=("Cs",))), MARKDOWNISH))
+@given(st.one_of(unicode_text(), MARKDOWNISH))
 def test_md_code_block_cannot_be_left(text):
     pytest.importorskip("mistune")
     rendered = _markdown()("\n".join(["before", "", *md_code_block(text), "", "after"]))
@@ -570,6 +562,7 @@ def _copy_correct(folder: Path, name: str, kind: str) -> None:
             archive.write(path, f"exercises/{path.name}")
 
 
+@pytest.mark.slow
 def test_nasty_names_end_to_end(tmp_path):
     classroom = tmp_path / "class"
     classroom.mkdir()

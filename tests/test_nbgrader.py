@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
 pytest.importorskip("nbgrader")
 
 from course.notebook import ASSIGNMENT, cell_text  # noqa: E402

@@ -265,6 +265,7 @@ def test_helper_reports_functions_not_defined_yet():
 
 # --- running it -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom_and_draws_its_figures(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from grader.batch.submissions import prepare
@@ -38,13 +38,13 @@ from grader.student.notebook_cells import (
     release_cells,
     run_cells,
 )
-from tests.helpers import failed_checks, grade_in_process, scaled
+from tests.helpers import failed_checks, grade_in_process
+from tests.strategies import generated, json_values
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebook" / "vanishing_gradients.ipynb"
 INSTRUCTOR = json.loads(NOTEBOOK.read_text())
-SETTINGS = settings(derandomize=True, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = generated()
 
 
 def _code(text: str, grade_id: str | None = None, **flags) -> dict:
@@ -290,6 +290,7 @@ def ipython():
     return interactiveshell.InteractiveShell.instance()
 
 
+@pytest.mark.slow
 def test_cells_end_as_ipython_leaves_them(ipython):
     # The same generated sequences, against IPython itself rather than a model of it. (A line
     # magic that fails in IPython stops its cell; the grader skips every line magic, so the
@@ -297,7 +298,7 @@ def test_cells_end_as_ipython_leaves_them(ipython):
     import contextlib
     import io
 
-    @settings(SETTINGS, max_examples=scaled(50))  # shell escapes cost IPython 0.1 s each
+    @generated(50)  # shell escapes cost IPython 0.1 s each
     @given(st.lists(st.sampled_from(sorted(CELLS)), max_size=10))
     def compare(texts):
         ipython.reset(new_session=False)
@@ -504,9 +505,7 @@ def test_a_wrong_shape_is_a_one_line_refusal(value, message):
     assert str(refusal.value) == message
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+JSON = json_values(text_size=8, key_size=8, max_leaves=20)
 SOURCE_TEXT = st.sampled_from(["x = 1", "%time y = 2", "def f(:", "!ls", "\x00", "\ud800",
                                "%%bash\nls", "((((((((((" * 30, "import grader", "-" * 5000 + "1"])
 FIELD = JSON | SOURCE_TEXT | st.lists(SOURCE_TEXT, max_size=3)
@@ -537,13 +536,13 @@ def test_any_json_value_gives_text_or_a_refusal(value):
     _assert_text_or_refusal(value)
 
 
-@settings(SETTINGS, max_examples=scaled(400))
+@generated(400)
 @given(NOTEBOOKS)
 def test_wrong_types_in_every_field_give_text_or_a_refusal(value):
     _assert_text_or_refusal(value)
 
 
-@settings(SETTINGS, max_examples=scaled(150))
+@generated(150)
 @given(NOTEBOOKS)
 def test_generated_modules_run_without_raising(value):
     try:

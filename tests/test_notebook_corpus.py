@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
 pytest.importorskip("nbgrader")
 
 from course.notebook import ASSIGNMENT  # noqa: E402

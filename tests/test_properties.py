@@ -5,23 +5,21 @@ derivatives agree with central differences, shapes are preserved, symmetries hol
 through a small net agrees with finite differences."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import array_shapes, arrays
 
 from solutions import activations as A
 from solutions import gradient_check as G
 from solutions import layers as L
 from solutions import network as N
+from tests.strategies import ACTIVATIONS, SEEDS, finite_floats, float_arrays, generated, shapes
 
-finite = st.floats(-30, 30, allow_nan=False, allow_infinity=False)
-any_shape = array_shapes(min_dims=0, max_dims=3, max_side=4)
 PAIRS = [(A.sigmoid, A.sigmoid_grad), (A.tanh, A.tanh_grad), (A.relu, A.relu_grad),
          (A.leaky_relu, A.leaky_relu_grad)]
 
 
-@settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, any_shape, elements=finite))
+@generated(60)
+@given(float_arrays(-30, 30))
 def test_derivatives_match_central_differences_away_from_the_kink(z):
     z = np.where(np.abs(z) < 1e-3, 0.5, z)
     h = 1e-6
@@ -30,8 +28,8 @@ def test_derivatives_match_central_differences_away_from_the_kink(z):
         np.testing.assert_allclose(derivative(z), numerical, rtol=1e-5, atol=1e-9)
 
 
-@settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, any_shape, elements=st.floats(-1e4, 1e4)))
+@generated(60)
+@given(float_arrays(-1e4, 1e4))
 def test_activations_keep_shape_leave_input_alone_and_stay_finite(z):
     before = z.copy()
     for forward, derivative in PAIRS:
@@ -42,8 +40,8 @@ def test_activations_keep_shape_leave_input_alone_and_stay_finite(z):
     np.testing.assert_array_equal(z, before)
 
 
-@settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, any_shape, elements=st.floats(-800, 800)))
+@generated(60)
+@given(float_arrays(-800, 800))
 def test_sigmoid_symmetry_and_bounds(z):
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # stable: no overflow
         s = A.sigmoid(z)
@@ -52,8 +50,8 @@ def test_sigmoid_symmetry_and_bounds(z):
         assert np.all(A.sigmoid_grad(z) <= 0.25)
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), st.integers(0, 2**31 - 1))
+@generated(30)
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), SEEDS)
 def test_dense_backward_matches_numerical_gradient(n, d, m, seed):
     rng = np.random.default_rng(seed)
     x, W, b = rng.normal(size=(n, d)), rng.normal(size=(d, m)), rng.normal(size=m)
@@ -67,8 +65,8 @@ def test_dense_backward_matches_numerical_gradient(n, d, m, seed):
         lambda v: np.sum(dout * L.dense_forward(x, W, v)[0]), b.copy())) < 1e-8
 
 
-@settings(max_examples=15, deadline=None)
-@given(st.sampled_from(["sigmoid", "tanh", "relu", "leaky_relu"]), st.integers(0, 2**31 - 1))
+@generated(15)
+@given(ACTIVATIONS, SEEDS)
 def test_mlp_backward_matches_numerical_gradient_on_small_nets(activation, seed):
     rng = np.random.default_rng(seed)
     params = N.init_params([3, 4, 2], activation, rng)
@@ -84,8 +82,8 @@ def test_mlp_backward_matches_numerical_gradient_on_small_nets(activation, seed)
         assert G.relative_error(grads[layer][0], G.numerical_gradient(loss, W.copy())) < 1e-6
 
 
-@settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, array_shapes(max_dims=3, max_side=4), elements=finite))
+@generated(60)
+@given(float_arrays(-30, 30, shapes(min_dims=1)))
 def test_relative_error_is_symmetric_bounded_and_zero_on_equal(a):
     b = a[::-1].copy() if a.ndim else a * 2
     assert G.relative_error(a, b) == G.relative_error(b, a)
@@ -93,9 +91,8 @@ def test_relative_error_is_symmetric_bounded_and_zero_on_equal(a):
     assert G.relative_error(a, a) == 0.0
 
 
-@settings(max_examples=40, deadline=None)
-@given(arrays(np.float64, array_shapes(min_dims=0, max_dims=3, max_side=3),
-              elements=st.floats(-3, 3)))
+@generated(40)
+@given(float_arrays(-3, 3, shapes(max_side=3)))
 def test_numerical_gradient_of_a_quadratic_is_exact_and_restores_x(x):
     before = x.copy()
     grad = G.numerical_gradient(lambda v: float(np.sum(v * v)), x)
@@ -103,8 +100,8 @@ def test_numerical_gradient_of_a_quadratic_is_exact_and_restores_x(x):
     np.testing.assert_array_equal(x, before)
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 6), st.integers(2, 5), st.floats(-1e4, 1e4), st.integers(0, 2**31 - 1))
+@generated(40)
+@given(st.integers(1, 6), st.integers(2, 5), finite_floats(-1e4, 1e4), SEEDS)
 def test_softmax_loss_is_shift_invariant_and_gradient_rows_sum_to_zero(n, c, shift, seed):
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(n, c))

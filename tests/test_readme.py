@@ -42,6 +42,7 @@ def test_readme_has_commands_for_students_and_instructors():
 
 
 # Sorted so the self-check commands run on the stubs before the experiments fill them in.
+@pytest.mark.slow
 @pytest.mark.parametrize("command", sorted(readme_commands(), key=lambda c: "experiments" in c))
 def test_readme_command_runs(command, checkout):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")

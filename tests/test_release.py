@@ -316,6 +316,7 @@ def code_cells(folder: Path) -> list[dict]:
 
 # --- (c) it works on its own ---------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_self_check_runs_from_a_copy_of_the_bundle(release, tmp_path):
     folder, _ = release
     copy = tmp_path / "student"
@@ -336,6 +337,7 @@ def test_self_check_runs_from_a_copy_of_the_bundle(release, tmp_path):
     assert f"self-check score: {TOTAL} / {TOTAL} points" in finished.stdout
 
 
+@pytest.mark.slow
 def test_requirements_resolve_and_readme_explains(release):
     folder, _ = release
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet",

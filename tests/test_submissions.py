@@ -595,6 +595,7 @@ def test_results_json_of_a_refused_submission_holds_the_reason(tmp_path, kind):
                for t in data["tests"])
 
 
+@pytest.mark.slow
 def test_a_class_with_broken_submissions_is_graded_to_the_end_and_again(tmp_path):
     reasons = _broken_class(tmp_path / "class")
     book, csv_file, feedback = tmp_path / "book.sqlite", tmp_path / "g.csv", tmp_path / "fb"

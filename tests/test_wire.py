@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from grader.spec.protocol import Handle, RngSeed, ScalarFunction
 from grader.spec.wire import (
@@ -23,6 +25,7 @@ from grader.spec.wire import (
     receive,
     send,
 )
+from tests.strategies import generated, numeric_arrays
 
 PREFIX = struct.Struct(">QI")
 
@@ -234,3 +237,18 @@ def test_send_with_a_deadline_never_blocks_on_a_full_pipe():
     finally:
         os.close(read)
         os.close(write)
+
+
+@generated(300)
+@given(array=numeric_arrays(), view=st.sampled_from(["as made", "transposed", "reversed"]))
+def test_any_numeric_array_round_trips_bit_for_bit(array, view):
+    # Views that are not C-contiguous must be sent as their values, not as their memory.
+    if view == "transposed":
+        array = array.T
+    elif view == "reversed" and array.ndim:
+        array = array[::-1]
+    back = roundtrip(array)
+    assert type(back) is np.ndarray and back.shape == array.shape
+    assert back.dtype == array.dtype.newbyteorder("=")
+    assert back.tobytes() == array.astype(back.dtype).tobytes()  # NaN payloads, -0.0 too
+    assert back.flags.writeable and back.flags.owndata
