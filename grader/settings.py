@@ -120,6 +120,8 @@ VARIABLES: tuple[Variable, ...] = (
              "any non-empty value: never call apt-get (tests)", switch=True),
     Variable("VG_FUZZ_SCALE", "tests/helpers.py (`make fuzz`)",
              "integer: every generated-input test runs that many times more cases; unset: 1"),
+    Variable("VG_SELECTION_FILE", "tests/conftest.py (tests/test_fast_suite.py)",
+             "a path: a pytest run writes the test ids it collected there (tests)"),
 )
 # Every environment variable that changes behaviour, with what it does.
 ENVIRONMENT = {variable.name: variable.meaning for variable in VARIABLES}
