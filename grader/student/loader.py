@@ -210,6 +210,9 @@ def _helper_name(name: str) -> bool:
             and name not in sys.modules and name != NOTEBOOK_MODULE)
 
 
+# One per process, as the import system it joins is: installed in ``sys.meta_path`` by the first
+# ``load_submission`` and kept until the process ends (each submission is a package of its own
+# in it, so nothing of an earlier submission is found by a later one).
 _ROUTER = _Router()
 
 
