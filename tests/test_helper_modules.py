@@ -95,3 +95,33 @@ def test_a_helper_never_shadows_the_standard_library_or_numpy(tmp_path):
     with open(folder / "activations.py", "a") as handle:
         handle.write("\nimport json\nimport random\n\nimport numpy\n")
     assert failed_checks(grade_in_process(folder)) == set()
+
+
+# How a function first reaches its helper when the import is inside the function's body.
+LAZY_STYLES = {
+    "import": "    import {name}\n    return {name}.passed({original})",
+    "from": "    from {name} import passed\n    return passed({original})",
+    "relative": "    from .{name} import passed\n    return passed({original})",
+    "package": "    from exercises.{name} import passed\n    return passed({original})",
+}
+
+
+@pytest.mark.parametrize("sandbox", [None, False], ids=["bubblewrap", "subprocess"])
+@pytest.mark.parametrize("style", sorted(LAZY_STYLES))
+def test_a_helper_first_imported_inside_a_call_costs_nothing(tmp_path, style, sandbox):
+    # Every API function imports the helper in its own body, so the first import of the helper
+    # happens in the middle of a call in the worker (and again after each stand-in re-import).
+    folder = tmp_path / "erin"
+    shutil.copytree(REPO / "examples" / "correct", folder)
+    (folder / "utils.py").write_text("def passed(value):\n    return value\n")
+    for module in MODULES:
+        wrappers = []
+        for name in _api(module):
+            body = LAZY_STYLES[style].format(name="utils", original=f"_own_{name}(*a, **k)")
+            wrappers.append(f"\n\n_own_{name} = {name}\n\n\ndef {name}(*a, **k):\n{body}\n")
+        with open(folder / f"{module}.py", "a") as handle:
+            handle.write("".join(wrappers))
+    result = grade_submission(folder, seed=5, sandbox=sandbox, measure=False)
+    assert result.error is None
+    assert [c.name for c in result.checks if not c.passed] == []
+    assert result.score == TOTAL

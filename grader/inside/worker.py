@@ -85,14 +85,25 @@ def serve(fd_in: int, fd_out: int, submission: str, overrides: list[str],
             return store[handle.id]
         return handle
 
+    loading = [False]
+
     def report(event: str, module: str) -> None:
-        send(fd_out, {"op": event, "body": {"module": module}})
+        # Only while loading: the judge names a module that ends the worker at import by these
+        # messages. A helper module first imported inside a call (``import utils`` in a
+        # function) is part of that call, and a message in the middle of one would break it.
+        if loading[0]:
+            send(fd_out, {"op": event, "body": {"module": module}})
 
     folder = str(find_module_dir(Path(submission)).resolve())
 
     def load(instance: int, names: list[str]):
         proxies = {n: _proxy(fd_in, fd_out, n, instance) for n in names if n in RESULT_KINDS}
-        loaded = load_submission(Path(submission), proxies, exclude=exclude, on_import=report)
+        loading[0] = True
+        try:
+            loaded = load_submission(Path(submission), proxies, exclude=exclude,
+                                     on_import=report)
+        finally:
+            loading[0] = False
         send(fd_out, {"op": "ready", "body": {"missing": loaded.missing, "notes": loaded.notes}})
         return loaded
 
