@@ -51,6 +51,7 @@ class Key:
     limit: the ``Limits`` field it sets, or "" for none.
     scale: Limits' value is the key's value times this (memory_mb -> memory_bytes).
     fixed: the default of a key that sets no limit.
+    least, most: bounds beyond "greater than 0" (limits) or "0 or more" (the seed), with why.
     """
 
     name: str
@@ -59,6 +60,8 @@ class Key:
     limit: str = ""
     scale: int = 1
     fixed: int | float | None = None
+    least: tuple[int, str] | None = None
+    most: tuple[int, str] | None = None
 
     def default(self) -> int | float:
         """The value used when grader.toml does not set the key: ``fixed``, else the default
@@ -68,16 +71,23 @@ class Key:
         return getattr(Limits(), self.limit) // self.scale
 
 
+# The smallest worker address space that still starts the interpreter with numpy (measured:
+# 200 MiB works, 100 MiB fails to map numpy's libraries), with a margin.
+MIN_MEMORY_MB = 256
+
 GRADER_TOML: tuple[Key, ...] = (
     Key("seed", int, "seed of the hidden inputs the checks draw (an integer >= 0); recorded "
         "with each grade, and a gradebook grades again what was graded with another seed",
-        fixed=DEFAULT_SEED),
+        fixed=DEFAULT_SEED, most=(2**63 - 1, "the gradebook stores it as a 64-bit integer")),
     Key("call_seconds", float, "wall clock allowed for one call of student code, and for "
         "importing one student module", limit="call_seconds"),
     Key("submission_seconds", float, "wall clock allowed for all workers of one submission "
         "together", limit="submission_seconds"),
-    Key("memory_mb", int, "address space of each worker process, in MiB (RLIMIT_AS)",
-        limit="memory_bytes", scale=1 << 20),
+    Key("memory_mb", int, "address space of each worker process, in MiB (RLIMIT_AS; at least "
+        f"{MIN_MEMORY_MB}: below that the worker cannot start, whatever the student wrote)",
+        limit="memory_bytes", scale=1 << 20,
+        least=(MIN_MEMORY_MB, "a worker's interpreter and numpy need about 200 MiB of address "
+               "space; below that every submission would fail before any student code ran")),
 )
 KEYS = {key.name: key for key in GRADER_TOML}
 
@@ -146,6 +156,12 @@ def _checked(key: Key, value: Any, where: Path) -> int | float:
     if (value <= 0) if key.limit else (value < 0):
         bound = "greater than 0" if key.limit else "0 or more"
         raise SettingsError(f"{where}: {key.name} must be {bound}, got {value!r}")
+    if key.least is not None and value < key.least[0]:
+        raise SettingsError(f"{where}: {key.name} must be at least {key.least[0]} "
+                            f"({key.least[1]}), got {value!r}")
+    if key.most is not None and value > key.most[0]:
+        raise SettingsError(f"{where}: {key.name} must be at most {key.most[0]} "
+                            f"({key.most[1]}), got {value!r}")
     return key.kind(value)
 
 
@@ -186,10 +202,12 @@ class Settings:
         return cls(values, candidate)
 
     def with_seed(self, seed: int | None) -> Settings:
-        """These settings with ``seed`` instead of the file's (``--seed``); None keeps them."""
+        """These settings with ``seed`` instead of the file's (``--seed``); None keeps them.
+        Raises SettingsError for a seed grader.toml could not hold either."""
         if seed is None:
             return self
-        return dataclasses.replace(self, values=self.values | {"seed": int(seed)})
+        checked = _checked(KEYS["seed"], seed, Path("--seed"))
+        return dataclasses.replace(self, values=self.values | {"seed": checked})
 
     def get(self, name: str) -> int | float:
         """The value of key ``name``: as set, else its default."""

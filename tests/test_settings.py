@@ -33,6 +33,7 @@ from grader.settings import (
     ENVIRONMENT,
     GRADER_TOML,
     KEYS,
+    MIN_MEMORY_MB,
     VARIABLES,
     Settings,
     SettingsError,
@@ -85,10 +86,15 @@ def refusal(key: str, value: object, where: Path) -> str | None:
         return f"{where}: {key} must be greater than 0, got {value!r}"
     if not kind.limit and value < 0:
         return f"{where}: {key} must be 0 or more, got {value!r}"
+    if kind.least is not None and value < kind.least[0]:
+        return f"{where}: {key} must be at least {kind.least[0]} ({kind.least[1]}), got {value!r}"
+    if kind.most is not None and value > kind.most[0]:
+        return f"{where}: {key} must be at most {kind.most[0]} ({kind.most[1]}), got {value!r}"
     return None
 
 
-SMALL_INTS = st.integers(-(2**63), 2**63 - 1)
+SMALL_INTS = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(2**63, 2**70),
+                       st.integers(0, 1024))
 ANY_VALUE = st.one_of(
     SMALL_INTS,
     st.floats(allow_nan=True, allow_infinity=True),
@@ -103,7 +109,7 @@ VALID = {
     "submission_seconds": st.one_of(st.integers(1, 10**6),
                                     st.floats(1e-3, 1e6, allow_nan=False,
                                               allow_infinity=False)),
-    "memory_mb": st.integers(1, 1 << 20),
+    "memory_mb": st.integers(MIN_MEMORY_MB, 1 << 20),
 }
 
 
@@ -291,10 +297,10 @@ def test_a_missing_file_is_refused_only_when_named(tmp_path):
 
 
 def test_the_seed_option_replaces_the_files_seed(tmp_path):
-    loaded = Settings.load(write(tmp_path / CONFIG_NAME, {"seed": 5, "memory_mb": 64}))
+    loaded = Settings.load(write(tmp_path / CONFIG_NAME, {"seed": 5, "memory_mb": 640}))
     assert loaded.with_seed(None) is loaded
     moved = loaded.with_seed(9)
-    assert (moved.seed, moved.values, loaded.seed) == (9, {"seed": 9, "memory_mb": 64}, 5)
+    assert (moved.seed, moved.values, loaded.seed) == (9, {"seed": 9, "memory_mb": 640}, 5)
 
 
 # --- the readers: the CLI, the Gradescope build, the release ------------------------------------
@@ -410,3 +416,27 @@ def test_export_and_merge_never_load_the_sandbox_or_the_judge(tmp_path, command)
     assert heavy == []
     if command == "export":
         assert (tmp_path / "grades.csv").read_text().splitlines()[1] == "alice,3,3,3,"
+
+
+@pytest.mark.parametrize("seed", [-1, -(2**70), 2**63, 2**100])
+def test_a_seed_out_of_range_is_refused_before_anything_is_graded(tmp_path, capsys, seed):
+    gradebook = tmp_path / "class.sqlite"
+    assert main(["grade", str(REPO / "examples" / "correct"), "--seed", str(seed),
+                 "--gradebook", str(gradebook)]) == 2
+    bound = "must be 0 or more" if seed < 0 else (
+        "must be at most 9223372036854775807 (the gradebook stores it as a 64-bit integer)")
+    assert capsys.readouterr().err == f"error: --seed: seed {bound}, got {seed}\n"
+    assert not gradebook.exists()
+
+
+def test_a_worker_too_small_to_start_is_refused_not_blamed_on_students(tmp_path):
+    for mb in (1, 50, 100, MIN_MEMORY_MB - 1):
+        path = write(tmp_path / CONFIG_NAME, {"memory_mb": mb})
+        with pytest.raises(SettingsError, match=f"memory_mb must be at least {MIN_MEMORY_MB}"):
+            Settings.load(path)
+    path = write(tmp_path / CONFIG_NAME, {"memory_mb": MIN_MEMORY_MB})
+    limits = Settings.load(path).limits()
+    from grader.batch.run import grade_submission
+
+    result = grade_submission(REPO / "examples" / "correct", limits=limits, measure=False)
+    assert (result.score, result.error) == (50, None)
