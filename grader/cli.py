@@ -44,6 +44,9 @@ def export(args: argparse.Namespace) -> int:
     """``export``: the gradebook as CSV."""
     from grader.batch.gradebook import Gradebook
 
+    if not args.gradebook.is_file():  # opening it would make an empty one
+        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+        return 2
     with Gradebook(args.gradebook) as gradebook:
         print(gradebook.export_csv(args.csv))
     return 0

@@ -244,3 +244,32 @@ def test_the_settings_reach_the_judge_and_the_gradebook(tmp_path):
     skipped = grader("grade", str(EXAMPLES / "correct"), "--config", str(config),
                      "--gradebook", str(book), "--workers", "1")
     assert "1 unchanged submission(s) skipped" in skipped.stdout
+
+
+@pytest.mark.parametrize("outputs", [("--csv",), ("--summary",), ("--csv", "--summary")])
+def test_csv_and_summary_without_a_gradebook_are_written(tmp_path, outputs):
+    from grader.cli import main
+
+    paths = {"--csv": tmp_path / "grades.csv", "--summary": tmp_path / "summary"}
+    arguments = [part for option in outputs for part in (option, str(paths[option]))]
+    runs_before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("vg-run-*"))
+    assert main(["grade", str(EXAMPLES / "correct"), str(EXAMPLES / "buggy"), *arguments]) == 0
+    if "--csv" in outputs:
+        rows = paths["--csv"].read_text().splitlines()
+        assert rows[0].startswith("submission,score,max_score")
+        assert sorted(row.split(",")[:2] for row in rows[1:]) == [["buggy", "36"],
+                                                                   ["correct", "50"]]
+    if "--summary" in outputs:
+        assert (paths["--summary"] / "summary.md").is_file()
+    assert not list(tmp_path.glob("*.sqlite"))  # the run's own gradebook went with the run
+    assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("vg-run-*")) <= runs_before
+
+
+def test_export_of_a_missing_gradebook_is_refused_and_creates_nothing(tmp_path, capsys):
+    from grader.cli import main
+
+    missing = tmp_path / "nowhere" / "class.sqlite"
+    assert main(["export", str(missing), "--csv", str(tmp_path / "grades.csv")]) == 2
+    assert capsys.readouterr().err == f"{missing}: no such gradebook\n"
+    assert not missing.exists() and not missing.parent.exists()
+    assert not (tmp_path / "grades.csv").exists()

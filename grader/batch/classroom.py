@@ -17,6 +17,7 @@ import os
 import signal
 import sqlite3
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -165,7 +166,12 @@ def _grade(options: GradeOptions, run: Run) -> int:
     paths = _submissions(options)
     print(f"grading {len(paths)} submission(s) with grader {__version__}; student code runs in "
           f"{sandbox_description(options.sandbox)}", file=sys.stderr)
-    gradebook = _open_gradebook(options.gradebook)
+    where = options.gradebook
+    if where is None and (options.csv or options.summary):
+        # The CSV and the summary are read from a gradebook: without --gradebook, one for this
+        # run only, in the run's own temporary folder (removed with it).
+        where = Path(tempfile.mkdtemp(prefix="vg-gradebook-")) / "gradebook.sqlite"
+    gradebook = _open_gradebook(where)
     run.gradebook = gradebook
     run.total = len(paths)  # until the unchanged ones are known
     progress = Progress(len(paths))
@@ -303,10 +309,9 @@ def _report(options: GradeOptions, results: list[SubmissionResult], skipped: lis
             path = class_summary(gradebook.check_rows(), gradebook.scores(),
                                  Path(options.summary))
             print(f"class summary: {path}")
-        print(f"gradebook: {gradebook.path}")
+        if options.gradebook is not None:
+            print(f"gradebook: {gradebook.path}")
         gradebook.close()
-    elif options.csv or options.summary:
-        print("--csv and --summary read the gradebook: add --gradebook FILE", file=sys.stderr)
     if options.feedback:
         print(f"feedback: {options.feedback} (which file is whose: "
               f"{options.feedback}/index.csv)")
