@@ -299,9 +299,9 @@ def test_the_switches_are_documented():
 def test_vg_no_sandbox_turns_bubblewrap_off(value, monkeypatch):
     monkeypatch.setenv("VG_NO_SANDBOX", value)
     assert view.bubblewrap_works() is False
-    assert sandbox_description(None) == ("a plain subprocess with rlimits (bubblewrap "
-                                         "unavailable): weaker isolation, see the notes in the "
-                                         "results")
+    assert sandbox_description(None) == ("a plain subprocess with rlimits (bubblewrap was "
+                                         "turned off (VG_NO_SANDBOX is set)): weaker isolation, "
+                                         "see the notes in the results")
 
 
 @pytest.mark.usefixtures("fresh_probe")
@@ -324,9 +324,11 @@ def test_under_vg_no_sandbox_workers_and_results_say_subprocess(monkeypatch, tmp
     result = grade_submission(folder, seed=0, measure=False)
     assert (result.score, result.max_score) == (50, 50)
     assert result.sandbox == "subprocess"
-    assert ("bubblewrap is not available: student code ran in a plain subprocess with resource "
-            "limits (and, when the grader runs as root, its own network namespace, a read-only "
-            "view and an unprivileged uid)") in result.notes
+    assert ("bubblewrap was turned off (VG_NO_SANDBOX is set): student code ran in a plain "
+            "subprocess with resource limits (and, when the grader runs as root, its own network "
+            "namespace, a read-only view and an unprivileged uid)") in result.notes
+    asked = grade_submission(folder, seed=0, sandbox=False, measure=False)
+    assert asked.notes[-1].startswith("bubblewrap was turned off (--no-sandbox): student code")
     monkeypatch.delenv("VG_NO_SANDBOX")
     view.bubblewrap_works.cache_clear()
     with WorkerStudent(folder, limits=QUICK) as worker:

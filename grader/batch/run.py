@@ -22,7 +22,7 @@ from grader.checking.judge import CheckResult, grade, total
 from grader.checking.trial import REGISTRY, LiveExpected
 from grader.sandbox.remote import WorkerStudent
 from grader.sandbox.view import bubblewrap_works
-from grader.settings import DEFAULT_SEED
+from grader.settings import DEFAULT_SEED, switch
 from grader.spec.api import FUNCTIONS
 from grader.spec.profile import Limits
 from grader.student.calling import RoutedStudent
@@ -102,8 +102,8 @@ def grade_submission(path: Path, seed: int = DEFAULT_SEED, limits: Limits | None
     for worker in workers:
         notes.extend(worker.events)
     if "subprocess" in modes:
-        notes.append("bubblewrap is not available: student code ran in a plain subprocess with "
-                     "resource limits (and, when the grader runs as root, its own network "
+        notes.append(f"{why_no_bubblewrap(sandbox)}: student code ran in a plain subprocess "
+                     "with resource limits (and, when the grader runs as root, its own network "
                      "namespace, a read-only view and an unprivileged uid)")
     return SubmissionResult(name, str(path), prepared.content_hash, seed, __version__, score,
                             possible, results, ",".join(sorted(modes)) or "none",
@@ -123,8 +123,18 @@ def _nothing_loaded(worker: WorkerStudent) -> str | None:
     return None
 
 
+def why_no_bubblewrap(sandbox: bool | None) -> str:
+    """Why the plain-subprocess fallback runs: asked for (``--no-sandbox``, ``VG_NO_SANDBOX``)
+    or bubblewrap missing or refused by the kernel."""
+    if sandbox is False:
+        return "bubblewrap was turned off (--no-sandbox)"
+    if switch("VG_NO_SANDBOX"):
+        return "bubblewrap was turned off (VG_NO_SANDBOX is set)"
+    return "bubblewrap is not available"
+
+
 def sandbox_description(sandbox: bool | None) -> str:
     if sandbox is False or (sandbox is None and not bubblewrap_works()):
-        return ("a plain subprocess with rlimits (bubblewrap unavailable): weaker isolation, "
-                "see the notes in the results")
+        return (f"a plain subprocess with rlimits ({why_no_bubblewrap(sandbox)}): weaker "
+                "isolation, see the notes in the results")
     return "bubblewrap (no network, read-only view, private /tmp, unprivileged uid)"
