@@ -20,11 +20,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     from lesson.cli import main as run_lesson
     from lesson.implementation import Implementation
 
-    return run_lesson(argv, Implementation.load(__package__ or "exercises"))
+    package = __package__ or "exercises"
+    return run_lesson(argv, Implementation.load(package), f"python -m {package}.experiments")
 
 
 if __name__ == "__main__":
     from lesson.cli import run
     from lesson.implementation import Implementation
 
-    sys.exit(run(None, Implementation.load(__package__ or "exercises")))
+    package = __package__ or "exercises"
+    sys.exit(run(None, Implementation.load(package), f"python -m {package}.experiments"))

@@ -24,13 +24,15 @@ from .train import layer_speed, training_comparison
 EXPERIMENTS = ("flow", "speed", "training")
 
 
-def parser() -> argparse.ArgumentParser:
-    """The options of ``python -m lesson``."""
+def parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The options of ``python -m lesson``; with ``prog`` (an entry that names whose functions
+    run, such as ``python -m exercises.experiments``), the same without ``--on``."""
     options = argparse.ArgumentParser(
-        prog="python -m lesson",
+        prog=prog or "python -m lesson",
         description="Watch gradients vanish in a deep network, and watch the cure work.")
-    options.add_argument("--on", default="exercises", metavar="PACKAGE",
-                         help="the package whose functions run (default: exercises, yours)")
+    if prog is None:
+        options.add_argument("--on", default="exercises", metavar="PACKAGE",
+                             help="the package whose functions run (default: exercises, yours)")
     options.add_argument("--out", default="experiment_outputs", help="directory for the PNGs")
     options.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     options.add_argument("--only", choices=EXPERIMENTS, help="run just one")
@@ -89,21 +91,30 @@ def run_experiments(impl: Implementation, config: Config, out: Path,
     return written
 
 
-def main(argv: Sequence[str] | None = None,
-         implementation: Implementation | None = None) -> dict[str, Path]:
+def main(argv: Sequence[str] | None = None, implementation: Implementation | None = None,
+         prog: str | None = None) -> dict[str, Path]:
     """Parse ``argv`` and run the experiments on ``implementation``, or when none is given on
-    the package named by ``--on``. Returns {figure name: PNG path}."""
-    args = parser().parse_args(argv)
-    impl = implementation or Implementation.load(args.on)
+    the package named by ``--on``. ``prog``: the command, when ``implementation`` is given.
+    Returns {figure name: PNG path}."""
+    args = parser(prog if implementation is not None else None).parse_args(argv)
+    impl = implementation or _package(args.on)
     wanted = [args.only] if args.only else list(EXPERIMENTS)
     return run_experiments(impl, QUICK if args.quick else FULL, Path(args.out), wanted)
 
 
-def run(argv: Sequence[str] | None = None,
-        implementation: Implementation | None = None) -> int:
+def _package(name: str) -> Implementation:
+    try:
+        return Implementation.load(name)
+    except ModuleNotFoundError as absent:
+        raise SystemExit(f"--on {name}: no such package here ({absent}); run this from the "
+                         "folder that holds it (exercises/, solutions/)") from None
+
+
+def run(argv: Sequence[str] | None = None, implementation: Implementation | None = None,
+        prog: str | None = None) -> int:
     """``main`` for a terminal: unfinished student code gets a sentence, not a traceback."""
     try:
-        main(argv, implementation)
+        main(argv, implementation, prog)
     except NotImplementedError as unfinished:
         raise SystemExit(f"The experiments need your code: {unfinished}. Finish it (check "
                          "with `python -m pytest grader/selfcheck.py`) and run this again."

@@ -442,3 +442,22 @@ def test_the_reference_as_the_grader_loads_it_is_an_implementation(tmp_path):
     assert impl == REFERENCE
     written = cli.main(["--quick", "--only", "flow", "--out", str(tmp_path)], impl)
     assert set(written) == {"gradient_flow", "delta_flow"}
+
+
+def test_each_entry_names_its_own_command_and_a_missing_package_gets_a_sentence(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
+                              text=True, timeout=120)
+
+    for package in ("exercises", "solutions"):
+        shown = run(f"{package}.experiments", "--help")
+        assert shown.returncode == 0
+        assert shown.stdout.startswith(f"usage: python -m {package}.experiments ")
+        assert "--on " not in shown.stdout  # the entry already says whose functions run
+    assert "--on PACKAGE" in run("lesson", "--help").stdout
+    absent = run("lesson", "--on", "nowhere", "--quick", "--out", str(tmp_path))
+    assert absent.returncode == 1 and "Traceback" not in absent.stderr
+    assert absent.stderr.startswith("--on nowhere: no such package here")

@@ -76,4 +76,4 @@ def test_the_experiments_entry_is_generated_and_holds_no_lesson_code():
     tree = ast.parse(text)
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert defined == {"main"}
-    assert "Implementation.load(__package__" in text
+    assert "Implementation.load(package)" in text and "__package__" in text
