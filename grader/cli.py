@@ -25,6 +25,23 @@ from grader.settings import CONFIG_NAME, DEFAULT_SEED, DEFAULT_WORKERS, Settings
 # ``export`` or ``merge`` never load the judge or the sandbox.
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _shard(text: str) -> str:
+    from grader.batch.shards import parse_shard
+
+    try:
+        parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def grade(args: argparse.Namespace) -> int:
     """``grade``: the settings, then ``batch.classroom.grade_class``."""
     try:
@@ -97,13 +114,13 @@ def parser() -> argparse.ArgumentParser:
                          "unchanged submissions)")
     command.add_argument("--csv", type=Path, help="export the gradebook as CSV")
     command.add_argument("--summary", type=Path, help="write the class summary into this folder")
-    command.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+    command.add_argument("--workers", type=_at_least_one, default=DEFAULT_WORKERS,
                          help="submissions graded in parallel (default: 2 or the CPU count)")
     command.add_argument("--seed", type=int, help="grading seed (hidden inputs); default: "
                          f"{CONFIG_NAME} or {DEFAULT_SEED}")
     command.add_argument("--config", type=Path,
                          help=f"instructor settings (default ./{CONFIG_NAME})")
-    command.add_argument("--shard", help="grade only shard I of N (I/N, 1-based)")
+    command.add_argument("--shard", type=_shard, help="grade only shard I of N (I/N, 1-based)")
     command.add_argument("--no-sandbox", action="store_true",
                          help="run student code in a plain subprocess even if bubblewrap works")
     command.set_defaults(run=grade)

@@ -273,3 +273,19 @@ def test_export_of_a_missing_gradebook_is_refused_and_creates_nothing(tmp_path, 
     assert capsys.readouterr().err == f"{missing}: no such gradebook\n"
     assert not missing.exists() and not missing.parent.exists()
     assert not (tmp_path / "grades.csv").exists()
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--workers", "0"], "argument --workers: must be 1 or more, got 0"),
+    (["--workers", "-3"], "argument --workers: must be 1 or more, got -3"),
+    (["--shard", "3/2"], "argument --shard: --shard 3/2: I must be between 1 and N"),
+    (["--shard", "0/4"], "argument --shard: --shard 0/4: I must be between 1 and N"),
+    (["--shard", "2"], "argument --shard: --shard wants I/N (for example 2/8), got '2'"),
+    (["--shard", "a/b"], "argument --shard: --shard wants I/N (for example 2/8), got 'a/b'"),
+])
+def test_bad_workers_or_shard_are_usage_errors_before_grading(tmp_path, option, message):
+    done = grader("grade", str(EXAMPLES / "correct"), "--gradebook", str(tmp_path / "g.sqlite"),
+                  *option)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith(f"error: {message}")
+    assert not (tmp_path / "g.sqlite").exists()

@@ -13,12 +13,13 @@ from grader.batch.identity import submission_name
 
 
 def parse_shard(text: str) -> tuple[int, int]:
+    """(I, N) of ``"I/N"``; ValueError saying what is wrong otherwise."""
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise SystemExit(f"--shard wants I/N (for example 2/8), got {text!r}") from None
+        raise ValueError(f"--shard wants I/N (for example 2/8), got {text!r}") from None
     if not 1 <= index <= count:
-        raise SystemExit(f"--shard {text}: I must be between 1 and N")
+        raise ValueError(f"--shard {text}: I must be between 1 and N")
     return index, count
 
 
