@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The reference solutions: defined where they are loaded (the only code that touches them).
 from grader.spec.profile import Limits
+
+# The reference solutions: defined where they are loaded (the only code that touches them).
 from grader.student.loader import SOLUTIONS_DIR
 
 CONFIG_NAME = "grader.toml"

@@ -1,9 +1,10 @@
 """Known misconceptions, recognised by what they compute.
 
 For a failed comparison the judge evaluates each known wrong variant of the function on the same
-input and, when the student's output matches one, names the misconception. Variants are written in
-terms of the reference ``R`` (so no correct formula is spelled out here); those that need ``R`` are
-skipped in the public self-check, where no reference exists.
+input and, when the student's output matches one, names the misconception. Most variants are
+written in terms of the reference ``R``; a few (the layer gradients with one transpose or axis
+wrong) spell out the wrong formula itself, next to the feedback that names the right one. The
+public self-check, where no reference exists, evaluates none of them.
 """
 
 from __future__ import annotations
