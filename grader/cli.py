@@ -2,6 +2,7 @@
 
     python -m grader grade PATH... [--results FILE] [--feedback DIR] [--gradebook FILE]
                                    [--csv FILE] [--summary DIR] [--workers N] [--seed S]
+                                   [--config FILE] [--shard I/N] [--no-sandbox]
     python -m grader export GRADEBOOK --csv FILE
     python -m grader merge TARGET SHARD... # combine the gradebooks of --shard runs
     python -m grader record          # instructors: re-record the public self-check's answers
