@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("stubs", "notebook", "nbgrader_course", "gradescope", "release")
+COMMAND_MODULES = ("stubs", "notebook", "lesson_md", "nbgrader_course", "gradescope", "release")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -155,6 +155,11 @@ def build_bundle(folder: Path, repo: Path = REPO) -> list[Path]:
         put(f"grader/{data.relative_to(grader_dir)}", source=data)
     for path in sorted((repo / LESSON).rglob("*.py")):
         put(f"{LESSON}/{path.relative_to(repo / LESSON).as_posix()}", source=path)
+    # The lesson and the written questions for the modules path, from the notebook's narrative.
+    from course import lesson_md
+
+    put("LESSON.md", lesson_md.render_lesson())
+    put("answers.md", lesson_md.render_answers())
     put("requirements.txt", "".join(f"{r}\n" for r in requirements(repo)))
     put("pytest.ini", source=TEMPLATES / "pytest.ini")
     put("README.md", readme(notebook, repo))
