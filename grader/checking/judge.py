@@ -16,7 +16,8 @@ nothing can stand in, so such a failure proves nothing about the check's own fun
 verdict is then a third state, neither pass nor fail (``CheckResult.waiting``): "not checked yet:
 needs X, which fails its own check", no hint, no points confirmed. What stays a failure without
 the reference is what the grader would fail too whatever the stand-ins: the check's own function
-is not implemented or not available, or nothing of the student's would be left to test. So the
+is absent or still the stub, or nothing of the student's would be left to test. A lesson whose
+own net a waiting check found missing waits too (the stand-ins may bring it back). So the
 self-check's confirmed total never exceeds the grader's score on the same inputs, and equals it
 when nothing waits (tests/test_selfcheck_agrees.py).
 
@@ -75,6 +76,9 @@ class CheckResult:
     # Not checked yet (no reference to stand in): the failed checks, nearest first, whose fix
     # this verdict waits on. Empty for a pass or a fail.
     waiting: tuple[str, ...] = ()
+    # The check's functions certainly not there whatever stands in for others (absent from the
+    # submission, or the stub's own NotImplementedError): a failure even without the reference.
+    absent: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -104,6 +108,7 @@ def run_check(check: Check, student: Student, expected, seed: int,
     result.warnings = sorted(set(trial.warnings))
     if not result.passed:
         result.missing = {f: why for f, why in trial.missing.items() if f in check.tags}
+        result.absent = tuple(sorted(trial.absent & set(check.tags)))
     return result
 
 
@@ -185,17 +190,29 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
     waits: dict[str, tuple[str, ...]] = {}
     missing: dict[str, str] = {}
     results = []
+    # Functions that a check which waits found missing: unsure (the stand-in the grader puts
+    # upstream may make them work), so they neither refuse a lesson nor let it be confirmed.
+    unsure: dict[str, tuple[str, ...]] = {}
     for check in checks_for(only):
         refusal = missing_own_work(check, missing)
+        unsure_own = [f for f in check.own if f in unsure] if not refusal else []
         if refusal:
             # Not run at all: whatever it would find, the student's own net is not there.
             result = CheckResult(check.name, check.title, check.points, 0, False,
                                  feedback=refusal, tags=check.tags)
+        elif unsure_own:
+            needs = tuple(n for n in REGISTRY if any(n in unsure[f] for f in unsure_own))
+            result = CheckResult(check.name, check.title, check.points, 0, False,
+                                 feedback=not_checked_yet_message(needs, words),
+                                 tags=check.tags, waiting=needs)
         else:
             result = run_check(check, student, expected, seed, verdicts)
             if not result.passed:
+                seen_missing = result.missing
                 result = _blame(check, result, make_student, expected, seed, reference,
                                 verdicts, words, waits)
+                if result.waiting:
+                    unsure.update({f: result.waiting for f in seen_missing})
         verdicts[check.name] = result.passed
         if result.waiting:
             waits[check.name] = result.waiting
@@ -247,18 +264,14 @@ def _blame(check: Check, result: CheckResult,
     return result
 
 
-# Why a check's own function is missing that no stand-in for another function can change.
-_DEFINITE_MISSING = ("is not implemented yet", "is not available")
-
-
 def nearest_failures(check: Check, failed: set[str],
                      waits: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """The failed checks nearest to ``check`` on its dependency paths, in grading order: a direct
-    dependency that failed its own check, or, for one that only waits, what that one waits on.
+    """The failed checks nearest to ``check``, in grading order: its direct dependencies that
+    failed their own checks; when none did, what the dependencies that wait are waiting on.
     ``failed`` holds only checks that failed (not those that wait)."""
-    found: list[str] = []
-    for dependency in check.depends:
-        found += [dependency] if dependency in failed else list(waits.get(dependency, ()))
+    found = [d for d in check.depends if d in failed]
+    if not found:
+        found = [name for d in check.depends for name in waits.get(d, ())]
     if not found:  # a broken check further up whose dependants passed
         found = [n for n in REGISTRY if n in upstream(check.name) & failed]
     return tuple(n for n in REGISTRY if n in found)
@@ -275,12 +288,12 @@ def not_checked_yet_message(names: tuple[str, ...] | list[str], words: Words = G
 def _not_checked_yet(check: Check, result: CheckResult, failed: set[str],
                      waits: Mapping[str, tuple[str, ...]], words: Words) -> CheckResult | None:
     """Without the reference, a failed ``check`` that builds on a failed one is not checked yet,
-    unless the grader would fail it whatever stood in: its own function is not implemented or
-    not available, or (``nothing_left``) nothing of the student's would be left to test. Returns
+    unless the grader would fail it whatever stood in: its own function is absent or raises its
+    own stub's NotImplementedError (``CheckResult.absent``), or (``nothing_left``) nothing of
+    the student's would be left to test. Returns
     the waiting verdict, or None for a failure. ``failed`` includes the checks that wait."""
     truly_failed = failed - set(waits)
-    own = {f: why for f, why in result.missing.items() if f in check.tags}
-    if any(why.startswith(_DEFINITE_MISSING) for why in own.values()):
+    if result.absent:
         return None
     stand_ins = stand_ins_for(check.name, truly_failed)
     if stand_ins and nothing_left(check, stand_ins, truly_failed):
