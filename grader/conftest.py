@@ -2,7 +2,8 @@
 
 The summary counts confirmed points only: ``self-check score: k / 50 points`` when every check
 was judged, ``self-check score: k / 50 confirmed; m points wait on X, Y`` when some are not
-checked yet (they build on X or Y, which fail their own checks); the table marks those ``wait``.
+checked yet (they build on X or Y, which fail their own checks); the table marks those ``wait``
+with the sentence saying what they need.
 """
 
 from pathlib import Path
@@ -34,7 +35,9 @@ def pytest_terminal_summary(terminalreporter, config):
     terminalreporter.write_sep("=", summary_line(list(results.values())))
     marks = {"pass": "ok  ", "fail": "FAIL", "wait": "wait"}
     for r in results.values():
-        terminalreporter.write_line(f"  {marks[r.status]} {r.name:<24} {r.score}/{r.max_score}")
+        line = f"  {marks[r.status]} {r.name:<24} {r.score}/{r.max_score}"
+        # pytest lists skip reasons only with -rs: say here what a waiting check needs.
+        terminalreporter.write_line(f"{line:<38}{r.feedback}" if r.waiting else line)
 
 
 def summary_line(results) -> str:

@@ -24,7 +24,7 @@ def test_exercise(name, self_check_results, request):
     request.node.user_properties.append(("points", (result.score, result.max_score)))
     if result.waiting:
         # Neither pass nor fail: the grader would judge it with the reference standing in.
-        pytest.skip(result.feedback)
+        pytest.skip(f"{name}: {result.feedback}")
     if not result.passed:
         lines = [f"{name} ({result.max_score} points): {result.title}", result.feedback]
         if result.diagnosis:
