@@ -326,8 +326,9 @@ def test_self_check_runs_from_a_copy_of_the_bundle(release, tmp_path):
 
     stubs = in_bundle(copy, "-m", "pytest", "grader/selfcheck.py", "-p", "no:cacheprovider")
     assert stubs.returncode == 1, stubs.stdout[-2000:] + stubs.stderr
-    assert f"{len(REGISTRY)} failed" in stubs.stdout
-    assert f"self-check score: 0 / {TOTAL} points" in stubs.stdout
+    # Three stubs' tests call an unwritten function first: not checked yet (skipped), 0 confirmed.
+    assert f"{len(REGISTRY) - 3} failed, 3 skipped" in stubs.stdout
+    assert f"self-check score: 0 / {TOTAL} confirmed; 11 points wait on " in stubs.stdout
 
     for path in (REPO / "examples" / "correct").glob("*.py"):
         shutil.copyfile(path, copy / "exercises" / path.name)
