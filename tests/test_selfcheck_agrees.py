@@ -8,6 +8,7 @@ with ``LiveExpected`` and the reference's stand-ins, as tests/test_one_engine.py
 
 - every point the self-check confirms, the grader gives: a pass is a pass with the same score,
   and a failure is a failure; so the confirmed total never exceeds the grader's score;
+- the grader's score is at most the confirmed total plus the points that wait;
 - when nothing waits, the totals and every check's verdict are equal;
 - a check waits only on checks it builds on that failed their own check, with the one sentence
   "not checked yet: needs X, which fails its own check", no hint, diagnosis or notes, 0 points;
@@ -96,6 +97,8 @@ def assert_agrees(mine: list[CheckResult], graded: list[CheckResult]) -> None:
     assert confirmed <= score
     waiting, on = waiting_summary(mine)
     assert waiting == sum(r.max_score for r in mine if r.status == "wait")
+    # And what waits is all the grader may add: a self-check failure is the grader's failure.
+    assert score <= confirmed + waiting
     if not waiting:
         assert on == ()
         assert confirmed == score
