@@ -247,7 +247,7 @@ def _blame(check: Check, result: CheckResult,
         failed -= set(waits)
         broken_upstream = sorted(upstream(check.name) & failed)
     stand_ins = stand_ins_for(check.name, failed)
-    if reference is not None and stand_ins and nothing_left(check, stand_ins, failed):
+    if stand_ins and nothing_left(check, stand_ins, failed):
         # Nothing of the student's would be left in this check: no points to earn.
         result.notes.insert(0, _nothing_left_note(check, failed, words))
     elif reference is not None and stand_ins:
@@ -290,8 +290,8 @@ def _not_checked_yet(check: Check, result: CheckResult, failed: set[str],
     """Without the reference, a failed ``check`` that builds on a failed one is not checked yet,
     unless the grader would fail it whatever stood in: its own function is absent or raises its
     own stub's NotImplementedError (``CheckResult.absent``), or (``nothing_left``) nothing of
-    the student's would be left to test. Returns
-    the waiting verdict, or None for a failure. ``failed`` includes the checks that wait."""
+    the student's would be left to test. Returns the waiting verdict, or None for a failure.
+    ``failed`` includes the checks that wait."""
     truly_failed = failed - set(waits)
     if result.absent:
         return None
