@@ -206,7 +206,7 @@ def test_one_degenerate_function_fails_its_own_checks_only(kind, function, tmp_p
 
 # --- generated: two faults at once ---------------------------------------------------------------
 
-@settings(max_examples=scaled(10), derandomize=True, deadline=None, database=None,
+@settings(max_examples=scaled(8), derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(chosen=_submission_faults())
 def test_two_faults_at_once_never_confirm_more_than_the_grader(chosen, tmp_path):
