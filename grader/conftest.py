@@ -1,4 +1,10 @@
-"""pytest wiring for ``grader/selfcheck.py``: the --submission option, and a score summary."""
+"""pytest wiring for ``grader/selfcheck.py``: the --submission option, and a score summary.
+
+The summary counts confirmed points only: ``self-check score: k / 50 points`` when every check
+was judged, ``self-check score: k / 50 confirmed; m points wait on X, Y`` when some are not
+checked yet (they build on X or Y, which fail their own checks); the table marks those ``wait``
+with the sentence saying what they need.
+"""
 
 from pathlib import Path
 
@@ -26,9 +32,21 @@ def pytest_terminal_summary(terminalreporter, config):
     results = getattr(config, "_vg_results", None)
     if not results:
         return
-    score = sum(r.score for r in results.values())
-    possible = sum(r.max_score for r in results.values())
-    terminalreporter.write_sep("=", f"self-check score: {score} / {possible} points")
+    terminalreporter.write_sep("=", summary_line(list(results.values())))
+    marks = {"pass": "ok  ", "fail": "FAIL", "wait": "wait"}
     for r in results.values():
-        mark = "ok  " if r.passed else "FAIL"
-        terminalreporter.write_line(f"  {mark} {r.name:<24} {r.score}/{r.max_score}")
+        line = f"  {marks[r.status]} {r.name:<24} {r.score}/{r.max_score}"
+        # pytest lists skip reasons only with -rs: say here what a waiting check needs.
+        terminalreporter.write_line(f"{line:<38}{r.feedback}" if r.waiting else line)
+
+
+def summary_line(results) -> str:
+    """The self-check's score line for a list of ``CheckResult``."""
+    from grader.checking.judge import total, waiting_summary
+
+    score, possible = total(results)
+    waiting, on = waiting_summary(results)
+    if not waiting:
+        return f"self-check score: {score} / {possible} points"
+    return (f"self-check score: {score} / {possible} confirmed; {waiting} point"
+            f"{'s' if waiting != 1 else ''} wait on {', '.join(on)}")

@@ -247,11 +247,14 @@ def test_helper_blames_only_the_broken_function_when_the_reference_is_there(caps
     assert namespace["ACTIVATIONS"]["tanh"][1] is namespace["tanh_grad"]
 
 
-def test_helper_names_the_upstream_failure_without_the_reference(monkeypatch):
+def test_helper_names_the_upstream_failure_without_the_reference(monkeypatch, capsys):
     monkeypatch.setattr(notebook_tests, "_reference", lambda: None)
     namespace = _with_broken_tanh_grad()
-    with pytest.raises(notebook_tests.CheckFailure, match="tanh_grad failed its own test"):
-        notebook_tests.check("activation_backward", namespace)
+    # Not checked yet: a notice, not a wrong answer (issue #10 item 1).
+    assert notebook_tests.check("activation_backward", namespace) is None
+    assert capsys.readouterr().out == (
+        "activation_backward: not checked yet: needs tanh_grad, which fails its own test (fix "
+        "that first, then run this cell again)\n")
     with pytest.raises(RuntimeError, match="reference solutions"):
         notebook_tests.check("sigmoid", namespace, hidden=True)
 

@@ -128,10 +128,12 @@ def in_words(note: str, words: Words) -> str:
 
 
 def verdict(result: CheckResult, words: Words = GRADER_WORDS) -> tuple:
-    """Everything a student is told about one check, notes in ``words``."""
-    return (result.name, result.passed, result.score, result.max_score, result.feedback,
+    """Everything a student is told about one check, notes (and the sentence of a check not
+    checked yet) in ``words``."""
+    feedback = in_words(result.feedback, words) if result.waiting else result.feedback
+    return (result.name, result.passed, result.score, result.max_score, feedback,
             result.diagnosis, tuple(in_words(n, words) for n in result.notes),
-            result.internal_error)
+            result.internal_error, result.waiting)
 
 
 def cells(namespace: dict, expected, seed: int, reference) -> dict[str, CheckResult]:

@@ -326,8 +326,9 @@ def test_self_check_runs_from_a_copy_of_the_bundle(release, tmp_path):
 
     stubs = in_bundle(copy, "-m", "pytest", "grader/selfcheck.py", "-p", "no:cacheprovider")
     assert stubs.returncode == 1, stubs.stdout[-2000:] + stubs.stderr
-    assert f"{len(REGISTRY)} failed" in stubs.stdout
-    assert f"self-check score: 0 / {TOTAL} points" in stubs.stdout
+    # Three stubs' tests call an unwritten function first: not checked yet (skipped), 0 confirmed.
+    assert f"{len(REGISTRY) - 3} failed, 3 skipped" in stubs.stdout
+    assert f"self-check score: 0 / {TOTAL} confirmed; 11 points wait on " in stubs.stdout
 
     for path in (REPO / "examples" / "correct").glob("*.py"):
         shutil.copyfile(path, copy / "exercises" / path.name)
@@ -403,9 +404,13 @@ def test_release_notebook_works_in_the_bundle(release, tmp_path):
     shutil.copytree(folder, copy)
     tests = {c["id"] for c in code_cells(copy) if c["nbgrader"].get("grade")}
     assert tests
-    # As released: the setup cell imports the bundle's grader, every test cell fails.
+    # As released: the setup cell imports the bundle's grader, every test cell fails, except
+    # the three whose tests call an unwritten function first: not checked yet, a notice.
     outcomes = run_notebook(copy)
-    assert {outcomes[cell] for cell in tests} == {"AssertionError"}, outcomes
+    waiting = {f"test_{name}" for name in ("dense_backward", "activation_backward",
+                                           "mlp_backward")}
+    assert {cell: outcomes[cell] for cell in tests} == {
+        cell: "ok" if cell in waiting else "AssertionError" for cell in tests}, outcomes
     assert "ImportError" not in outcomes.values() and "NameError" not in outcomes.values()
     # With the instructor notebook's solution cells in place, every test cell passes.
     solved = {c["id"]: "".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]

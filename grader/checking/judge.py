@@ -9,8 +9,17 @@ where the grader's say "check", see ``Words``).
 
 Precise blame: when a check fails and a function it builds on failed its own check, the check is
 run again with the reference put in place of those broken functions (when the reference is
-available). If it then passes, the bug was upstream and this check keeps its points. Without the
-reference (the public self-check) the feedback names the upstream failure to fix first.
+available). If it then passes, the bug was upstream and this check keeps its points.
+
+Not checked yet: without the reference (the public self-check and the notebook's visible cells)
+nothing can stand in, so such a failure proves nothing about the check's own function. Its
+verdict is then a third state, neither pass nor fail (``CheckResult.waiting``): "not checked yet:
+needs X, which fails its own check", no hint, no points confirmed. What stays a failure without
+the reference is what the grader would fail too whatever the stand-ins: the check's own function
+is absent or still the stub, or nothing of the student's would be left to test. A lesson whose
+own net a waiting check found missing waits too (the stand-ins may bring it back). So the
+self-check's confirmed total never exceeds the grader's score on the same inputs, and equals it
+when nothing waits (tests/test_selfcheck_agrees.py).
 
 Own work: a check may name functions it tests as the student's own (``own``; the lesson checks
 name mlp_forward and mlp_backward). When one of them is missing, that is, its own check found it
@@ -64,6 +73,19 @@ class CheckResult:
     # Functions this check found not really there (not available, not implemented, computing
     # nothing), with the reason; only the check's own functions count (see ``record_missing``).
     missing: dict[str, str] = field(default_factory=dict)
+    # Not checked yet (no reference to stand in): the failed checks, nearest first, whose fix
+    # this verdict waits on. Empty for a pass or a fail.
+    waiting: tuple[str, ...] = ()
+    # The check's functions certainly not there whatever stands in for others (absent from the
+    # submission, or the stub's own NotImplementedError): a failure even without the reference.
+    absent: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """"pass", "fail" or "wait" (not checked yet: see ``waiting``)."""
+        if self.passed:
+            return "pass"
+        return "wait" if self.waiting else "fail"
 
 
 def run_check(check: Check, student: Student, expected, seed: int,
@@ -86,6 +108,7 @@ def run_check(check: Check, student: Student, expected, seed: int,
     result.warnings = sorted(set(trial.warnings))
     if not result.passed:
         result.missing = {f: why for f, why in trial.missing.items() if f in check.tags}
+        result.absent = tuple(sorted(trial.absent & set(check.tags)))
     return result
 
 
@@ -164,20 +187,35 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
     """
     student = make_student({})
     verdicts: dict[str, bool] = {}
+    waits: dict[str, tuple[str, ...]] = {}
     missing: dict[str, str] = {}
     results = []
+    # Functions that a check which waits found missing: unsure (the stand-in the grader puts
+    # upstream may make them work), so they neither refuse a lesson nor let it be confirmed.
+    unsure: dict[str, tuple[str, ...]] = {}
     for check in checks_for(only):
         refusal = missing_own_work(check, missing)
+        unsure_own = [f for f in check.own if f in unsure] if not refusal else []
         if refusal:
             # Not run at all: whatever it would find, the student's own net is not there.
             result = CheckResult(check.name, check.title, check.points, 0, False,
                                  feedback=refusal, tags=check.tags)
+        elif unsure_own:
+            needs = tuple(n for n in REGISTRY if any(n in unsure[f] for f in unsure_own))
+            result = CheckResult(check.name, check.title, check.points, 0, False,
+                                 feedback=not_checked_yet_message(needs, words),
+                                 tags=check.tags, waiting=needs)
         else:
             result = run_check(check, student, expected, seed, verdicts)
             if not result.passed:
+                seen_missing = result.missing
                 result = _blame(check, result, make_student, expected, seed, reference,
-                                verdicts, words)
+                                verdicts, words, waits)
+                if result.waiting:
+                    unsure.update({f: result.waiting for f in seen_missing})
         verdicts[check.name] = result.passed
+        if result.waiting:
+            waits[check.name] = result.waiting
         record_missing(check, result, missing)
         results.append(result)
         if progress:
@@ -188,21 +226,28 @@ def grade(make_student: Callable[[dict[str, Callable]], Student], expected, seed
 def _blame(check: Check, result: CheckResult,
            make_student: Callable[[dict[str, Callable]], Student], expected, seed: int,
            reference: Mapping[str, Callable] | None, verdicts: dict[str, bool],
-           words: Words) -> CheckResult:
+           words: Words, waits: Mapping[str, tuple[str, ...]]) -> CheckResult:
     """The verdict on a failed check once broken upstream functions are accounted for.
 
     The stand-in policy: with the reference at hand, the failed functions the check builds on
     (and their partners) are replaced by the reference and the check runs again; the re-run
     counts unless the grader itself could not evaluate it. Not when nothing of the student's
     would be left to test (``nothing_left``). Whatever the outcome, a check that still fails
-    names the upstream failure to fix first.
+    names the upstream failure to fix first. Without the reference, see ``_not_checked_yet``.
     """
     failed = {n for n, ok in verdicts.items() if not ok}
     broken_upstream = sorted(upstream(check.name) & failed)
     if not broken_upstream:
         return result
+    if reference is None:
+        waiting = _not_checked_yet(check, result, failed, waits, words)
+        if waiting is not None:
+            return waiting
+        # Otherwise a failure whatever stood in: the checks that only wait are no failures.
+        failed -= set(waits)
+        broken_upstream = sorted(upstream(check.name) & failed)
     stand_ins = stand_ins_for(check.name, failed)
-    if reference is not None and stand_ins and nothing_left(check, stand_ins, failed):
+    if stand_ins and nothing_left(check, stand_ins, failed):
         # Nothing of the student's would be left in this check: no points to earn.
         result.notes.insert(0, _nothing_left_note(check, failed, words))
     elif reference is not None and stand_ins:
@@ -217,6 +262,48 @@ def _blame(check: Check, result: CheckResult,
         result.notes.insert(0, f"{_join(nearest)} failed {_its(nearest)} own {words.noun}; "
                                "this failure may come from there: fix that first")
     return result
+
+
+def nearest_failures(check: Check, failed: set[str],
+                     waits: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The failed checks nearest to ``check``, in grading order: its direct dependencies that
+    failed their own checks; when none did, what the dependencies that wait are waiting on.
+    ``failed`` holds only checks that failed (not those that wait)."""
+    found = [d for d in check.depends if d in failed]
+    if not found:
+        found = [name for d in check.depends for name in waits.get(d, ())]
+    if not found:  # a broken check further up whose dependants passed
+        found = [n for n in REGISTRY if n in upstream(check.name) & failed]
+    return tuple(n for n in REGISTRY if n in found)
+
+
+def not_checked_yet_message(names: tuple[str, ...] | list[str], words: Words = GRADER_WORDS) -> str:
+    """The one sentence a check that waits gets, in the grader's or the notebook's words."""
+    names = list(names)
+    if len(names) == 1:
+        return f"not checked yet: needs {names[0]}, which fails its own {words.noun}"
+    return f"not checked yet: needs {_join(names)}, which fail their own {words.noun}s"
+
+
+def _not_checked_yet(check: Check, result: CheckResult, failed: set[str],
+                     waits: Mapping[str, tuple[str, ...]], words: Words) -> CheckResult | None:
+    """Without the reference, a failed ``check`` that builds on a failed one is not checked yet,
+    unless the grader would fail it whatever stood in: its own function is absent or raises its
+    own stub's NotImplementedError (``CheckResult.absent``), or (``nothing_left``) nothing of
+    the student's would be left to test. Returns the waiting verdict, or None for a failure.
+    ``failed`` includes the checks that wait."""
+    truly_failed = failed - set(waits)
+    if result.absent:
+        return None
+    stand_ins = stand_ins_for(check.name, truly_failed)
+    if stand_ins and nothing_left(check, stand_ins, truly_failed):
+        return None
+    needs = nearest_failures(check, truly_failed, waits)
+    # No hint, notes, diagnosis or missing functions of its own: whatever this run saw may come
+    # from the upstream bug (a function that calls a broken one is not missing).
+    return CheckResult(check.name, check.title, check.points, 0, False,
+                       feedback=not_checked_yet_message(needs, words), tags=check.tags,
+                       waiting=needs)
 
 
 def nothing_left(check: Check, stand_ins: set[str], failed: set[str]) -> bool:
@@ -256,3 +343,10 @@ def _its(names: list[str]) -> str:
 
 def total(results: list[CheckResult]) -> tuple[int, int]:
     return sum(r.score for r in results), sum(r.max_score for r in results)
+
+
+def waiting_summary(results: list[CheckResult]) -> tuple[int, tuple[str, ...]]:
+    """(points of the checks not checked yet, the failed checks they wait on in grading order)."""
+    waiting = [r for r in results if r.waiting]
+    on = {name for r in waiting for name in r.waiting}
+    return sum(r.max_score for r in waiting), tuple(n for n in REGISTRY if n in on)

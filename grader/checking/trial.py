@@ -166,6 +166,10 @@ class Trial:
         # Functions found missing while this check ran: not available, not implemented, or
         # computing nothing (``mark_missing``), each with the reason.
         self.missing: dict[str, str] = {}
+        # Of those, the ones no stand-in for another function can bring back: absent from the
+        # submission, or raising the stub's own "NAME: not implemented yet" (a bare
+        # NotImplementedError may come from a helper it calls).
+        self.absent: set[str] = set()
         self.reference = getattr(expected, "reference", None)
 
     # Upstream verdicts let a check say "your dense_forward is wrong" instead of blaming the
@@ -215,12 +219,15 @@ class Trial:
 
     def _accept(self, name: str, reply: Reply, shown: dict[str, object]) -> Any:
         if reply.missing:
+            self.absent.add(name)
             self.mark_missing(name, f"is not available: {reply.missing}")
             raise CheckFailed(f"{name} is not available: {reply.missing}")
         if reply.error:
             if reply.error.startswith("NotImplementedError"):
                 stub = _STUB.match(reply.error)
                 if stub is None or stub.group(1) == name:
+                    if stub is not None:
+                        self.absent.add(name)
                     self.mark_missing(name, "is not implemented yet")
                     raise CheckFailed(f"{name} is not implemented yet (it raises "
                                       "NotImplementedError)")

@@ -23,6 +23,12 @@ not lose the points of its value check. Warnings from student calls are captured
 themselves (``student.calling.call_and_capture``); everything else the check run might emit is
 silenced or captured here.
 
+A visible test whose function builds on one that fails its own test, with no reference to stand
+in (a student's setup), is not checked yet: the cell prints "not checked yet: needs X, which
+fails its own test" and raises nothing. That is no pass (it prints no points) and no wrong answer
+(an AssertionError would tell the student this function is wrong, which nothing showed); where
+the reference is present (autograding), the grader's stand-ins decide instead.
+
 A failed check raises ``CheckFailure`` (an ``AssertionError``) whose traceback, as IPython shows
 it, is the feedback alone: no lines of the test cell, so a failing hidden test does not print its
 own source into the autograded notebook or nbgrader's feedback.
@@ -223,9 +229,10 @@ def check(name: str, namespace: Mapping[str, Any], *, hidden: bool = False) -> N
 
     namespace: the notebook's ``globals()``. hidden: use the hidden seed and the reference
     solutions (instructor side) instead of the public seed and the recorded answers.
-    Prints one line when the check passes; raises ``CheckFailure`` (an AssertionError) with the
-    grader's feedback when it does not. Returns None, so the cell shows no result value (nbgrader
-    would read a number there as partial credit).
+    Prints one line when the check passes, or a "not checked yet" notice when it builds on a
+    function that fails its own test and no reference can stand in; raises ``CheckFailure`` (an
+    AssertionError) with the grader's feedback when it fails. Returns None, so the cell shows no
+    result value (nbgrader would read a number there as partial credit).
     """
     if name not in REGISTRY:
         raise KeyError(f"no check named {name!r}; known: {', '.join(REGISTRY)}")
@@ -244,6 +251,9 @@ def check(name: str, namespace: Mapping[str, Any], *, hidden: bool = False) -> N
     with warnings.catch_warnings(), np.errstate(all="ignore"), redirect_stderr(stderr):
         warnings.simplefilter("ignore")
         result = run_checks(name, namespace, expected, seed, reference)[name]
+    if result.waiting:
+        print(f"{name}: {result.feedback} (fix that first, then run this cell again)")
+        return
     if not result.passed:
         raise CheckFailure(_feedback(result, hidden, stderr.getvalue()))
     points = f"{result.score}/{result.max_score} point{'s' if result.max_score != 1 else ''}"
