@@ -140,17 +140,18 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
 
 def _log_of_probabilities(logits: np.ndarray, labels: np.ndarray) -> float:
     """The loss of a softmax that shifts by the row max, then takes log(probabilities)."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    return float(-np.mean(np.log(probs[np.arange(logits.shape[0]), labels])))
+    # Written unlike any reference line on purpose: this file ships to students.
+    exps = np.exp(logits - np.max(logits, axis=1, keepdims=True))
+    chosen = exps[np.arange(logits.shape[0]), labels] / np.sum(exps, axis=1)
+    return float(-np.mean(np.log(chosen)))
 
 
 def _unshifted(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """Loss and dlogits of a softmax of the raw logits (no max subtracted)."""
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    n = logits.shape[0]
-    loss = float(-np.mean(np.log(probs[np.arange(n), labels])))
-    return loss, (probs - _onehot(labels, logits.shape[1])) / n
+    exps = np.exp(logits)
+    probs = exps / np.sum(exps, axis=1, keepdims=True)
+    loss = float(-np.mean(np.log(probs[np.arange(logits.shape[0]), labels])))
+    return loss, (probs - _onehot(labels, logits.shape[1])) / logits.shape[0]
 
 
 def _derivative(R, name: str):
