@@ -60,6 +60,15 @@ NAMED = {
         "averages)"),
     "tanh_grad_one_minus_z_squared": ("tanh_grad", "computes 1 - z**2: square tanh(z), not z"),
     "mse_missing_one_over_n": ("mse_loss", "forgets to divide by N (the batch size)"),
+    "relu_in_place": (
+        "relu", "writes into its input array in place: the caller's array (a cache the backward "
+        "pass reads, say) changes under it"),
+    "sigmoid_naive_overflow_warning": (
+        "sigmoid_stability", "computes exp(-z) for every z: the values are right, but exp(-z) "
+        "overflows for large negative z (numpy warns); choose the formula by the sign of z"),
+    "numgrad_only_1d": (
+        "numerical_gradient", "perturbs a whole row at a time: for an n-d x, x[i] is a row; step "
+        "every entry, for idx in np.ndindex(x.shape)"),
 }
 
 

@@ -262,14 +262,40 @@ def numerical_gradient_mistake(got: np.ndarray, f: Callable[[np.ndarray], float]
     ``eps``; right: the central differences it should equal. Both variants are computed here
     from ``f`` (no reference needed).
     """
-    variants = {
-        "uses forward differences (f(x + eps) - f(x)) / eps; central differences "
-        "(f(x + eps) - f(x - eps)) / (2 eps) are far more accurate":
-            _forward_differences(f, x, eps),
-        "misses the factor 2: central differences divide by 2 * eps": 2 * right,
-    }
-    return next((label for label, v in variants.items()
-                 if got.shape == v.shape and relative_difference(got, v) < 1e-7), None)
+    variants = [
+        ("uses forward differences (f(x + eps) - f(x)) / eps; central differences "
+         "(f(x + eps) - f(x - eps)) / (2 eps) are far more accurate",
+         _forward_differences(f, x, eps)),
+        ("misses the factor 2: central differences divide by 2 * eps", 2 * right),
+    ]
+    if x.ndim > 1:
+        rows = ("perturbs a whole row at a time: for an n-d x, x[i] is a row; step every "
+                "entry, for idx in np.ndindex(x.shape)")
+        variants += [(rows, _row_differences(f, x, eps, aliased=False)),
+                     (rows, _row_differences(f, x, eps, aliased=True))]
+    # A slip that changes nothing on this x (rows of one entry) names nothing.
+    return next((label for label, v in variants
+                 if got.shape == v.shape and relative_difference(got, v) < 1e-7
+                 and not relative_difference(v, right) < 1e-7), None)
+
+
+def _row_differences(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float,
+                     aliased: bool) -> np.ndarray:
+    """What a loop over range(x.shape[0]) gives for an n-d x: each x[i] (a whole row) moved by
+    +-eps at once, and that one slope written into every entry of the row. Shaped like x.
+
+    aliased: the loop kept ``old = x[i]``, a view of the row, so ``x[i] = old - eps`` puts the
+    row back instead of moving it down: (f(row + eps) - f(x)) / (2 eps).
+    """
+    x = np.array(x, dtype=np.float64)
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        plus, minus = x.copy(), x.copy()
+        plus[i] += eps
+        if not aliased:
+            minus[i] -= eps
+        out[i] = (f(plus) - f(minus)) / (2 * eps)
+    return out
 
 
 def _forward_differences(f: Callable[[np.ndarray], float], x: np.ndarray,

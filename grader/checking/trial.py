@@ -345,7 +345,9 @@ def _assert_unchanged(name: str, before: Any, after: Any) -> None:
                 raise CheckFailed(
                     message + "\n  hint: operations like z[z < 0] = 0 or x += ... write into the "
                     "caller's array; work on a copy or use functions that return new arrays "
-                    "(np.maximum, np.where)")
+                    "(np.maximum, np.where)",
+                    diagnosis="writes into its input array in place: the caller's array (a "
+                              "cache the backward pass reads, say) changes under it")
             small = comparable and bool(np.all(
                 np.abs(after.astype(np.float64) - before)
                 <= _STEP_SIZED * (1.0 + np.abs(before.astype(np.float64)))))

@@ -128,8 +128,10 @@ def check_sigmoid_stability(t: Trial) -> None:
                 f"sigmoid is not numerically stable: for z = {show(z, 10)} numpy warned "
                 f"'{noisy[0]}'\n  hint: exp(-z) overflows for z < -709 (float64) or z < -88 "
                 "(float32). Compute exp(-|z|), which never overflows, and choose the formula by "
-                "the sign of z."
-            )
+                "the sign of z.",
+                diagnosis="computes exp(-z) for every z: the values are right, but exp(-z) "
+                          "overflows for large negative z (numpy warns); choose the formula by "
+                          "the sign of z")
 
 
 def _check_derivative(t: Trial, name: str, forward: str, hint: str, kink_values=None,
