@@ -229,11 +229,12 @@ def test_a_perturbation_left_in_x_is_shown_and_named(seed, shape, eps, data):
     assert "restore x[idx] = old after both evaluations" in message
     assert "z[z < 0] = 0" not in message  # not the in-place hint of an activation
     assert failed.value.diagnosis == NAMED["numgrad_no_restore"][1]
-    # The same change in a function that must not touch its input: the in-place hint, no
-    # restore diagnosis.
+    # The same change in a function that must not touch its input: the in-place hint and
+    # diagnosis, not the restore ones.
     with pytest.raises(CheckFailed) as failed:
         _assert_unchanged("relu", x, after)
-    assert "z[z < 0] = 0" in failed.value.message and failed.value.diagnosis is None
+    assert "z[z < 0] = 0" in failed.value.message and "restore" not in failed.value.message
+    assert failed.value.diagnosis == NAMED["relu_in_place"][1]
     assert f"largest change at index {where}" in failed.value.message
     # A numerical gradient that overwrites x wholesale is no forgotten step.
     with pytest.raises(CheckFailed) as failed:
