@@ -222,6 +222,7 @@ def test_a_perturbation_left_in_x_is_shown_and_named(seed, shape, eps, data):
     with pytest.raises(CheckFailed) as failed:
         _assert_unchanged("numerical_gradient", x, after)
     message = failed.value.message
+    assert message.startswith("numerical_gradient left x changed when it returned")
     where = f"[{', '.join(map(str, index))}]"
     assert f"largest change at index {where}: {float(x[index])!r} became " \
            f"{float(after[index])!r}" in message
@@ -233,6 +234,7 @@ def test_a_perturbation_left_in_x_is_shown_and_named(seed, shape, eps, data):
     # diagnosis, not the restore ones.
     with pytest.raises(CheckFailed) as failed:
         _assert_unchanged("relu", x, after)
+    assert failed.value.message.startswith("relu modified its input array in place")
     assert "z[z < 0] = 0" in failed.value.message and "restore" not in failed.value.message
     assert failed.value.diagnosis == NAMED["relu_in_place"][1]
     assert f"largest change at index {where}" in failed.value.message

@@ -333,14 +333,17 @@ def _assert_unchanged(name: str, before: Any, after: Any) -> None:
             np.array_equal(after, before) or np.array_equal(after, before, equal_nan=True)
         ):
             shown = describe_inputs({'x': after}) if after is not None else '?'
-            message = (f"{name} modified its input array in place (it must leave its inputs "
-                       f"unchanged)\n  input before: {describe_inputs({'x': before})}\n"
+            argument = PERTURB_AND_RESTORE.get(name)
+            what = (f"{name} modified its input array in place (it must leave its inputs "
+                    "unchanged)") if argument is None else (
+                    f"{name} left {argument} changed when it returned (it may move entries of "
+                    f"{argument} while it measures, but must put every one back)")
+            message = (f"{what}\n  input before: {describe_inputs({'x': before})}\n"
                        f"  input after:  {shown}")
             comparable = (after is not None and after.shape == before.shape
                           and before.dtype.kind in "biuf" and after.dtype.kind in "biuf")
             if comparable:
                 message += f"\n  {_largest_change(before, after)}"
-            argument = PERTURB_AND_RESTORE.get(name)
             if argument is None:
                 raise CheckFailed(
                     message + "\n  hint: operations like z[z < 0] = 0 or x += ... write into the "
