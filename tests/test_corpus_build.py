@@ -183,7 +183,8 @@ def _run(fn: Callable, *args, allow_warnings: bool = False, **kwargs):
     return result
 
 
-def _close(actual, expected, what: str, rtol: float = 1e-7, atol: float = 1e-10) -> None:
+def _close(actual, expected, what: str, rtol: float = 1e-7, atol: float = 1e-10,
+           integers: bool = False) -> None:
     try:
         actual = np.asarray(actual)
     except Exception as exc:
@@ -191,7 +192,7 @@ def _close(actual, expected, what: str, rtol: float = 1e-7, atol: float = 1e-10)
     expected = np.asarray(expected)
     if actual.shape != expected.shape:
         raise Mismatch(f"{what}: shape {actual.shape}, expected {expected.shape}")
-    if actual.dtype.kind != "f":
+    if actual.dtype.kind != "f" and not (integers and actual.dtype.kind in "biu"):
         raise Mismatch(f"{what}: dtype {actual.dtype}, expected a float dtype")
     if not np.allclose(actual, expected, rtol=rtol, atol=atol):
         if not np.isfinite(actual).all():
@@ -210,12 +211,16 @@ def _elementwise_inputs(seed: int, away_from_zero: bool = True) -> list[np.ndarr
 
 
 def _elementwise(sub_fn, ref_fn, seed: int, away_from_zero: bool = True, **kwargs) -> None:
+    # Right slopes of a ReLU in an integer or boolean dtype are right (issue #10, item 3).
+    integers = sub_fn.__name__ in ("relu_grad", "leaky_relu_grad")
     for z in _elementwise_inputs(seed, away_from_zero):
         expected = ref_fn(z.copy(), **kwargs)
-        _close(_run(sub_fn, z, **kwargs), expected, f"{sub_fn.__name__}{z.shape}")
+        _close(_run(sub_fn, z, **kwargs), expected, f"{sub_fn.__name__}{z.shape}",
+               integers=integers)
     z32 = _elementwise_inputs(seed + 1, away_from_zero)[2].astype(np.float32)
     expected = ref_fn(z32.astype(np.float64), **kwargs)
-    _close(_run(sub_fn, z32, **kwargs), expected, f"{sub_fn.__name__}(float32)", 1e-5, 1e-6)
+    _close(_run(sub_fn, z32, **kwargs), expected, f"{sub_fn.__name__}(float32)", 1e-5, 1e-6,
+           integers=integers)
 
 
 def _grad_at_zero(sub_fn, allowed: tuple[float, ...], **kwargs) -> None:

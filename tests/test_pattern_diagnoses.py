@@ -23,6 +23,8 @@ FORWARD = ("uses forward differences (f(x + eps) - f(x)) / eps; central differen
 FACTOR_TWO = "misses the factor 2: central differences divide by 2 * eps"
 NO_FLOOR = "divides by ||a|| + ||b|| without the 1e-12 floor: 0 / 0 = NaN when both are zero"
 BY_A = "divides by ||a|| only; the measure is symmetric in a and b"
+ROWS = ("perturbs a whole row at a time: for an n-d x, x[i] is a row; step every entry, for idx "
+        "in np.ndindex(x.shape)")
 
 
 def _net(seed: int, sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -82,3 +84,39 @@ def test_relative_error_slips_are_named(seed, shape):
     zeros = np.zeros(shape)
     with np.errstate(all="ignore"):
         assert relative_error_mistake(float("nan"), zeros, zeros) == NO_FLOOR
+
+
+def _row_loop(f, x, eps, copy_row):
+    """A student's loop over range(x.shape[0]): ``old = x[i]`` (a view) or ``x[i].copy()``."""
+    x = x.copy()
+    grad = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        old = x[i].copy() if copy_row else x[i]
+        x[i] = old + eps
+        f_plus = f(x)
+        x[i] = old - eps
+        f_minus = f(x)
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+@_SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), shape=st.sampled_from([(2, 3), (3, 4), (2, 2, 3), (4, 1)]),
+       eps=st.sampled_from([1e-6, 1e-4, 1e-3]), copy_row=st.booleans())
+def test_a_loop_over_rows_is_named_for_an_nd_x(seed, shape, eps, copy_row):
+    rng = np.random.default_rng(seed)
+    f = curved(rng.uniform(0.5, 2.0, size=shape), rng.uniform(-1.0, 1.0, size=shape))
+    x = rng.normal(size=shape)
+    right = central_differences(f, x, eps)
+    got = _row_loop(f, x, eps, copy_row)
+    if shape[-1] == 1 and copy_row:
+        # Rows of one entry: stepping a row is stepping an entry, and the answer is right.
+        assert numerical_gradient_mistake(got, f, x, eps, right) is None
+    else:
+        assert numerical_gradient_mistake(got, f, x, eps, right) == ROWS
+    # A vector is its own rows: the same loop is right there, and nothing is named.
+    v = x.reshape(-1)
+    g = curved(np.ones(v.shape), np.zeros(v.shape))
+    assert numerical_gradient_mistake(central_differences(g, v, eps), g, v, eps,
+                                      central_differences(g, v, eps)) is None

@@ -3,8 +3,14 @@
 For a failed comparison the judge evaluates each known wrong variant of the function on the same
 input and, when the student's output matches one, names the misconception. Most variants are
 written in terms of the reference ``R``; a few (the layer gradients with one transpose or axis
-wrong) spell out the wrong formula itself, next to the feedback that names the right one. The
-public self-check, where no reference exists, evaluates none of them.
+wrong) spell out the wrong formula itself, next to the feedback that names the right one.
+
+The public self-check has no reference, so it cannot evaluate a variant; instead the instructor's
+``python -m grader record`` evaluates every variant on every public input a check diagnoses and
+stores the outputs next to the expected values (``variant_outputs``; keyed by the diagnosis text,
+so a reworded diagnosis needs a new recording). The self-check matches the student's output
+against those recorded outputs, and so names each misconception in the grader's words without
+shipping a line of reference code.
 """
 
 from __future__ import annotations
@@ -18,31 +24,55 @@ from grader.spec.functions import probe_points
 
 Variant = Callable[..., object]
 
+# Named here once: the softmax check's hint depends on it (a softmax that already shifts is told
+# about log-sum-exp, not told to shift).
+LOG_OF_PROBABILITIES = (
+    "computes log(softmax probabilities): a probability that underflows to 0 gives "
+    "log(0) = -inf even after subtracting each row's max; use log-sum-exp, log softmax = "
+    "shifted - log(sum(exp(shifted))) with shifted = logits - max")
+
 # function -> [(diagnosis, variant(R, *args) -> output with the function's result structure)]
 VARIANTS: dict[str, list[tuple[str, Variant]]] = {
     "sigmoid_grad": [
         ("returns sigma(z) itself instead of sigma(z) * (1 - sigma(z))",
          lambda R, z: R.sigmoid(z)),
         ("applies s * (1 - s) to z instead of to s = sigmoid(z)", lambda R, z: z * (1 - z)),
+        ("computes sigmoid(z) * (1 - z): the derivative's second factor is applied to z; it is "
+         "1 - sigmoid(z), so sigma'(z) = s * (1 - s) with s = sigmoid(z)",
+         lambda R, z: R.sigmoid(z) * (1 - z)),
+        ("computes z * (1 - sigmoid(z)): the derivative's first factor is applied to z; it is "
+         "sigmoid(z), so sigma'(z) = s * (1 - s) with s = sigmoid(z)",
+         lambda R, z: z * (1 - R.sigmoid(z))),
         ("evaluates the derivative at the activation sigma(z) instead of at z",
          lambda R, z: R.sigmoid_grad(R.sigmoid(z))),
     ],
     "tanh_grad": [
         ("computes 1 - z**2: square tanh(z), not z", lambda R, z: 1 - z**2),
         ("computes 1 - tanh(z): the tanh must be squared", lambda R, z: 1 - np.tanh(z)),
+        ("computes tanh(z)**2: the derivative is 1 - tanh(z)**2", lambda R, z: np.tanh(z) ** 2),
+        ("computes 1 + tanh(z)**2: the square is subtracted, 1 - tanh(z)**2",
+         lambda R, z: 1 + np.tanh(z) ** 2),
         ("evaluates the derivative at the activation tanh(z) instead of at z",
          lambda R, z: R.tanh_grad(np.tanh(z))),
     ],
     "relu_grad": [
         ("returns relu(z) instead of its slope (0 or 1)", lambda R, z: R.relu(z)),
         ("inverts the mask: the slope is 1 where z > 0", lambda R, z: (z < 0) * 1.0),
+        ("returns the sign of z (-1 for negative z); the slope of max(z, 0) is 0 there",
+         lambda R, z: np.sign(z)),
     ],
     "leaky_relu": [
         ("ignores the alpha argument (always 0.01)", lambda R, z, alpha=0.01: R.leaky_relu(z)),
+        ("applies alpha on the wrong side: z where z > 0, alpha * z where z < 0",
+         lambda R, z, alpha=0.01: np.where(z > 0, alpha * z, z)),
     ],
     "leaky_relu_grad": [
         ("returns 0 for negative inputs: the leaky slope there is alpha",
          lambda R, z, alpha=0.01: (z > 0) * 1.0),
+        ("applies alpha on the wrong side: the slope is 1 where z > 0 and alpha where z < 0",
+         lambda R, z, alpha=0.01: np.where(z > 0, alpha, 1.0)),
+        ("returns leaky_relu(z) instead of its slope (1 or alpha)",
+         lambda R, z, alpha=0.01: R.leaky_relu(z, alpha)),
         ("ignores the alpha argument (always 0.01)",
          lambda R, z, alpha=0.01: R.leaky_relu_grad(z)),
     ],
@@ -58,10 +88,13 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
          lambda R, x, W, b, d: (d @ W, x.T @ d, d.sum(axis=0))),
         ("transposes dW: dW = x.T @ dout has the shape of W",
          lambda R, x, W, b, d: (d @ W.T, d.T @ x, d.sum(axis=0))),
-        ("sums db over the wrong axis: sum over the batch (axis 0)",
+        ("sums db over axis 1, the units; db sums dout over the batch, axis 0",
          lambda R, x, W, b, d: (d @ W.T, x.T @ d, d.sum(axis=1))),
         ("averages db over the batch; it must be a sum (the loss already averages)",
          lambda R, x, W, b, d: (d @ W.T, x.T @ d, d.mean(axis=0))),
+        ("sums db over every axis, a single number; it sums over the batch axis only (axis 0), "
+         "shape (M,)",
+         lambda R, x, W, b, d: (d @ W.T, x.T @ d, d.sum())),
     ],
     "activation_backward": [
         ("evaluates f' at the activation a = f(z) instead of at the pre-activation z",
@@ -74,7 +107,7 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
          lambda R, p, y: tuple(v * p.shape[0] for v in R.mse_loss(p, y))),
         ("forgets the 1/2: the loss is sum(...) / (2N), so dpred = (pred - target) / N",
          lambda R, p, y: tuple(v * 2 for v in R.mse_loss(p, y))),
-        ("drops the 1/2 from the loss: sum((pred - target)**2) / (2N)",
+        ("drops the 1/2 from the loss: it is sum((pred - target)**2) / (2N)",
          lambda R, p, y: (2 * R.mse_loss(p, y)[0], R.mse_loss(p, y)[1])),
         ("gives dpred the wrong sign: it is (pred - target) / N",
          lambda R, p, y: (R.mse_loss(p, y)[0], -R.mse_loss(p, y)[1])),
@@ -82,6 +115,11 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
          lambda R, p, y: (R.mse_loss(p, y)[0], R.mse_loss(p, y)[1] / p.shape[0])),
     ],
     "softmax_cross_entropy": [
+        (LOG_OF_PROBABILITIES, lambda R, z, y: (_log_of_probabilities(z, y),
+                                                R.softmax_cross_entropy(z, y)[1])),
+        ("computes exp(logits) without subtracting each row's max: exp overflows to inf for "
+         "large logits and inf / inf = NaN",
+         lambda R, z, y: _unshifted(z, y)),
         ("sums the loss over the batch instead of averaging it",
          lambda R, z, y: tuple(v * z.shape[0] for v in R.softmax_cross_entropy(z, y))),
         ("misses the -1 at each example's label in dlogits",
@@ -98,6 +136,22 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
          else None),
     ],
 }
+
+
+def _log_of_probabilities(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The loss of a softmax that shifts by the row max, then takes log(probabilities)."""
+    # Written unlike any reference line on purpose: this file ships to students.
+    exps = np.exp(logits - np.max(logits, axis=1, keepdims=True))
+    chosen = exps[np.arange(logits.shape[0]), labels] / np.sum(exps, axis=1)
+    return float(-np.mean(np.log(chosen)))
+
+
+def _unshifted(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Loss and dlogits of a softmax of the raw logits (no max subtracted)."""
+    exps = np.exp(logits)
+    probs = exps / np.sum(exps, axis=1, keepdims=True)
+    loss = float(-np.mean(np.log(probs[np.arange(logits.shape[0]), labels])))
+    return loss, (probs - _onehot(labels, logits.shape[1])) / logits.shape[0]
 
 
 def _derivative(R, name: str):
@@ -149,18 +203,36 @@ def no_maths(args: tuple, got) -> str | None:
     return None
 
 
-def diagnose(function: str, args: tuple, got, reference) -> str | None:
+def variant_outputs(function: str, args: tuple, reference) -> list[tuple[str, object]]:
+    """What each known wrong variant of ``function`` outputs on ``args``: [(diagnosis, output)]
+    in the order of ``VARIANTS``, leaving out variants that cannot run on this input or do not
+    apply to it (None). Needs the reference; the recording stores these for the self-check."""
+    outputs: list[tuple[str, object]] = []
+    for label, variant in VARIANTS.get(function, []):
+        try:
+            with np.errstate(all="ignore"):
+                output = variant(reference, *args)
+        except Exception:  # noqa: BLE001 - a variant that cannot run on this input skips
+            continue
+        if output is not None:
+            outputs.append((label, output))
+    return outputs
+
+
+def diagnose(function: str, args: tuple, got, reference,
+             recorded: list[tuple[str, object]] | None = None) -> str | None:
     """The first known misconception whose output equals the student's, else a name for an
-    output with no maths behind it (``no_maths``), or None."""
+    output with no maths behind it (``no_maths``), or None.
+
+    reference: the reference functions (grading), or None; recorded: with no reference (the
+    self-check), the variants' outputs recorded for these very ``args`` (``variant_outputs``),
+    so both sides name the same misconception.
+    """
     if reference is not None:
-        for label, variant in VARIANTS.get(function, []):
-            try:
-                with np.errstate(all="ignore"):
-                    output = variant(reference, *args)
-            except Exception:  # noqa: BLE001 - a variant that cannot run on this input skips
-                continue
-            if output is not None and _matches(got, output):
-                return label
+        recorded = variant_outputs(function, args, reference)
+    for label, output in recorded or ():
+        if _matches(got, output):
+            return label
     return no_maths(args, got)
 
 
@@ -190,14 +262,40 @@ def numerical_gradient_mistake(got: np.ndarray, f: Callable[[np.ndarray], float]
     ``eps``; right: the central differences it should equal. Both variants are computed here
     from ``f`` (no reference needed).
     """
-    variants = {
-        "uses forward differences (f(x + eps) - f(x)) / eps; central differences "
-        "(f(x + eps) - f(x - eps)) / (2 eps) are far more accurate":
-            _forward_differences(f, x, eps),
-        "misses the factor 2: central differences divide by 2 * eps": 2 * right,
-    }
-    return next((label for label, v in variants.items()
-                 if got.shape == v.shape and relative_difference(got, v) < 1e-7), None)
+    variants = [
+        ("uses forward differences (f(x + eps) - f(x)) / eps; central differences "
+         "(f(x + eps) - f(x - eps)) / (2 eps) are far more accurate",
+         _forward_differences(f, x, eps)),
+        ("misses the factor 2: central differences divide by 2 * eps", 2 * right),
+    ]
+    if x.ndim > 1:
+        rows = ("perturbs a whole row at a time: for an n-d x, x[i] is a row; step every "
+                "entry, for idx in np.ndindex(x.shape)")
+        variants += [(rows, _row_differences(f, x, eps, aliased=False)),
+                     (rows, _row_differences(f, x, eps, aliased=True))]
+    # A slip that changes nothing on this x (rows of one entry) names nothing.
+    return next((label for label, v in variants
+                 if got.shape == v.shape and relative_difference(got, v) < 1e-7
+                 and not relative_difference(v, right) < 1e-7), None)
+
+
+def _row_differences(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float,
+                     aliased: bool) -> np.ndarray:
+    """What a loop over range(x.shape[0]) gives for an n-d x: each x[i] (a whole row) moved by
+    +-eps at once, and that one slope written into every entry of the row. Shaped like x.
+
+    aliased: the loop kept ``old = x[i]``, a view of the row, so ``x[i] = old - eps`` puts the
+    row back instead of moving it down: (f(row + eps) - f(x)) / (2 eps).
+    """
+    x = np.array(x, dtype=np.float64)
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        plus, minus = x.copy(), x.copy()
+        plus[i] += eps
+        if not aliased:
+            minus[i] -= eps
+        out[i] = (f(plus) - f(minus)) / (2 * eps)
+    return out
 
 
 def _forward_differences(f: Callable[[np.ndarray], float], x: np.ndarray,

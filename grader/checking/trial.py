@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from grader.checking.compare import CheckFailed, describe_inputs
-from grader.checking.diagnoses import diagnose
+from grader.checking.diagnoses import VARIANTS, diagnose, variant_outputs
 from grader.spec.protocol import Reply, Student
 
 
@@ -113,6 +113,17 @@ class LiveExpected:
             self.recorded[_key(name, args)] = value
         return value
 
+    def note_variants(self, function: str, args: tuple) -> None:
+        """While recording, keep what each known wrong variant of ``function`` outputs on
+        ``args`` (a case a check diagnoses), so the self-check can name it; grading does not."""
+        if self.record:
+            for label, output in variant_outputs(function, args, self.reference):
+                self.recorded[_variant_key(function, label, args)] = _as_arrays(output)
+
+    def variants(self, function: str, args: tuple) -> list[tuple[str, object]] | None:
+        """None: with the reference at hand, ``diagnose`` evaluates the variants itself."""
+        return None
+
     def save(self, path: Path) -> None:
         """An .npz with fixed timestamps and order, so re-recording the same values gives the
         same bytes (no spurious diffs)."""
@@ -146,6 +157,36 @@ class RecordedExpected:
                 f"no recorded expected value for a {name} case: the recorded data does not match "
                 "this grader version (run `python -m grader record` as the instructor)"
             ) from None
+
+    def note_variants(self, function: str, args: tuple) -> None:
+        """Nothing to record: the variants were recorded with the expected values."""
+
+    def variants(self, function: str, args: tuple) -> list[tuple[str, object]]:
+        """The recorded outputs of ``function``'s known wrong variants on ``args``, as
+        [(diagnosis, output)] in the order of ``VARIANTS``; an output of one array is that
+        array, of several a tuple (the function's own result structure)."""
+        found: list[tuple[str, object]] = []
+        for label, _ in VARIANTS.get(function, []):
+            arrays = self.data.get(_variant_key(function, label, args))
+            if arrays is not None:
+                found.append((label, arrays[0] if len(arrays) == 1 else arrays))
+        return found
+
+
+def _variant_key(function: str, label: str, args: tuple) -> str:
+    """Where a wrong variant's output on ``args`` is recorded: keyed by its diagnosis text, so a
+    reworded diagnosis is never matched against an output recorded for another."""
+    return _key(f"{function}\0variant\0{label}", tuple(_flatten(args)))
+
+
+def _flatten(args) -> Iterator[Any]:
+    """The arrays and plain values of ``args``, lists and tuples (params) opened up, so every
+    array is hashed whole rather than by its (abbreviated) repr."""
+    for arg in args:
+        if isinstance(arg, list | tuple):
+            yield from _flatten(arg)
+        else:
+            yield arg
 
 
 # --- the trial -----------------------------------------------------------------------------------
@@ -187,12 +228,21 @@ class Trial:
 
     @contextmanager
     def diagnosing(self, function: str, args: tuple, got: Any) -> Iterator[None]:
-        """On a failed comparison, name the known misconception the output matches, if any."""
+        """On a failed comparison, name the known misconception the output matches, if any.
+
+        The same in grading (the reference evaluates each variant) and in the self-check (the
+        variants' outputs on these inputs were recorded): entering records them when recording.
+        """
+        note = getattr(self._expected, "note_variants", None)
+        if note is not None:
+            note(function, args)
         try:
             yield
         except CheckFailed as failure:
             if failure.diagnosis is None:
-                failure.diagnosis = diagnose(function, args, got, self.reference)
+                source = getattr(self._expected, "variants", None)
+                recorded = source(function, args) if source is not None else None
+                failure.diagnosis = diagnose(function, args, got, self.reference, recorded)
             raise
 
     def call(self, name: str, *args: Any, inputs: dict[str, object] | None = None,
@@ -263,18 +313,61 @@ def _default_inputs(args: tuple) -> dict[str, object]:
     return shown
 
 
+# Functions meant to move their input while they work and put it back: a change left behind is
+# a missing restore, not an in-place operation, and gets its own diagnosis and hint.
+PERTURB_AND_RESTORE = {"numerical_gradient": "x"}
+# Changes this small (relative to the entry) are a finite-difference step left behind.
+_STEP_SIZED = 1e-2
+
+
+def _largest_change(before: np.ndarray, after: np.ndarray) -> str:
+    """Where the input changed most: the index, the change and both values, at full precision
+    (a step of 1e-6 is invisible in an abbreviated array)."""
+    with np.errstate(all="ignore"):
+        delta = np.abs(after.astype(np.float64) - before.astype(np.float64))
+    delta = np.where(np.isnan(delta), np.inf, delta)
+    index = np.unravel_index(int(np.argmax(delta)), before.shape)
+    where = f"[{', '.join(map(str, index))}]" if before.ndim else ""
+    changed = int(np.count_nonzero(delta))
+    return (f"largest change at index {where or '()'}: {float(before[index])!r} became "
+            f"{float(after[index])!r} (a change of {float(after[index]) - float(before[index]):.3g}"
+            f"); {changed} of {before.size} entries changed")
+
+
 def _assert_unchanged(name: str, before: Any, after: Any) -> None:
     if isinstance(before, np.ndarray):
         if after is None or after.shape != before.shape or not (
             np.array_equal(after, before) or np.array_equal(after, before, equal_nan=True)
         ):
+            shown = describe_inputs({'x': after}) if after is not None else '?'
+            argument = PERTURB_AND_RESTORE.get(name)
+            what = (f"{name} modified its input array in place (it must leave its inputs "
+                    "unchanged)") if argument is None else (
+                    f"{name} left {argument} changed when it returned (it may move entries of "
+                    f"{argument} while it measures, but must put every one back)")
+            message = (f"{what}\n  input before: {describe_inputs({'x': before})}\n"
+                       f"  input after:  {shown}")
+            comparable = (after is not None and after.shape == before.shape
+                          and before.dtype.kind in "biuf" and after.dtype.kind in "biuf")
+            if comparable:
+                message += f"\n  {_largest_change(before, after)}"
+            if argument is None:
+                raise CheckFailed(
+                    message + "\n  hint: operations like z[z < 0] = 0 or x += ... write into the "
+                    "caller's array; work on a copy or use functions that return new arrays "
+                    "(np.maximum, np.where)",
+                    diagnosis="writes into its input array in place: the caller's array (a "
+                              "cache the backward pass reads, say) changes under it")
+            small = comparable and bool(np.all(
+                np.abs(after.astype(np.float64) - before)
+                <= _STEP_SIZED * (1.0 + np.abs(before.astype(np.float64)))))
             raise CheckFailed(
-                f"{name} modified its input array in place (it must leave its inputs unchanged)\n"
-                f"  input before: {describe_inputs({'x': before})}\n"
-                f"  input after:  {describe_inputs({'x': after}) if after is not None else '?'}\n"
-                "  hint: operations like z[z < 0] = 0 or x += ... write into the caller's array; "
-                "work on a copy or use functions that return new arrays (np.maximum, np.where)"
-            )
+                message + f"\n  hint: {name} may move {argument}[idx] while it measures, but "
+                f"must put it back: keep old = {argument}[idx], evaluate f at old + eps and at "
+                f"old - eps, then restore {argument}[idx] = old after both evaluations",
+                diagnosis=(f"forgets to restore {argument}[idx] after evaluating f at "
+                           f"{argument}[idx] + eps and {argument}[idx] - eps: {argument} is left "
+                           "moved by a step") if small else None)
     elif isinstance(before, list | tuple):  # params: a list of (W, b) pairs
         after = after if isinstance(after, tuple) else (None,) * len(before)
         for item_before, item_after in zip(before, after, strict=False):

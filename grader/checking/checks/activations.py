@@ -44,6 +44,24 @@ def _tolerances(z: np.ndarray) -> dict[str, float]:
     return {"rtol": 1e-7, "atol": 1e-10}
 
 
+# Slopes that are exactly 0 or 1 (relu_grad) are right in any dtype: (z > 0).astype(int) is the
+# right derivative, and numpy promotes it when it is multiplied into float gradients. Such an
+# answer earns its points with a note; other functions must return floats.
+INTEGER_SLOPES_ACCEPTED = ("relu_grad", "leaky_relu_grad")
+
+
+def _integer_slopes(t: Trial, name: str, got: np.ndarray) -> bool:
+    """Whether ``got`` is an integer or boolean answer that ``name`` may give (noted once)."""
+    if name not in INTEGER_SLOPES_ACCEPTED or got.dtype.kind not in "biu":
+        return False
+    note = (f"{name} returns dtype {got.dtype}: its values are right and earn the points, but "
+            "a derivative is a float array like its input; return floats, e.g. "
+            "np.where(z > 0, 1.0, 0.0) or (z > 0).astype(z.dtype)")
+    if note not in t.notes:
+        t.notes.append(note)
+    return True
+
+
 def _assert_float_dtype(name: str, got: np.ndarray, z: np.ndarray) -> None:
     if got.dtype.kind != "f":
         raise CheckFailed(
@@ -61,7 +79,8 @@ def _check_values(t: Trial, name: str, hint: str, kink: bool, alphas: tuple = ()
     for label, z in _elementwise_cases(t, kink=kink):
         got = t.call(name, z, inputs={"z": z})
         expected = t.expect(name, (z,), lambda R, z=z: getattr(R, name)(z))[0]
-        _assert_float_dtype(name, got, z)
+        if not _integer_slopes(t, name, np.asarray(got)):
+            _assert_float_dtype(name, got, z)
         with t.diagnosing(name, (z,), got):
             assert_close(f"{name}(z)", got, expected, {"z": z, "case": label}, hint=hint,
                          elementwise_input=z, **_tolerances(z))
@@ -109,8 +128,10 @@ def check_sigmoid_stability(t: Trial) -> None:
                 f"sigmoid is not numerically stable: for z = {show(z, 10)} numpy warned "
                 f"'{noisy[0]}'\n  hint: exp(-z) overflows for z < -709 (float64) or z < -88 "
                 "(float32). Compute exp(-|z|), which never overflows, and choose the formula by "
-                "the sign of z."
-            )
+                "the sign of z.",
+                diagnosis="computes exp(-z) for every z: the values are right, but exp(-z) "
+                          "overflows for large negative z (numpy warns); choose the formula by "
+                          "the sign of z")
 
 
 def _check_derivative(t: Trial, name: str, forward: str, hint: str, kink_values=None,
