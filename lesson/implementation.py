@@ -96,8 +96,8 @@ def _fix_hint(function: str) -> str:
     # A kernel means the notebook path, whose students check with the test cells; the module
     # path has the self-check.
     if "ipykernel" in sys.modules:
-        return f"run the test cells of {function} above"
-    return f"python -m pytest grader/selfcheck.py -k {function}"
+        return f"run the test cells of {function} above" if function else "run the test cells"
+    return "python -m pytest grader/selfcheck.py" + (f" -k {function}" if function else "")
 
 
 def _finite(*values: Any) -> bool:
@@ -112,6 +112,18 @@ def _finite(*values: Any) -> bool:
         elif isinstance(value, float | np.floating) and not np.isfinite(value):
             return False
     return True
+
+
+# Larger than any weight of a net that trains: init draws are O(1), SGD at the lesson's rates
+# keeps them within a few hundred.
+DIVERGED = 1e6
+
+
+def _largest_weight(params: Any) -> float:
+    try:
+        return max(float(np.max(np.abs(W))) for W, _ in params)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _shape(value: Any) -> str:
@@ -176,6 +188,15 @@ class _Checked:
         # arrays are tested per call (a NaN reaches them from anywhere upstream), and the inputs
         # only once a result is bad: the experiments call these functions ~10^5 times.
         if problem is None and not _finite(*self.watched(result)) and _finite(*args):
+            largest = _largest_weight(args[1]) if self.name == "mlp_forward" else 0.0
+            if largest > DIVERGED:
+                # Finite but huge weights: training diverged, and the overflow is only where it
+                # showed. Correct code does not diverge at the lesson's learning rates, so some
+                # gradient is wrong; which one, the self-check tells (each function alone).
+                raise StudentCodeError(self.name, (
+                    f"training diverged: the weights grew to {largest:.0e} and mlp_forward "
+                    "overflowed. A gradient is wrong (mlp_backward, or the loss's gradient): "
+                    f"fix the first function that fails ({_fix_hint('')})"))
             problem = "NaN or inf from finite inputs"
         if problem is not None:
             raise StudentCodeError(self.name, f"{self.name} returned {problem}: fix it "
