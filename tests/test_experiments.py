@@ -586,3 +586,42 @@ def test_corpus_bugs_through_the_experiments(stem, tmp_path, monkeypatch, capsys
     message = str(stopped.value)
     assert message.startswith("The experiments stopped: " + CORPUS_STOPS[stem]), message
     assert "\n" not in message and "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_notebooks_copy_names_the_function_and_its_test_cells(name, monkeypatch):
+    # The notebook path: the extracted library, run on a namespace whose function raises, in a
+    # kernel (ipykernel imported): the hint is the notebook's test cells, not the self-check.
+    from course.notebook import experiment_library
+
+    source, _ = experiment_library()
+    namespace = {n: getattr(REFERENCE, n) for n in MODULE_OF_FUNCTION}
+    namespace[name] = _faulty(name, "raises")
+    exec(compile(source, "experiments_library", "exec"), namespace)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    impl = namespace["Implementation"].of(namespace)
+    with pytest.raises(Exception) as caught:
+        namespace["gradient_flow_grid"](impl, namespace["QUICK"].flow)
+        namespace["training_comparison"](impl, namespace["QUICK"].training)
+    message = f"{name} raised KeyError ('boom'): fix it (run the test cells of {name} above)"
+    assert caught.value._render_traceback_() == [f"StudentCodeError: {message}"]
+
+
+def test_progress_is_silent_off_a_terminal(tmp_path, capsys):
+    cli.main(["--quick", "--only", "flow", "--out", str(tmp_path)], REFERENCE)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_counts_every_epoch(capsys):
+    from lesson.implementation import progress
+
+    calls = []
+    net = replace(config.QUICK.training.net, epochs=5)
+    x, labels = train.make_spirals(TINY_SPIRALS)
+    train.train_classifier(REFERENCE, x, labels, "relu", net, on_epoch=lambda: calls.append(1))
+    assert len(calls) == 5
+    with progress("steps", 3, True) as advance:
+        for _ in range(3):
+            advance()
+    with progress("steps", 3, False) as advance:
+        assert advance() is None
