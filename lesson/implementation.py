@@ -92,12 +92,34 @@ class StudentCodeUnfinished(StudentCodeError, NotImplementedError):
     """A function of the implementation is still the stub (it raised NotImplementedError)."""
 
 
-def _fix_hint(function: str) -> str:
+def _fix_hint(*functions: str) -> str:
+    """How a student checks ``functions`` (all of them when none is named)."""
     # A kernel means the notebook path, whose students check with the test cells; the module
     # path has the self-check.
     if "ipykernel" in sys.modules:
-        return f"run the test cells of {function} above" if function else "run the test cells"
-    return "python -m pytest grader/selfcheck.py" + (f" -k {function}" if function else "")
+        return (f"run the test cells of {' and '.join(functions)} above" if functions
+                else "run the test cells")
+    if not functions:
+        return "python -m pytest grader/selfcheck.py"
+    selection = functions[0] if len(functions) == 1 else f'"{" or ".join(functions)}"'
+    return f"python -m pytest grader/selfcheck.py -k {selection}"
+
+
+def _raised_in(name: str, function: Callable[..., Any], error: BaseException) -> str:
+    """The name of the innermost function of the given code on ``error``'s traceback: one of
+    the functions that ``function``'s module (or notebook) defines or imports, such as the
+    ``dense_backward`` that ``mlp_backward`` called. ``name`` (the function's name in the
+    implementation) when none is."""
+    namespace = getattr(function, "__globals__", {})
+    codes = {getattr(value, "__code__", None): name for name, value in namespace.items()
+             if callable(value)}
+    codes.pop(getattr(function, "__code__", None), None)
+    found = name
+    trace = error.__traceback__
+    while trace is not None:
+        found = codes.get(trace.tb_frame.f_code, found)
+        trace = trace.tb_next
+    return found
 
 
 def _finite(*values: Any) -> bool:
@@ -180,9 +202,17 @@ class _Checked:
                                         f"{self.name} is not written yet") from unfinished
         except Exception as error:  # noqa: BLE001 - any bug in the given code gets the sentence
             detail = str(error).splitlines()[0] if str(error) else "no message"
-            raise StudentCodeError(
-                self.name, f"{self.name} raised {type(error).__name__} ({detail}): fix it "
-                f"({_fix_hint(self.name)})") from error
+            where = _raised_in(self.name, self.function, error)
+            message = f"{self.name} raised {type(error).__name__} ({detail})"
+            if where == self.name:
+                hint = _fix_hint(self.name)
+            else:
+                # Where it raised is not always where the bug is (mlp_backward handing
+                # activation_backward the wrong cache raises inside the correct one): both
+                # checks, whose verdicts tell which is wrong.
+                message += f", inside {where}"
+                hint = _fix_hint(self.name, where)
+            raise StudentCodeError(self.name, f"{message}: fix it ({hint})") from error
         problem = self.problem(args, result)
         # NaN or inf is blamed on the function that made it from finite inputs. Only a few
         # arrays are tested per call (a NaN reaches them from anywhere upstream), and the inputs
@@ -196,7 +226,7 @@ class _Checked:
                 raise StudentCodeError(self.name, (
                     f"training diverged: the weights grew to {largest:.0e} and mlp_forward "
                     "overflowed. A gradient is wrong (mlp_backward, or the loss's gradient): "
-                    f"fix the first function that fails ({_fix_hint('')})"))
+                    f"fix the first function that fails ({_fix_hint()})"))
             problem = "NaN or inf from finite inputs"
         if problem is not None:
             raise StudentCodeError(self.name, f"{self.name} returned {problem}: fix it "

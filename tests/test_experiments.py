@@ -562,6 +562,12 @@ CORPUS_STOPS = {
                                    "expected (16, 16) (that of its parameter)",
     "softmax_missing_minus_one": "training diverged: the weights grew to",
 }
+# Where the exception was raised, when it is not the function the experiments called.
+CORPUS_INSIDE = {
+    "dense_backward_dx_no_transpose": ("mlp_backward", "dense_backward"),
+    "dense_forward_transposed_weight": ("mlp_forward", "dense_forward"),
+    "mlp_backward_off_by_one_cache": ("mlp_backward", "activation_backward"),
+}
 
 
 def _corpus_bugs():
@@ -586,6 +592,10 @@ def test_corpus_bugs_through_the_experiments(stem, tmp_path, monkeypatch, capsys
     message = str(stopped.value)
     assert message.startswith("The experiments stopped: " + CORPUS_STOPS[stem]), message
     assert "\n" not in message and "Traceback" not in capsys.readouterr().err
+    if stem in CORPUS_INSIDE:
+        called, inside = CORPUS_INSIDE[stem]
+        assert message.endswith(f", inside {inside}: fix it ({SELFCHECK} -k "
+                                f'"{called} or {inside}")'), message
 
 
 @pytest.mark.parametrize("name", NAMES)
