@@ -635,3 +635,26 @@ def test_progress_bar_counts_every_epoch(capsys):
             advance()
     with progress("steps", 3, False) as advance:
         assert advance() is None
+
+
+HELPERS = {"mlp_forward": ("dense_forward", "activation_forward"),
+           "mlp_backward": ("dense_backward", "activation_backward")}
+
+
+@pytest.mark.parametrize(("called", "helper"),
+                         [(called, helper) for called, helpers in HELPERS.items()
+                          for helper in helpers])
+def test_an_exception_inside_a_helper_names_both(called, helper):
+    # network's own function, run on a copy of its module namespace in which the helper it
+    # calls raises: the sentence names the function called and the helper it raised in.
+    def broken(*args):
+        raise IndexError("deep down")
+
+    namespace = dict(vars(network), **{helper: broken})
+    function = types.FunctionType(getattr(network, called).__code__, namespace, called)
+    impl = Implementation.of({called: function}, REFERENCE)
+    with pytest.raises(StudentCodeError) as caught:
+        _run_quick(impl)
+    assert str(caught.value) == (f"{called} raised IndexError (deep down), inside {helper}: "
+                                 f'fix it ({SELFCHECK} -k "{called} or {helper}")')
+    assert caught.value.function == called
