@@ -339,16 +339,18 @@ def setup_source(exercises: dict[str, ModuleSource]) -> str:
     return (
         "# Setup (read-only): what the exercises import, and check() for the test cells.\n"
         f"{imports}\n\n"
-        "# check() comes from the course's grader package, which must be installed in this\n"
-        "# kernel's environment. (It is imported inside `try` so that tools reading only this\n"
-        "# notebook's definitions, like the course grader, do not import it.)\n"
+        "# check() comes from the grader/ folder that came with this notebook: Jupyter finds\n"
+        "# it when started in the folder that holds both. (It is imported inside `try` so that\n"
+        "# tools reading only this notebook's definitions, like the course grader, do not\n"
+        "# import it.)\n"
         "try:\n"
         "    from grader.notebook_tests import check\n"
         "except ImportError as error:\n"
         "    raise ImportError(\n"
-        '        "The test cells need the course\'s grader package: install the course "\n'
-        '        "project (pip install -e PATH_TO_PROJECT) into the environment of this "\n'
-        '        "notebook\'s kernel."\n'
+        '        "The test cells need the grader/ folder that came with this notebook. Start "\n'
+        '        "Jupyter in the folder you unpacked (the one that holds grader/ and this "\n'
+        '        "notebook), with its packages installed: pip install -r requirements.txt, "\n'
+        '        "then jupyter notebook."\n'
         "    ) from error"
     )
 

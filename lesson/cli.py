@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 from . import plots
 from .config import FULL, QUICK, Config
 from .flow import gradient_flow_grid, gradient_flow_table, ratio
-from .implementation import Implementation
+from .implementation import Implementation, StudentCodeError
 from .summary import summarize
 from .train import layer_speed, training_comparison
 
@@ -34,21 +35,24 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
         options.add_argument("--on", default="exercises", metavar="PACKAGE",
                              help="the package whose functions run (default: exercises, yours)")
     options.add_argument("--out", default="experiment_outputs", help="directory for the PNGs")
-    options.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    options.add_argument("--quick", action="store_true",
+                         help="tiny sizes, a few seconds: a smoke test whose numbers mean little")
     options.add_argument("--only", choices=EXPERIMENTS, help="run just one")
     return options
 
 
 def run_experiments(impl: Implementation, config: Config, out: Path,
-                    wanted: Sequence[str] = EXPERIMENTS) -> dict[str, Path]:
+                    wanted: Sequence[str] = EXPERIMENTS,
+                    show_progress: bool = False) -> dict[str, Path]:
     """Run the ``wanted`` experiments on ``impl``, print what they measure, write the PNGs
-    into ``out``. Returns {figure name: PNG path}."""
+    into ``out``; ``show_progress``: progress bars on stderr for the long steps.
+    Returns {figure name: PNG path}."""
     written: dict[str, Path] = {}
     flow = speed = training = None
 
     if "flow" in wanted:
         t0 = time.perf_counter()
-        flow = gradient_flow_grid(impl, config.flow)
+        flow = gradient_flow_grid(impl, config.flow, show_progress)
         print("Gradient flow at initialisation (L = last hidden layer):")
         print(gradient_flow_table(flow))
         written["gradient_flow"] = plots.plot_gradient_flow(flow, out / "gradient_flow.png")
@@ -57,7 +61,7 @@ def run_experiments(impl: Implementation, config: Config, out: Path,
 
     if "speed" in wanted:
         t0 = time.perf_counter()
-        speed = layer_speed(impl, config.speed)
+        speed = layer_speed(impl, config.speed, show_progress)
         print("Relative weight update per epoch, median over epochs:")
         for run in speed["runs"]:
             medians = [float(np.median(r)) for r in run["update_ratios"]]
@@ -68,7 +72,7 @@ def run_experiments(impl: Implementation, config: Config, out: Path,
 
     if "training" in wanted:
         t0 = time.perf_counter()
-        training = training_comparison(impl, config.training)
+        training = training_comparison(impl, config.training, show_progress)
         print("Final training accuracy on the spirals:")
         for run in training["runs"] + training["controls"]:
             print(
@@ -99,7 +103,10 @@ def main(argv: Sequence[str] | None = None, implementation: Implementation | Non
     args = parser(prog if implementation is not None else None).parse_args(argv)
     impl = implementation or _package(args.on)
     wanted = [args.only] if args.only else list(EXPERIMENTS)
-    return run_experiments(impl, QUICK if args.quick else FULL, Path(args.out), wanted)
+    # Bars only where someone watches them: on a terminal, and not for the few seconds of
+    # --quick (a log, a pipe or a test gets the plain printed lines).
+    show = sys.stderr.isatty() and not args.quick
+    return run_experiments(impl, QUICK if args.quick else FULL, Path(args.out), wanted, show)
 
 
 def _package(name: str) -> Implementation:
@@ -119,4 +126,7 @@ def run(argv: Sequence[str] | None = None, implementation: Implementation | None
         raise SystemExit(f"The experiments need your code: {unfinished}. Finish it (check "
                          "with `python -m pytest grader/selfcheck.py`) and run this again."
                          ) from None
+    except StudentCodeError as bug:
+        # One sentence naming the function to fix; the traceback would run through lesson code.
+        raise SystemExit(f"The experiments stopped: {bug}") from None
     return 0

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .config import FULL, Flow
-from .implementation import Implementation
+from .implementation import Implementation, checked, progress
 
 Params = list[tuple[np.ndarray, np.ndarray]]
 
@@ -40,6 +40,7 @@ def init_by_scheme(impl: Implementation, layer_sizes: Sequence[int], scheme: str
     """
     if scheme not in (*_ASKS_FOR, "small"):
         raise ValueError(f"unknown init scheme {scheme!r}; use glorot, he or small")
+    impl = checked(impl)
     params = impl.init_params(list(layer_sizes), _ASKS_FOR.get(scheme, "relu"), rng)
     if scheme != "small":
         return params
@@ -55,6 +56,7 @@ def pre_activation_norms(impl: Implementation, x: np.ndarray, params: Params, ac
     rows independently, so a forward and backward pass of row i alone (with row i of dout)
     gives that row's dL/dz_l as db_l; the squared norms of the rows add up to the batch's.
     """
+    impl = checked(impl)
     squares = np.zeros(len(params))
     for row in range(x.shape[0]):
         _, caches = impl.mlp_forward(x[row : row + 1], params, activation)
@@ -79,6 +81,7 @@ def gradient_flow(impl: Implementation, activation: str, init: str,
         layer l (see pre_activation_norms);
       ratio: ||dW_1|| / ||dW_L||, ratio_delta: ||dz_1|| / ||dz_L|| (L = last hidden layer).
     """
+    impl = checked(impl)
     rng = np.random.default_rng(config.seed)
     x = rng.standard_normal((config.batch, config.width))
     targets = rng.standard_normal((config.batch, config.n_out))
@@ -106,11 +109,17 @@ def gradient_flow(impl: Implementation, activation: str, init: str,
     }
 
 
-def gradient_flow_grid(impl: Implementation, config: Flow = FULL.flow) -> list[dict]:
+def gradient_flow_grid(impl: Implementation, config: Flow = FULL.flow,
+                       show_progress: bool = False) -> list[dict]:
     """``gradient_flow`` for every activation x init of ``config``, activation-major (all
-    inits of the first activation first)."""
-    return [gradient_flow(impl, activation, init, config)
-            for activation in config.activations for init in config.inits]
+    inits of the first activation first); ``show_progress``: a bar on stderr, one step a net."""
+    pairs = [(activation, init) for activation in config.activations for init in config.inits]
+    results = []
+    with progress("gradient flow", len(pairs), show_progress) as advance:
+        for activation, init in pairs:
+            results.append(gradient_flow(impl, activation, init, config))
+            advance()
+    return results
 
 
 def gradient_flow_table(results: Sequence[dict]) -> str:

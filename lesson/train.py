@@ -3,13 +3,14 @@ functions and plain minibatch SGD, and watch which layers learn."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
 from .config import FULL, SGD, Speed, Spirals, Training
 from .flow import Params, ratio
-from .implementation import Implementation
+from .implementation import Implementation, checked, progress
 
 
 def make_spirals(data: Spirals = FULL.training.data) -> tuple[np.ndarray, np.ndarray]:
@@ -37,6 +38,7 @@ def predict(impl: Implementation, x: np.ndarray, params: Params, activation: str
     Rows go through in blocks: on larger products OpenBLAS wakes its worker threads, which for
     matrices this small burns about twice the CPU time for no gain in speed.
     """
+    impl = checked(impl)
     preds = [
         np.argmax(impl.mlp_forward(x[i : i + block], params, activation)[0], axis=1)
         for i in range(0, x.shape[0], block)
@@ -45,13 +47,14 @@ def predict(impl: Implementation, x: np.ndarray, params: Params, activation: str
 
 
 def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, activation: str,
-                     net: SGD = FULL.training.net, track_updates: bool = False) -> dict:
+                     net: SGD = FULL.training.net, track_updates: bool = False,
+                     on_epoch: Callable[[], None] | None = None) -> dict:
     """Train an MLP classifier with plain minibatch SGD (no momentum, no weight decay).
 
     x: (N, D) float64; labels: (N,) int64 in [0, C). The net is D -> net.depth x net.width -> C,
     initialised by ``impl.init_params`` (which picks the init that matches the activation).
     Minibatches of ``net.batch`` rows from a fresh shuffle every epoch; the last, smaller
-    minibatch is kept.
+    minibatch is kept. ``on_epoch``, if given, is called after every epoch (a progress bar).
 
     Returns a dict with
       activation, depth, width, lr, epochs, batch, seed: the settings;
@@ -67,6 +70,7 @@ def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, ac
         layer last) of ``epochs`` floats, ||W_l(epoch end) - W_l(epoch start)||_F divided by
         ||W_l(epoch start)||_F.
     """
+    impl = checked(impl)
     rng = np.random.default_rng(net.seed)
     n_classes = int(labels.max()) + 1
     params = impl.init_params([x.shape[1]] + [net.width] * net.depth + [n_classes], activation,
@@ -94,6 +98,8 @@ def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, ac
             for layer, (W0, (W, _)) in enumerate(zip(start, params, strict=True)):
                 step = float(np.linalg.norm(W - W0))
                 update_ratios[layer].append(ratio(step, float(np.linalg.norm(W0))))
+        if on_epoch is not None:
+            on_epoch()
 
     # Which layers still receive a gradient where training ended: one full-batch backward pass.
     out, caches = impl.mlp_forward(x, params, activation)
@@ -119,20 +125,24 @@ def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, ac
     return result
 
 
-def layer_speed(impl: Implementation, config: Speed = FULL.speed) -> dict:
+def layer_speed(impl: Implementation, config: Speed = FULL.speed,
+                show_progress: bool = False) -> dict:
     """Relative weight update per layer per epoch while training on the spirals.
 
     Each activation gets the init that ``init_params`` pairs with it (Glorot for sigmoid, He
     for relu) and the same lr, so the layers of one net can be compared with each other.
     Returns {"depth", "width", "lr", "epochs", "runs": [one dict per activation]}; each run is
     {"activation", "update_ratios" (layers x epochs, see train_classifier), "accuracy",
-    "final_accuracy"}.
+    "final_accuracy"}. ``show_progress``: a bar on stderr, one step an epoch.
     """
     x, labels = make_spirals(config.data)
     runs = []
-    for activation in config.activations:
-        res = train_classifier(impl, x, labels, activation, config.net, track_updates=True)
-        runs.append({key: res[key]
+    with progress("training (layer speed)", len(config.activations) * config.net.epochs,
+                  show_progress) as advance:
+        for activation in config.activations:
+            res = train_classifier(impl, x, labels, activation, config.net,
+                                   track_updates=True, on_epoch=advance)
+            runs.append({key: res[key]
                      for key in ("activation", "update_ratios", "accuracy", "final_accuracy")})
     net = config.net
     return {"depth": net.depth, "width": net.width, "lr": net.lr, "epochs": net.epochs,
@@ -143,13 +153,15 @@ def decision_grid(impl: Implementation, params: Params, activation: str,
                   extent: tuple[float, float], resolution: int) -> dict:
     """Predicted class on a resolution x resolution grid covering extent = (lo, hi) in both
     coordinates: {"ticks": (R,) float64, "pred": (R, R) int64}."""
+    impl = checked(impl)
     ticks = np.linspace(extent[0], extent[1], resolution)
     g0, g1 = np.meshgrid(ticks, ticks)
     pred = predict(impl, np.column_stack([g0.ravel(), g1.ravel()]), params, activation)
     return {"ticks": ticks, "pred": pred.reshape(g0.shape)}
 
 
-def training_comparison(impl: Implementation, config: Training = FULL.training) -> dict:
+def training_comparison(impl: Implementation, config: Training = FULL.training,
+                        show_progress: bool = False) -> dict:
     """Train one deep net per (activation, lr) of ``config.runs`` on the spirals, plus shallow
     controls.
 
@@ -164,6 +176,7 @@ def training_comparison(impl: Implementation, config: Training = FULL.training) 
         class over the plane, for a decision-boundary plot;
       controls: the same (without grid) for nets of depth ``control_depth``, one per entry of
         ``controls``.
+    ``show_progress``: a bar on stderr, one step an epoch.
     """
     x, labels = make_spirals(config.data)
     extent = (float(x.min()) - 0.1, float(x.max()) + 0.1)
@@ -171,8 +184,8 @@ def training_comparison(impl: Implementation, config: Training = FULL.training) 
             "final_grad_norms")
 
     def run(activation: str, lr: float, depth: int, with_grid: bool) -> dict:
-        res = train_classifier(impl, x, labels, activation, replace(config.net, lr=lr,
-                                                                    depth=depth))
+        res = train_classifier(impl, x, labels, activation,
+                               replace(config.net, lr=lr, depth=depth), on_epoch=advance)
         summary = {key: res[key] for key in keep}
         best = int(np.argmax(res["accuracy"]))
         summary["best_accuracy"] = res["accuracy"][best]
@@ -183,6 +196,10 @@ def training_comparison(impl: Implementation, config: Training = FULL.training) 
         return summary
 
     net = config.net
+    with progress("training", (len(config.runs) + len(config.controls)) * net.epochs,
+                  show_progress) as advance:
+        runs = [run(act, lr, net.depth, True) for act, lr in config.runs]
+        controls = [run(act, lr, config.control_depth, False) for act, lr in config.controls]
     return {
         "x": x,
         "labels": labels,
@@ -190,6 +207,6 @@ def training_comparison(impl: Implementation, config: Training = FULL.training) 
         "width": net.width,
         "epochs": net.epochs,
         "chance": 1.0 / (int(labels.max()) + 1),
-        "runs": [run(act, lr, net.depth, True) for act, lr in config.runs],
-        "controls": [run(act, lr, config.control_depth, False) for act, lr in config.controls],
+        "runs": runs,
+        "controls": controls,
     }

@@ -461,3 +461,200 @@ def test_each_entry_names_its_own_command_and_a_missing_package_gets_a_sentence(
     absent = run("lesson", "--on", "nowhere", "--quick", "--out", str(tmp_path))
     assert absent.returncode == 1 and "Traceback" not in absent.stderr
     assert absent.stderr.startswith("--on nowhere: no such package here")
+
+
+# --- a bug that reaches the experiments: one sentence naming the function ---------------------
+
+from lesson.implementation import StudentCodeError, checked  # noqa: E402
+
+SELFCHECK = "python -m pytest grader/selfcheck.py"
+QUICK_FLOW = config.QUICK.flow
+QUICK_TRAINING = config.QUICK.training
+
+
+def _run_quick(impl: Implementation) -> None:
+    flow.gradient_flow_grid(impl, QUICK_FLOW)
+    train.training_comparison(impl, QUICK_TRAINING)
+
+
+def _faulty(name: str, fault: str):
+    """REFERENCE's ``name`` with one enumerated fault: it raises, or returns a result of the
+    wrong shape, or NaN from finite inputs."""
+    good = getattr(REFERENCE, name)
+
+    def bad(*args):
+        result = good(*args)
+        if fault == "raises":
+            raise KeyError("boom")
+        if name == "init_params":
+            W, b = result[0]
+            return [(W.T if fault == "shape" else np.full_like(W, np.nan), b)] + result[1:]
+        if name in ("mlp_forward", "mse_loss", "softmax_cross_entropy"):
+            first, second = result
+            if name == "mlp_forward":
+                out = first[:, :-1] if fault == "shape" else np.full_like(first, np.nan)
+                return out, second
+            grad = second[:-1] if fault == "shape" else np.full_like(second, np.nan)
+            return first, grad
+        # mlp_backward
+        dW, db = result[0]
+        return [(dW.T if fault == "shape" else np.full_like(dW, np.nan), db)] + result[1:]
+
+    return bad
+
+
+FAULTS = {
+    "raises": "{name} raised KeyError ('boom'): fix it ({selfcheck} -k {name})",
+    "shape": "{name} returned ",
+    "nan": "{name} returned NaN or inf from finite inputs: fix it ({selfcheck} -k {name})",
+}
+NAMES = [item.name for item in fields(Implementation)]
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("name", NAMES)
+def test_each_fault_of_each_function_is_named_in_one_sentence(name, fault):
+    impl = Implementation.of({name: _faulty(name, fault)}, REFERENCE)
+    with pytest.raises(StudentCodeError) as caught:
+        _run_quick(impl)
+    message = str(caught.value)
+    assert caught.value.function == name
+    assert message.startswith(FAULTS[fault].format(name=name, selfcheck=SELFCHECK)), message
+    assert message.endswith(f"fix it ({SELFCHECK} -k {name})")
+    assert "\n" not in message
+    # In a notebook IPython shows this in place of the traceback: the sentence alone.
+    assert caught.value._render_traceback_() == [f"StudentCodeError: {message}"]
+
+
+def test_the_checks_pass_correct_code_through_unchanged(flow_depth10):
+    once = checked(REFERENCE)
+    assert checked(once) is once
+    again = flow.gradient_flow_grid(checked(REFERENCE), replace(config.FULL.flow, depth=10))
+    assert [r["ratio"] for r in again] == [r["ratio"] for r in flow_depth10]
+
+
+def test_the_stub_still_reads_as_unfinished(tmp_path, capsys):
+    def stub(*args):
+        raise NotImplementedError("mlp_backward: not implemented yet")
+
+    impl = Implementation.of({"mlp_backward": stub}, REFERENCE)
+    with pytest.raises(SystemExit) as stopped:
+        cli.run(["--quick", "--out", str(tmp_path)], impl, "python -m exercises.experiments")
+    assert str(stopped.value) == (
+        "The experiments need your code: mlp_backward: not implemented yet. Finish it (check "
+        "with `python -m pytest grader/selfcheck.py`) and run this again.")
+
+
+# What each corpus bug that breaks the experiments makes them say (the others only change the
+# numbers, and the experiments run through).
+CORPUS_STOPS = {
+    "dense_backward_db_axis1": "mlp_backward returned db of layer 7 with shape (16,), expected "
+                               "(10,) (that of its parameter)",
+    "dense_backward_db_scalar": "mlp_backward returned db of layer 1 with shape (), expected "
+                                "(16,) (that of its parameter)",
+    "dense_backward_dw_transposed": "mlp_backward returned dW of layer 7 with shape (10, 16), "
+                                    "expected (16, 10) (that of its parameter)",
+    "dense_backward_dx_no_transpose": "mlp_backward raised ValueError (matmul:",
+    "dense_forward_transposed_weight": "mlp_forward raised ValueError (matmul:",
+    "mlp_backward_off_by_one_cache": "mlp_backward raised ValueError (operands could not be "
+                                     "broadcast together",
+    "mlp_backward_reversed_order": "mlp_backward returned dW of layer 1 with shape (16, 10), "
+                                   "expected (16, 16) (that of its parameter)",
+    "softmax_missing_minus_one": "training diverged: the weights grew to",
+}
+# Where the exception was raised, when it is not the function the experiments called.
+CORPUS_INSIDE = {
+    "dense_backward_dx_no_transpose": ("mlp_backward", "dense_backward"),
+    "dense_forward_transposed_weight": ("mlp_forward", "dense_forward"),
+    "mlp_backward_off_by_one_cache": ("mlp_backward", "activation_backward"),
+}
+
+
+def _corpus_bugs():
+    from tests.corpus.build import load_entries
+
+    return {entry.path.stem: entry for entry in load_entries("bug")}
+
+
+@pytest.mark.parametrize("stem", sorted(_corpus_bugs()))
+def test_corpus_bugs_through_the_experiments(stem, tmp_path, monkeypatch, capsys):
+    from tests.corpus.build import build_submission
+
+    package = f"corpus_{stem}"
+    build_submission(_corpus_bugs()[stem], tmp_path / package)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    impl = Implementation.load(package)
+    if stem not in CORPUS_STOPS:
+        _run_quick(impl)  # the bug changes numbers only: no exception at all
+        return
+    with pytest.raises(SystemExit) as stopped:
+        cli.run(["--quick", "--out", str(tmp_path / "out")], impl, "python -m x.experiments")
+    message = str(stopped.value)
+    assert message.startswith("The experiments stopped: " + CORPUS_STOPS[stem]), message
+    assert "\n" not in message and "Traceback" not in capsys.readouterr().err
+    if stem in CORPUS_INSIDE:
+        called, inside = CORPUS_INSIDE[stem]
+        assert message.endswith(f", inside {inside}: fix it ({SELFCHECK} -k "
+                                f'"{called} or {inside}")'), message
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_notebooks_copy_names_the_function_and_its_test_cells(name, monkeypatch):
+    # The notebook path: the extracted library, run on a namespace whose function raises, in a
+    # kernel (ipykernel imported): the hint is the notebook's test cells, not the self-check.
+    from course.notebook import experiment_library
+
+    source, _ = experiment_library()
+    namespace = {n: getattr(REFERENCE, n) for n in MODULE_OF_FUNCTION}
+    namespace[name] = _faulty(name, "raises")
+    exec(compile(source, "experiments_library", "exec"), namespace)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    impl = namespace["Implementation"].of(namespace)
+    with pytest.raises(Exception) as caught:
+        namespace["gradient_flow_grid"](impl, namespace["QUICK"].flow)
+        namespace["training_comparison"](impl, namespace["QUICK"].training)
+    message = f"{name} raised KeyError ('boom'): fix it (run the test cells of {name} above)"
+    assert caught.value._render_traceback_() == [f"StudentCodeError: {message}"]
+
+
+def test_progress_is_silent_off_a_terminal(tmp_path, capsys):
+    cli.main(["--quick", "--only", "flow", "--out", str(tmp_path)], REFERENCE)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_counts_every_epoch(capsys):
+    from lesson.implementation import progress
+
+    calls = []
+    net = replace(config.QUICK.training.net, epochs=5)
+    x, labels = train.make_spirals(TINY_SPIRALS)
+    train.train_classifier(REFERENCE, x, labels, "relu", net, on_epoch=lambda: calls.append(1))
+    assert len(calls) == 5
+    with progress("steps", 3, True) as advance:
+        for _ in range(3):
+            advance()
+    with progress("steps", 3, False) as advance:
+        assert advance() is None
+
+
+HELPERS = {"mlp_forward": ("dense_forward", "activation_forward"),
+           "mlp_backward": ("dense_backward", "activation_backward")}
+
+
+@pytest.mark.parametrize(("called", "helper"),
+                         [(called, helper) for called, helpers in HELPERS.items()
+                          for helper in helpers])
+def test_an_exception_inside_a_helper_names_both(called, helper):
+    # network's own function, run on a copy of its module namespace in which the helper it
+    # calls raises: the sentence names the function called and the helper it raised in.
+    def broken(*args):
+        raise IndexError("deep down")
+
+    namespace = dict(vars(network), **{helper: broken})
+    function = types.FunctionType(getattr(network, called).__code__, namespace, called)
+    impl = Implementation.of({called: function}, REFERENCE)
+    with pytest.raises(StudentCodeError) as caught:
+        _run_quick(impl)
+    assert str(caught.value) == (f"{called} raised IndexError (deep down), inside {helper}: "
+                                 f'fix it ({SELFCHECK} -k "{called} or {helper}")')
+    assert caught.value.function == called
