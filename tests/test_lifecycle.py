@@ -210,7 +210,11 @@ def _wait_until_busy(cli: subprocess.Popen, book: Path, marker: str, templates: 
 
 def _wait_until_reaped(seen: dict[int, str], seconds: float = 15.0) -> None:
     deadline = time.monotonic() + seconds
-    while any(_stat(pid) is not None and _stat(pid)[2] == start for pid, start in seen.items()):
+    def alive(pid: int, start: str) -> bool:
+        stat = _stat(pid)  # read once: the process may end between two reads
+        return stat is not None and stat[2] == start
+
+    while any(alive(pid, start) for pid, start in seen.items()):
         if time.monotonic() > deadline:
             pytest.fail("init did not reap the killed processes")
         time.sleep(0.05)
