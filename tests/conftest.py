@@ -70,6 +70,17 @@ SLOW: dict[str, str] = {
         "two SQLite gradebooks per generated case (60 cases, 5 s)",
     "tests/test_names.py::test_nasty_names_end_to_end":
         "a class of nasty names through the CLI (4 s)",
+    "tests/test_architecture.py::test_a_forbidden_import_breaks_its_contract":
+        "84 copies of the tree linted, one planted import each (18 s; `make lint` checks the "
+        "contracts themselves)",
+    "tests/test_experiments.py::test_corpus_bugs_through_the_experiments":
+        "every corpus bug through the quick experiments (43 cases, 7 s)",
+    "tests/test_one_engine.py::test_the_self_check_the_visible_cells_and_the_grader_agree_without_the_reference":
+        "three paths on generated two-fault submissions (30 cases, 9 s)",
+    "tests/test_selfcheck_agrees.py::test_a_degenerate_module_confirms_no_more_than_the_grader":
+        "self-check and grader on every degenerate module (40 cases, 5 s)",
+    "tests/test_selfcheck_agrees.py::test_one_degenerate_function_fails_its_own_checks_only":
+        "self-check and grader on every degenerate function (152 cases, 20 s)",
 }
 
 # Where tests/test_fast_suite.py asks a collection run of its own to write what it collected.

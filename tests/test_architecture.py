@@ -88,6 +88,7 @@ def test_every_contract_has_imports_to_catch():
     assert len(PLANTS) > 60
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("contract", "source", "target"), PLANTS,
                          ids=[f"{s}->{t}" for _, s, t in PLANTS])
 def test_a_forbidden_import_breaks_its_contract(tree, contract, source, target):

@@ -576,6 +576,7 @@ def _corpus_bugs():
     return {entry.path.stem: entry for entry in load_entries("bug")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", sorted(_corpus_bugs()))
 def test_corpus_bugs_through_the_experiments(stem, tmp_path, monkeypatch, capsys):
     from tests.corpus.build import build_submission

@@ -167,6 +167,7 @@ def test_the_grader_and_the_hidden_cells_agree_check_for_check(chosen, tmp_path)
         assert verdict(hidden[result.name]) == verdict(result, NOTEBOOK_WORDS), chosen
 
 
+@pytest.mark.slow
 @_GENERATED
 @given(chosen=_submission_faults())
 def test_the_self_check_the_visible_cells_and_the_grader_agree_without_the_reference(

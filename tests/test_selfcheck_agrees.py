@@ -182,6 +182,7 @@ def test_a_partial_submission_confirms_what_the_grader_gives(done, tmp_path):
         assert summary_line(mine) == f"self-check score: {FULL} / {FULL} points"
 
 
+@pytest.mark.slow
 # --- degenerate code: every kind, whole modules and single functions -----------------------------
 
 @pytest.mark.parametrize(("kind", "module"), [(k, m) for k in KINDS for m in (*MODULES, None)],
@@ -192,6 +193,7 @@ def test_a_degenerate_module_confirms_no_more_than_the_grader(kind, module, tmp_
     assert_agrees(mine, graded)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("function", FUNCTIONS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_degenerate_function_fails_its_own_checks_only(kind, function, tmp_path):
