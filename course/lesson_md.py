@@ -88,7 +88,10 @@ def _for_modules(text: str) -> str:
 
 def answers(narrative: Path = NARRATIVE) -> list[tuple[str, int, str]]:
     """(answer id, points, question text) of every written question, in order."""
-    blocks = _blocks(narrative)
+    return _answers(_blocks(narrative))
+
+
+def _answers(blocks: list[Block]) -> list[tuple[str, int, str]]:
     return [(block.arg, int(block.options.get("points", 1)), _question(blocks, i))
             for i, block in enumerate(blocks) if block.kind == "answer"]
 
@@ -102,7 +105,7 @@ def render_lesson(narrative: Path = NARRATIVE) -> str:
     blocks = _blocks(narrative)
     points = _points()
     exercises = [b.arg for b in blocks if b.kind == "exercise"]
-    written = answers(narrative)
+    written = _answers(blocks)
     # Runs of consecutive exercises of one module, in the narrative's order (later exercises
     # call earlier ones, so the order matters more than the grouping).
     order: list[tuple[str, list[str]]] = []
