@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check install sandbox lint stubs record bench clean release gradescope fuzz
+.PHONY: demo test check install sandbox browser lint stubs record bench clean release gradescope fuzz
 
 install: $(STAMP)
 
@@ -27,10 +27,19 @@ sandbox:
 	      || echo "could not install bubblewrap: grading falls back to plain subprocesses"; \
 	  else echo "bubblewrap not installed: grading falls back to plain subprocesses"; fi; }
 
+# A headless Chromium for the test that opens the class report in a real browser (skipped,
+# with the reason, where none can be installed).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	      >/dev/null) || echo "could not install chromium: the browser test is skipped"; \
+	  else echo "chromium not installed: the browser test of the class report is skipped"; fi; }
+
 demo: $(STAMP) sandbox
 	$(BIN)/python -m grader demo --out out/demo
 
-test: $(STAMP) sandbox
+test: $(STAMP) sandbox browser
 	$(BIN)/python -m pytest
 
 # What is marked slow, and why: tests/conftest.py. tests/test_fast_suite.py checks that this

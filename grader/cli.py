@@ -5,6 +5,7 @@
                                    [--config FILE] [--shard I/N] [--no-sandbox]
     python -m grader export GRADEBOOK --csv FILE
     python -m grader merge TARGET SHARD... # combine the gradebooks of --shard runs
+    python -m grader report GRADEBOOK --out DIR [--feedback DIR] [--pass-mark F]
     python -m grader record          # instructors: re-record the public self-check's answers
     python -m grader demo [--out DIR]
 
@@ -93,6 +94,28 @@ def record(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """``report``: the class report (HTML and Markdown) from a gradebook."""
+    from grader.batch.class_report import analyse, write_reports
+    from grader.batch.gradebook import Gradebook
+
+    if not args.gradebook.is_file():  # opening it would make an empty one
+        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+        return 2
+    with Gradebook(args.gradebook) as gradebook:
+        written = write_reports(analyse(gradebook, pass_mark=args.pass_mark,
+                                        feedback=args.feedback), args.out)
+    print(f"class report: {written['html']} (and {written['markdown'].name} for a terminal)")
+    return 0
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a fraction of the maximum, 0 to 1")
+    return value
+
+
 def demo(args: argparse.Namespace) -> int:
     """``demo``: grade the samples, run the experiments."""
     from grader.batch.demo import run_demo
@@ -114,7 +137,8 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--gradebook", type=Path, help="SQLite gradebook (resumes, skips "
                          "unchanged submissions)")
     command.add_argument("--csv", type=Path, help="export the gradebook as CSV")
-    command.add_argument("--summary", type=Path, help="write the class summary into this folder")
+    command.add_argument("--summary", type=Path, help="write the class report (report.html, "
+                         "summary.md) into this folder")
     command.add_argument("--workers", type=_at_least_one, default=DEFAULT_WORKERS,
                          help="submissions graded in parallel (default: 2 or the CPU count)")
     command.add_argument("--seed", type=int, help="grading seed (hidden inputs); default: "
@@ -136,6 +160,15 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("shards", type=Path, nargs="+",
                          help="gradebooks written by --shard runs")
     command.set_defaults(run=merge)
+
+    command = commands.add_parser("report", help="the class report (HTML) from a gradebook")
+    command.add_argument("gradebook", type=Path)
+    command.add_argument("--out", type=Path, required=True, help="folder for report.html")
+    command.add_argument("--feedback", type=Path,
+                         help="the feedback folder written by grade (links each student)")
+    command.add_argument("--pass-mark", type=_fraction, default=0.5,
+                         help="the share of the maximum that passes (default 0.5)")
+    command.set_defaults(run=report)
 
     command = commands.add_parser("record", help="record the public self-check's expected values")
     command.set_defaults(run=record)

@@ -84,7 +84,9 @@ def test_batch_gradebook_csv_feedback_summary_and_resume(tmp_path):
     assert "Diagnosis" in feedback and "![gradient size per layer]" in feedback
     assert (tmp_path / "feedback" / "buggy_gradient_flow.png").stat().st_size > 10_000
     assert (tmp_path / "summary" / "score_histogram.png").is_file()
-    assert "most common failure" in (tmp_path / "summary" / "summary.md").read_text()
+    summary = (tmp_path / "summary" / "summary.md").read_text()
+    assert "| check | pass rate | failed | knock-on | not attempted | why it failed |" in summary
+    assert (tmp_path / "summary" / "report.html").is_file()
     assert "[   3/3]" in first.stderr  # progress, one line per submission off a terminal
 
     second = grader(*args)

@@ -31,6 +31,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import grader.checking.checks  # noqa: F401 - registers the checks, so REGISTRY is full
+from grader.batch.class_report import analyse, write_reports
 from grader.batch.classroom import Progress, shown
 from grader.batch.gradebook import Gradebook, write_csv
 from grader.batch.identity import (
@@ -44,7 +45,6 @@ from grader.batch.identity import (
     visible,
 )
 from grader.batch.report import (
-    class_summary,
     feedback_markdown,
     feedback_paths,
     md_code_block,
@@ -472,13 +472,18 @@ def test_feedback_markdown_quotes_student_text_literally():
 
 def test_class_summary_quotes_failure_reasons(tmp_path):
     pytest.importorskip("mistune")
-    rows = [("s", check, 0, 2, 0, text, None)
-            for check, text in zip(REGISTRY, HOSTILE_TEXT * 3, strict=False)]
-    path = class_summary(rows, [("s", 0, TOTAL)], tmp_path)
+    checks = [CheckResult(check, check, 2, 0, False, feedback=text)
+              for check, text in zip(REGISTRY, HOSTILE_TEXT * 3, strict=False)]
+    with Gradebook(tmp_path / "book.db") as book:
+        book.record(SubmissionResult(HOSTILE_TEXT[0], "s", "h", 7, "test", 0, TOTAL, checks,
+                                     "none", 0.5))
+        path = write_reports(analyse(book), tmp_path)["markdown"]
     rendered = _markdown()(path.read_text(encoding="utf-8"))
-    assert set(re.findall(r"<(\w+)", rendered)) <= {"h1", "p", "img", "table", "thead",
-                                                     "tbody", "tr", "th", "td", "code"}
-    assert rendered.count("<tr>") == len(rows) + 1  # no row split by a "|" in a reason
+    assert set(re.findall(r"<(\w+)", rendered)) <= {"h1", "h2", "p", "img", "table", "thead",
+                                                     "tbody", "tr", "th", "td", "code", "ul",
+                                                     "li", "strong", "br"}
+    # One header row per table, one row per check and per student: no row split by a "|".
+    assert rendered.count("<tr>") == len(checks) + 1 + 1 + 1
     assert len(re.findall(r"<img ", rendered)) == 1
 
 

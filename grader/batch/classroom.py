@@ -293,7 +293,7 @@ def _grade_all(run: Run, todo: list[Path], options: GradeOptions,
 def _report(options: GradeOptions, results: list[SubmissionResult], skipped: list[str],
             gradebook: Gradebook | None) -> None:
     """Print the score table and write the exports asked for."""
-    from grader.batch.report import class_summary, score_table, write_results_json
+    from grader.batch.report import score_table, write_results_json
 
     if options.results:
         write_results_json(results[0], Path(options.results))
@@ -306,9 +306,12 @@ def _report(options: GradeOptions, results: list[SubmissionResult], skipped: lis
         if options.csv:
             print(f"grades: {gradebook.export_csv(Path(options.csv))}")
         if options.summary:
-            path = class_summary(gradebook.check_rows(), gradebook.scores(),
-                                 Path(options.summary))
-            print(f"class summary: {path}")
+            from grader.batch.class_report import analyse, write_reports
+
+            written = write_reports(analyse(gradebook, feedback=options.feedback),
+                                    Path(options.summary))
+            print(f"class report: {written['html']} (and {written['markdown'].name} "
+                  "for a terminal)")
         if options.gradebook is not None:
             print(f"gradebook: {gradebook.path}")
         gradebook.close()

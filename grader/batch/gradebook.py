@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.batch.identity import csv_cell, fs_text
-from grader.batch.results import SubmissionResult
+from grader.batch.results import SubmissionResult, outcome
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS results (
     grader_version TEXT NOT NULL,
     seed INTEGER NOT NULL,
     content_hash TEXT NOT NULL,
+    outcome TEXT,
     PRIMARY KEY (submission, check_name)
 );
 CREATE TABLE IF NOT EXISTS sources (
@@ -93,6 +94,7 @@ class Gradebook:
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
+        _add_outcome_column(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -125,10 +127,10 @@ class Gradebook:
             self.db.execute("INSERT INTO sources VALUES (?, ?)",
                             (name, _path_bytes(result.source)))
             self.db.executemany(
-                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(name, c.name, c.score, c.max_score, int(c.passed), fs_text(c.feedback),
                   _text(c.diagnosis), json.dumps(list(c.tags)), result.grader_version,
-                  result.seed, result.content_hash) for c in result.checks],
+                  result.seed, result.content_hash, outcome(c)) for c in result.checks],
             )
 
     def original_path(self, name: str) -> bytes | None:
@@ -160,8 +162,10 @@ class Gradebook:
                     continue
                 # In grading order: without ORDER BY, SQLite reads them through the primary key
                 # (alphabetically), and the merged CSV's columns would come out in another order.
-                checks = source.execute("SELECT * FROM results WHERE submission = ? "
-                                        "ORDER BY rowid", (name,)).fetchall()
+                cursor = source.execute("SELECT * FROM results WHERE submission = ? "
+                                        "ORDER BY rowid", (name,))
+                checks = cursor.fetchall()
+                checks_columns = [column[0] for column in cursor.description]
                 original = _source_row(source, name)
                 with self.db:
                     self.db.execute("DELETE FROM results WHERE submission = ?", (name,))
@@ -170,8 +174,10 @@ class Gradebook:
                     if original is not None:
                         self.db.execute("INSERT INTO sources VALUES (?, ?)", original)
                     if checks:
-                        self.db.executemany(
-                            f"INSERT INTO results VALUES ({_marks(checks[0])})", checks)
+                        # By column name: a shard written before a column was added has fewer.
+                        columns = ", ".join(checks_columns)
+                        self.db.executemany(f"INSERT INTO results ({columns}) VALUES "
+                                            f"({_marks(checks[0])})", checks)
                 copied += 1
         finally:
             source.close()
@@ -186,10 +192,15 @@ class Gradebook:
         return dict(self.db.execute(
             "SELECT name, error FROM submissions WHERE error IS NOT NULL AND error != ''"))
 
-    def check_rows(self) -> list[tuple]:
+    def check_rows(self, with_outcome: bool = False) -> list[tuple]:
+        """(submission, check, score, max_score, passed, feedback, diagnosis[, outcome]) rows,
+        each submission's checks in grading order. The outcome (``results.OUTCOMES``) of a row
+        recorded before outcomes were stored is "pass" or "fail"."""
+        outcome_column = (", COALESCE(outcome, CASE passed WHEN 1 THEN 'pass' ELSE 'fail' END)"
+                          if with_outcome else "")
         return self.db.execute(
-            "SELECT submission, check_name, score, max_score, passed, feedback, diagnosis "
-            "FROM results ORDER BY submission, rowid").fetchall()
+            "SELECT submission, check_name, score, max_score, passed, feedback, diagnosis"
+            f"{outcome_column} FROM results ORDER BY submission, rowid").fetchall()
 
     def export_csv(self, path: Path) -> Path:
         """One row per submission: total, each check's score (in grading order), then
@@ -213,6 +224,14 @@ class Gradebook:
             table.append([name, score, possible, *(marks.get(c, "") for c in checks),
                           errors.get(name, "")])
         return write_csv(path, table)
+
+
+def _add_outcome_column(db: sqlite3.Connection) -> None:
+    """Bring a gradebook from before outcomes were stored up to date (its rows keep NULL)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+    if "outcome" not in columns:
+        with db:
+            db.execute("ALTER TABLE results ADD COLUMN outcome TEXT")
 
 
 def _source_row(db: sqlite3.Connection, name: str) -> tuple | None:

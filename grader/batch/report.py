@@ -1,5 +1,6 @@
 """What grading produces for people: Gradescope's results.json, per-student Markdown feedback with
-a plot of their gradient flow, a class summary, and the score table printed by the CLI.
+a plot of their gradient flow, and the score table printed by the CLI (the class report is
+``class_report``).
 
 Everything a student controls (the submission's name, and feedback that quotes their error
 messages, output, warnings or file names) is escaped where it lands: Markdown gets backslash
@@ -16,7 +17,6 @@ import json
 import os
 import re
 import warnings
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -280,49 +280,3 @@ def score_table(results: Iterable[SubmissionResult]) -> str:
         shown = ", ".join(failed[:6]) + (f" (+{len(failed) - 6})" if len(failed) > 6 else "")
         lines.append(f"{name:<{width}}  {r.score:>2}/{r.max_score:<3}  {shown or '-'}")
     return "\n".join(lines)
-
-
-def class_summary(rows: list[tuple], scores: list[tuple[str, int, int]], folder: Path) -> Path:
-    """summary.md and score_histogram.png: score distribution and each check's commonest failure.
-
-    rows: (submission, check, score, max_score, passed, feedback, diagnosis) from the gradebook.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    possible = max((m for _, _, m in scores), default=0)
-    figure, axis = plt.subplots(figsize=(6.5, 3.8))
-    axis.hist([s for _, s, _ in scores], bins=range(0, possible + 2), color="tab:blue",
-              edgecolor="white", align="left")
-    axis.set_xlabel(f"score (of {possible})")
-    axis.set_ylabel("submissions")
-    axis.set_title(f"Score distribution, {len(scores)} submissions")
-    figure.tight_layout()
-    figure.savefig(folder / "score_histogram.png", dpi=110)
-    plt.close(figure)
-
-    failures: dict[str, Counter] = {}
-    attempts: Counter = Counter()
-    for _, check, _, _, passed, feedback, diagnosis in rows:
-        attempts[check] += 1
-        if not passed:
-            reason = diagnosis or (feedback.strip().splitlines() or ["(no message)"])[0]
-            failures.setdefault(check, Counter())[reason[:140]] += 1
-    lines = [f"# Class summary: {len(scores)} submissions", "",
-             "![score histogram](score_histogram.png)", "",
-             "| check | failed | most common failure |", "|---|---|---|"]
-    for check in attempts:
-        counter = failures.get(check)
-        if not counter:
-            lines.append(f"| `{check}` | 0 / {attempts[check]} | |")
-            continue
-        reason, count = counter.most_common(1)[0]
-        lines.append(f"| `{check}` | {sum(counter.values())} / {attempts[check]} | "
-                     f"{md_inline(reason)} ({count}) |")
-    path = folder / "summary.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path

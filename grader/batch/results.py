@@ -11,6 +11,31 @@ from dataclasses import asdict, dataclass, field
 
 from grader.checking.judge import CheckResult
 
+# What happened to one check of one submission, as the gradebook and the class report count it.
+OUTCOMES = ("pass", "fail", "knock_on", "not_attempted", "grader_error")
+
+
+def outcome(check: CheckResult) -> str:
+    """One of ``OUTCOMES``: only "fail" is a failure of the check's own function.
+
+    not_attempted: the function is absent or still raises its stub's NotImplementedError;
+    knock_on: not graded on its own (what it builds on failed, or the student's own net is
+    missing: the judge's refusal), a backward that could not be tested because the student's
+    own forward fails on every input (``checks.helpers.require_tested``), or, in a self-check,
+    waiting on another check.
+    """
+    if check.passed:
+        return "pass"
+    if check.internal_error:
+        return "grader_error"
+    if check.absent:
+        return "not_attempted"
+    if (check.waiting or check.feedback.startswith("not graded")
+            or " could not be tested: your " in check.feedback
+            or any(note.startswith("not graded on its own") for note in check.notes)):
+        return "knock_on"
+    return "fail"
+
 
 @dataclass
 class SubmissionResult:
