@@ -25,8 +25,11 @@ from course.notebook import NARRATIVE, Block, narrative_files, parse_narrative
 # The notebook's experiment cells and the command that makes the same figures from the modules.
 EXPERIMENT_COMMANDS = {
     "experiment_flow": "python -m exercises.experiments --only flow",
+    "experiment_headline": "python -m exercises.experiments --only flow",
+    "experiment_dial": "python -m exercises.experiments --only dial",
     "experiment_speed": "python -m exercises.experiments --only speed",
     "experiment_training": "python -m exercises.experiments --only training",
+    "experiment_saturation": "python -m exercises.experiments --only saturation",
     "summary": "python -m exercises.experiments",
 }
 # Cells that only set the notebook up (its settings, the copy of the lesson package).

@@ -102,7 +102,8 @@ def check_vanishing_sigmoid(t: Trial) -> None:
                 f"in a {DEPTH}-hidden-layer sigmoid net of width {WIDTH} (your init_params, "
                 f"mlp_forward, mlp_backward; seed {seed}) ||dW_1|| / ||dW_{DEPTH}|| = "
                 f"{ratio:.3g}; it should vanish (<= {VANISH_MAX:g}): each sigmoid layer "
-                "multiplies the gradient by sigma'(z) <= 1/4"
+                "multiplies the gradient by its slope sigma'(z) (at most 1/4) times its "
+                "weights, and Glorot's weights (sized for a slope of 1) do not make up the 1/4"
             )
 
 
