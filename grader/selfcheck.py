@@ -26,7 +26,8 @@ def test_exercise(name, self_check_results, request):
         # Neither pass nor fail: the grader would judge it with the reference standing in.
         pytest.skip(f"{name}: {result.feedback}")
     if not result.passed:
-        lines = [f"{name} ({result.max_score} points): {result.title}", result.feedback]
+        unit = "point" if result.max_score == 1 else "points"
+        lines = [f"{name} ({result.max_score} {unit}): {result.title}", result.feedback]
         if result.diagnosis:
             lines.append(f"  diagnosis: {result.diagnosis}")
         lines += [f"  note: {note}" for note in result.notes]
