@@ -7,7 +7,8 @@ invariants, for the same code and the same inputs (the public seed; the grader r
 with ``LiveExpected`` and the reference's stand-ins, as tests/test_one_engine.py does):
 
 - every point the self-check confirms, the grader gives: a pass is a pass with the same score,
-  and a failure is a failure with the same partial credit (its right sub-parts); so the confirmed total never exceeds the grader's score;
+  and a failure is a failure with the same partial credit (its right sub-parts); so the
+  confirmed total never exceeds the grader's score;
 - the grader's score is at most the confirmed total plus the points that wait;
 - when nothing waits, the totals and every check's verdict are equal;
 - a check waits only on checks it builds on that failed their own check, with the one sentence
