@@ -250,3 +250,50 @@ def test_grade_refuses_a_bad_policy_or_time_before_grading(tmp_path, capsys):
     assert capsys.readouterr().err == ("error: --submitted-at: 'noon' is not a date-time such "
                                        "as 2026-12-01T23:59:00+00:00\n")
     assert not book.exists()
+
+
+def test_the_policy_through_grade_reaches_the_gradebook_and_the_totals(tmp_path, capsys):
+    """One run of the CLI: [points] and [parts] rescore what is recorded (and a changed policy
+    grades again), --times keeps the time, --manual brings the marks, totals apply [late]."""
+    import shutil
+
+    from grader.batch.written import questions
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    shutil.copytree(examples / "buggy", tmp_path / "class" / "bob")
+    config = tmp_path / "grader.toml"
+    config.write_text(EXAMPLE)  # dense_backward worth 8, db weighing 2 of 4: db costs 4
+    times = tmp_path / "times.csv"
+    times.write_text("student,submitted_at\nbob,2026-12-02T00:30:00+00:00\n")  # 1 day late
+    scores = tmp_path / "scores.csv"
+    scores.write_text("student,question,points,max\n"
+                      + "".join(f"bob,{q.name},1,2\n" for q in questions()))
+    book = tmp_path / "book.sqlite"
+    args = ["grade", str(tmp_path / "class"), "--config", str(config), "--gradebook", str(book),
+            "--times", str(times), "--manual", str(scores), "--workers", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    # examples/buggy is 40/50 by default, dense_backward 3 of 4; worth 8 with db weighing 2
+    # of 4, it earns 4 of 8: 41/54.
+    assert "bob         41/54" in out
+    assert f"3 mark(s) from {scores} recorded in {book}" in out
+    policy = Policy.from_settings(Settings.load(config))
+    with Gradebook(book) as opened:
+        rows = {c: (s, m) for _, c, s, m, *_ in opened.check_rows()}
+        (bob,) = totals(opened, policy=policy)
+        assert opened.submitted_times() == {"bob": datetime(2026, 12, 2, 0, 30, tzinfo=UTC)}
+    assert rows["dense_backward"] == (4, 8)
+    # 41 + 3 marks, 1 day late at 10% of (54 + 6).
+    assert (bob.auto, bob.auto_max, bob.manual, bob.manual_max, bob.late_penalty) == (
+        41, 54, 3, 6, 6)
+    assert bob.total == 38
+    # The same policy again: unchanged, skipped; another one: graded again.
+    assert main(args[:-4]) == 0
+    assert "1 unchanged submission(s) skipped" in capsys.readouterr().out
+    config.write_text(EXAMPLE.replace("dense_backward = 8", "dense_backward = 4"))
+    assert main(args[:-4]) == 0
+    assert "bob         39/50" in capsys.readouterr().out  # db now costs 2 of 4
+    with Gradebook(book) as opened:
+        (bob,) = totals(opened, policy=Policy.from_settings(Settings.load(config)))
+    # The marks and the time stayed: 39 + 3 - 10% of 56.
+    assert (bob.manual, bob.late_penalty, bob.total) == (3, 5.6, pytest.approx(36.4))
