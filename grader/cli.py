@@ -160,6 +160,7 @@ def merge(args: argparse.Namespace) -> int:
                 print(f"{shard}: no such gradebook", file=sys.stderr)
                 return 2
             copied, kept = gradebook.merge_from(shard)
+            gradebook.merge_policy_from(shard)  # submission times, marks, overrides
             print(f"{shard}: {copied} submission(s) merged, {kept} newer already present")
         print(f"{len(gradebook.scores())} submission(s) in {args.target}")
     return 0

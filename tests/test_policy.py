@@ -297,3 +297,21 @@ def test_the_policy_through_grade_reaches_the_gradebook_and_the_totals(tmp_path,
         (bob,) = totals(opened, policy=Policy.from_settings(Settings.load(config)))
     # The marks and the time stayed: 39 + 3 - 10% of 56.
     assert (bob.manual, bob.late_penalty, bob.total) == (3, 5.6, pytest.approx(36.4))
+
+
+def test_merging_shards_keeps_their_times_marks_and_overrides(tmp_path, capsys):
+    shard = tmp_path / "shard.sqlite"
+    with Gradebook(shard) as book:
+        book.record(_result("alice", 40))
+        book.set_submitted_at("alice", BASE + timedelta(days=1), "times")
+        book.set_manual([("alice", "q1", 2, 2)])
+        book.set_override("alice", 44, "reason")
+    target = tmp_path / "all.sqlite"
+    with Gradebook(target) as book:
+        book.record(_result("bob", 30))
+        book.set_submitted_at("alice", BASE, "mtime")  # an explicit time from the shard wins
+    assert main(["merge", str(target), str(shard)]) == 0
+    with Gradebook(target) as book:
+        assert book.submitted_times()["alice"] == BASE + timedelta(days=1)
+        assert book.manual_scores() == [("alice", "q1", 2.0, 2.0)]
+        assert book.overrides() == {"alice": (44.0, "reason")}

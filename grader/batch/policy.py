@@ -120,13 +120,11 @@ class Policy:
     def score(self, result: SubmissionResult) -> SubmissionResult:
         """``result`` scored under ``[points]`` and ``[parts]``: each check's score and maximum,
         the submission's total and the version it is recorded with. A result that could not be
-        graded (its 0) keeps its 0 out of the new maximum."""
+        graded (every check at 0) keeps its 0, out of the new maximum."""
         if self.default_points:
             return result
         checks = apply_points(result.checks, self.points, self.weights)
         score, possible = total(checks)
-        if result.error and not checks:
-            possible = self.max_score()
         return replace(result, checks=checks, score=score, max_score=possible,
                        grader_version=self.version(result.grader_version))
 
