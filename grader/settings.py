@@ -119,8 +119,8 @@ LATE_KEYS: dict[str, tuple[str, str]] = {
 }
 
 TABLES: tuple[Table, ...] = (
-    Table("points", "number", "points of a check (by its name, 0 or more); unset: the check's "
-          "own points (50 in all)", "[points]\ndense_backward = 4"),
+    Table("points", "number", "points of a check (by its name, a whole number 0 or more); "
+          "unset: the check's own points (50 in all)", "[points]\ndense_backward = 4"),
     Table("parts", "weights", "how a check with sub-parts splits its points, by relative "
           "weight (dense_backward: dx, dW, db; mse_loss, softmax_cross_entropy: value, "
           "gradient); unset: the default split (dx 1, dW 2, db 1; mse value 1, gradient 1; "
@@ -137,8 +137,8 @@ TABLE_NAMES = {table.name: table for table in TABLES}
 
 def _number(value: Any, where: str, integer: bool = False) -> int | float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if integer and not (ok and isinstance(value, int)):
-        raise SettingsError(f"{where} must be a whole number, got {value!r}")
+    if integer and not (ok and isinstance(value, int) and value >= 0):
+        raise SettingsError(f"{where} must be a whole number 0 or more, got {value!r}")
     if not ok or not math.isfinite(value) or value < 0:
         raise SettingsError(f"{where} must be a number 0 or more, got {value!r}")
     return value
@@ -160,8 +160,8 @@ def _table(name: str, value: Any, where: Path) -> dict:
     if not isinstance(value, dict):
         raise SettingsError(f"{where}: {name} must be a table ([{name}]), got {value!r}")
     kind = TABLE_NAMES[name].entries
-    if kind == "number":
-        return {k: _number(v, f"{where}: {name}.{k}") for k, v in value.items()}
+    if kind == "number":  # whole points: the maximum is a whole number everywhere it shows
+        return {k: _number(v, f"{where}: {name}.{k}", integer=True) for k, v in value.items()}
     if kind == "datetime":
         return {k: _moment(v, f"{where}: {name}.{k}") for k, v in value.items()}
     if kind == "weights":

@@ -178,7 +178,7 @@ def test_the_corpus_bugs_that_now_earn_partial_credit(slug, tmp_path):
 # --- any points policy -----------------------------------------------------------------------
 
 WEIGHT = st.one_of(st.integers(0, 10), st.floats(0, 10, allow_nan=False).map(lambda v: round(v, 3)))
-POINTS = st.one_of(st.integers(0, 20), st.floats(0, 20, allow_nan=False).map(lambda v: round(v, 2)))
+POINTS = st.integers(0, 20)  # grader.toml's [points] are whole numbers
 
 
 @st.composite
@@ -194,7 +194,7 @@ def policies(draw) -> tuple[dict, dict]:
     return points, weights
 
 
-@settings(derandomize=True, deadline=None, max_examples=scaled(60))
+@settings(derandomize=True, deadline=None, max_examples=scaled(30))
 @given(policies(), st.sampled_from(sorted(FAULTS)))
 def test_any_policy_adds_up_and_a_fault_costs_only_its_part(tmp_path_factory, policy, fault):
     points, weights = policy

@@ -25,7 +25,7 @@ from grader.cli import main
 from grader.settings import Settings, SettingsError
 from tests.helpers import scaled
 
-PROFILE = settings(derandomize=True, deadline=None, max_examples=scaled(200))
+PROFILE = settings(derandomize=True, deadline=None, max_examples=scaled(100))
 BASE = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
 OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9))])
 MOMENTS = st.builds(lambda minutes, tz: (BASE + timedelta(minutes=minutes)).astimezone(tz),
@@ -107,8 +107,11 @@ def test_the_policy_tables_are_read_and_written_back_equal(tmp_path):
 
 @pytest.mark.parametrize("text,message", [
     ("points = 3\n", "points must be a table ([points]), got 3"),
-    ("[points]\nsigmoid = -1\n", "points.sigmoid must be a number 0 or more, got -1"),
-    ("[points]\nsigmoid = true\n", "points.sigmoid must be a number 0 or more, got True"),
+    ("[points]\nsigmoid = -1\n", "points.sigmoid must be a whole number 0 or more, got -1"),
+    ("[points]\nsigmoid = true\n", "points.sigmoid must be a whole number 0 or more, got True"),
+    ("[points]\nsigmoid = 1.5\n", "points.sigmoid must be a whole number 0 or more, got 1.5"),
+    ("[parts.mse_loss]\nvalue = -1\ngradient = 1\n",
+     "parts.mse_loss.value must be a number 0 or more, got -1"),
     ("[late]\ndeadline = 2026-12-01T23:59:00\n", "late.deadline must give its UTC offset "
      "(2026-12-01T23:59:00+00:00, not 2026-12-01T23:59:00)"),
     ("[late]\ndeadline = \"tomorrow\"\n", "late.deadline must be a date-time such as "
@@ -117,7 +120,7 @@ def test_the_policy_tables_are_read_and_written_back_equal(tmp_path):
     ("[late]\ndeadline = 2026-12-01T23:59:00Z\npenalty_per_day = 150\n",
      "late.penalty_per_day is a percent, at most 100, got 150"),
     ("[late]\ndeadline = 2026-12-01T23:59:00Z\nmax_days = 1.5\n",
-     "late.max_days must be a whole number, got 1.5"),
+     "late.max_days must be a whole number 0 or more, got 1.5"),
     ("[late]\ndeadline = 2026-12-01T23:59:00Z\ngrace = 1\n",
      "unknown late setting(s) grace; known: deadline, penalty_per_day, max_days"),
     ("[extensions]\nalice = 2026-12-03\n", "extensions.alice must be a date-time such as "
