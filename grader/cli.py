@@ -4,6 +4,9 @@
                                    [--csv FILE] [--summary DIR] [--workers N] [--seed S]
                                    [--config FILE] [--shard I/N] [--no-sandbox]
     python -m grader export GRADEBOOK --csv FILE
+    python -m grader override GRADEBOOK STUDENT SCORE --reason TEXT  # or --clear
+    python -m grader written PATH... --out DIR   # the written answers, one file per question
+    python -m grader manual GRADEBOOK scores.csv  # the marks of the written answers
     python -m grader merge TARGET SHARD... # combine the gradebooks of --shard runs
     python -m grader report GRADEBOOK --out DIR [--feedback DIR] [--pass-mark F]
     python -m grader record          # instructors: re-record the public self-check's answers
@@ -52,11 +55,88 @@ def grade(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     from grader.batch.classroom import GradeOptions, grade_class
+    from grader.batch.policy import Policy, parse_moment, read_times
 
+    try:
+        Policy.from_settings(settings)  # an unknown check in [points]: before any grading
+        submitted_at = (parse_moment(args.submitted_at, "--submitted-at")
+                        if args.submitted_at else None)
+        times = read_times(args.times) if args.times else None
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.manual is not None and not args.manual.is_file():
+        print(f"error: {args.manual}: no such file", file=sys.stderr)
+        return 2
     return grade_class(GradeOptions(
         paths=tuple(args.paths), settings=settings, results=args.results,
         feedback=args.feedback, gradebook=args.gradebook, csv=args.csv, summary=args.summary,
-        workers=args.workers, shard=args.shard, sandbox=False if args.no_sandbox else None))
+        workers=args.workers, shard=args.shard, sandbox=False if args.no_sandbox else None,
+        submitted_at=submitted_at, times=times, manual=args.manual))
+
+
+def override(args: argparse.Namespace) -> int:
+    """``override``: set (or --clear) a student's total by hand, with the reason."""
+    from grader.batch.gradebook import Gradebook
+
+    if not args.gradebook.is_file():
+        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+        return 2
+    with Gradebook(args.gradebook) as gradebook:
+        names = {name for name, _, _ in gradebook.scores()}
+        if args.student not in names:
+            print(f"error: unknown student {args.student!r} (not in {args.gradebook})",
+                  file=sys.stderr)
+            return 2
+        if args.clear:
+            had = gradebook.clear_override(args.student)
+            print(f"{args.student}: override cleared" if had
+                  else f"{args.student}: had no override")
+            return 0
+        if args.score is None or not args.reason or not args.reason.strip():
+            print("error: give SCORE and --reason TEXT (or --clear)", file=sys.stderr)
+            return 2
+        if not (args.score >= 0 and args.score < float("inf")):
+            print(f"error: SCORE must be a number 0 or more, got {args.score}", file=sys.stderr)
+            return 2
+        gradebook.set_override(args.student, args.score, args.reason.strip())
+        print(f"{args.student}: total set to {args.score:g} ({args.reason.strip()})")
+    return 0
+
+
+def written(args: argparse.Namespace) -> int:
+    """``written``: collect the written answers of a class, one file per question."""
+    from grader.batch.identity import BatchRefused
+    from grader.batch.written import collect
+
+    absent = [str(p) for p in args.paths if not p.exists()]
+    if absent:
+        print(f"error: no such file or folder: {', '.join(absent)}", file=sys.stderr)
+        return 2
+    try:
+        report = collect(list(args.paths), args.out)
+    except BatchRefused as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+def manual(args: argparse.Namespace) -> int:
+    """``manual``: the marks of scores.csv into the gradebook."""
+    from grader.batch.gradebook import Gradebook
+    from grader.batch.written import ManualError, import_manual
+
+    if not args.gradebook.is_file():
+        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+        return 2
+    with Gradebook(args.gradebook) as gradebook:
+        try:
+            print(import_manual(gradebook, args.scores))
+        except ManualError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    return 0
 
 
 def export(args: argparse.Namespace) -> int:
@@ -81,6 +161,7 @@ def merge(args: argparse.Namespace) -> int:
                 print(f"{shard}: no such gradebook", file=sys.stderr)
                 return 2
             copied, kept = gradebook.merge_from(shard)
+            gradebook.merge_policy_from(shard)  # submission times, marks, overrides
             print(f"{shard}: {copied} submission(s) merged, {kept} newer already present")
         print(f"{len(gradebook.scores())} submission(s) in {args.target}")
     return 0
@@ -148,7 +229,33 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--shard", type=_shard, help="grade only shard I of N (I/N, 1-based)")
     command.add_argument("--no-sandbox", action="store_true",
                          help="run student code in a plain subprocess even if bubblewrap works")
+    command.add_argument("--submitted-at", metavar="TIME",
+                         help="when these submissions were handed in (ISO 8601 with offset); "
+                         "default: each file's modification time")
+    command.add_argument("--times", type=Path, metavar="CSV", help="submission times: a CSV "
+                         "with student and submitted_at columns (kept in the gradebook)")
+    command.add_argument("--manual", type=Path, metavar="CSV",
+                         help="marks of the written answers (scores.csv of `written`)")
     command.set_defaults(run=grade)
+
+    command = commands.add_parser("override", help="set a student's total by hand, with a reason")
+    command.add_argument("gradebook", type=Path)
+    command.add_argument("student")
+    command.add_argument("score", type=float, nargs="?")
+    command.add_argument("--reason", help="why (shown with the total in every export)")
+    command.add_argument("--clear", action="store_true", help="remove the override")
+    command.set_defaults(run=override)
+
+    command = commands.add_parser("written", help="collect the written answers for marking")
+    command.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    command.add_argument("--out", type=Path, required=True,
+                         help="folder for <question>.md and scores.csv")
+    command.set_defaults(run=written)
+
+    command = commands.add_parser("manual", help="record the marks of the written answers")
+    command.add_argument("gradebook", type=Path)
+    command.add_argument("scores", type=Path, help="scores.csv (student, question, points, max)")
+    command.set_defaults(run=manual)
 
     command = commands.add_parser("export", help="export a gradebook as CSV")
     command.add_argument("gradebook", type=Path)

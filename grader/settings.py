@@ -23,6 +23,7 @@ import os
 import sys
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,117 @@ GRADER_TOML: tuple[Key, ...] = (
                "space; below that every submission would fail before any student code ran")),
 )
 KEYS = {key.name: key for key in GRADER_TOML}
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of grader.toml: the points policy (read by ``grader.batch.policy``).
+
+    entries: "number" (name = points), "weights" (check = {part = weight}), "datetime" (name =
+    a date-time with its UTC offset), or "late" (the fixed keys of LATE_KEYS).
+    """
+
+    name: str
+    entries: str
+    meaning: str
+    example: str
+
+
+# [late]: each key, its kind, and what it means.
+LATE_KEYS: dict[str, tuple[str, str]] = {
+    "deadline": ("datetime", "the due date-time, with its UTC offset "
+                 "(`2026-12-01T23:59:00+00:00`)"),
+    "penalty_per_day": ("number", "percent of the maximum (autograded + written) taken per day "
+                        "late or part of one (0 to 100)"),
+    "max_days": ("integer", "the most days that are penalised (later submissions lose "
+                 "max_days x penalty_per_day); unset: no cap, until the score reaches 0"),
+}
+
+TABLES: tuple[Table, ...] = (
+    Table("points", "number", "points of a check (by its name, a whole number 0 or more); "
+          "unset: the check's own points (50 in all)", "[points]\ndense_backward = 4"),
+    Table("parts", "weights", "how a check with sub-parts splits its points, by relative "
+          "weight (dense_backward: dx, dW, db; mse_loss, softmax_cross_entropy: value, "
+          "gradient); unset: the default split (dx 1, dW 2, db 1; mse value 1, gradient 1; "
+          "softmax value 1, gradient 2)", "[parts.dense_backward]\ndx = 1\ndW = 2\ndb = 1"),
+    Table("late", "late", "the late policy: " + "; ".join(
+          f"`{key}`: {meaning}" for key, (_, meaning) in LATE_KEYS.items()),
+          "[late]\ndeadline = 2026-12-01T23:59:00+00:00\npenalty_per_day = 10\nmax_days = 5"),
+    Table("extensions", "datetime", "a student's own deadline (by submission or roster name), "
+          "which replaces `[late] deadline` for them", "[extensions]\n"
+          "alice = 2026-12-03T23:59:00+00:00"),
+)
+TABLE_NAMES = {table.name: table for table in TABLES}
+
+
+def _number(value: Any, where: str, integer: bool = False) -> int | float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if integer and not (ok and isinstance(value, int) and value >= 0):
+        raise SettingsError(f"{where} must be a whole number 0 or more, got {value!r}")
+    if not ok or not math.isfinite(value) or value < 0:
+        raise SettingsError(f"{where} must be a number 0 or more, got {value!r}")
+    return value
+
+
+def _moment(value: Any, where: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise SettingsError(f"{where} must be a date-time such as 2026-12-01T23:59:00+00:00, "
+                            f"got {value!r}")
+    if value.tzinfo is None:
+        raise SettingsError(f"{where} must give its UTC offset (2026-12-01T23:59:00+00:00, "
+                            f"not {value.isoformat()})")
+    return value
+
+
+def _table(name: str, value: Any, where: Path) -> dict:
+    """Table ``name`` of grader.toml, its values checked (names of checks and parts are checked
+    by ``grader.batch.policy``, which knows the checks)."""
+    if not isinstance(value, dict):
+        raise SettingsError(f"{where}: {name} must be a table ([{name}]), got {value!r}")
+    kind = TABLE_NAMES[name].entries
+    if kind == "number":  # whole points: the maximum is a whole number everywhere it shows
+        return {k: _number(v, f"{where}: {name}.{k}", integer=True) for k, v in value.items()}
+    if kind == "datetime":
+        return {k: _moment(v, f"{where}: {name}.{k}") for k, v in value.items()}
+    if kind == "weights":
+        checked = {}
+        for check, weights in value.items():
+            if not isinstance(weights, dict):
+                raise SettingsError(f"{where}: parts.{check} must be a table "
+                                    f"([parts.{check}]), got {weights!r}")
+            checked[check] = {k: _number(v, f"{where}: parts.{check}.{k}")
+                              for k, v in weights.items()}
+            if checked[check] and sum(checked[check].values()) <= 0:
+                raise SettingsError(f"{where}: parts.{check}: the weights sum to 0")
+        return checked
+    unknown = sorted(set(value) - set(LATE_KEYS))
+    if unknown:
+        raise SettingsError(f"{where}: unknown late setting(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(LATE_KEYS)}")
+    late: dict[str, Any] = {}
+    for key, item in value.items():
+        what = f"{where}: late.{key}"
+        late[key] = (_moment(item, what) if LATE_KEYS[key][0] == "datetime"
+                     else _number(item, what, integer=LATE_KEYS[key][0] == "integer"))
+    if late.get("penalty_per_day", 0) > 100:
+        raise SettingsError(f"{where}: late.penalty_per_day is a percent, at most 100, got "
+                            f"{late['penalty_per_day']!r}")
+    if "deadline" not in late and late:
+        raise SettingsError(f"{where}: [late] needs a deadline")
+    return late
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value)
+
+
+def _toml_key(key: str) -> str:
+    """A TOML key: bare when it can be, else quoted (a student's name with a space or a dot)."""
+    if key and all(c.isascii() and (c.isalnum() or c in "-_") for c in key):
+        return key
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass(frozen=True)
@@ -176,6 +288,8 @@ class Settings:
 
     values: dict[str, int | float] = field(default_factory=dict)
     source: Path | None = None
+    # The tables that were set ([points], [parts], [late], [extensions]), checked, by name.
+    tables: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None, folder: Path = Path(".")) -> Settings:
@@ -194,13 +308,15 @@ class Settings:
                 loaded = tomllib.load(handle)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise SettingsError(f"{candidate}: cannot be read as TOML: {error}") from None
-        unknown = sorted(set(loaded) - set(KEYS))
+        unknown = sorted(set(loaded) - set(KEYS) - set(TABLE_NAMES))
         if unknown:
             raise SettingsError(f"{candidate}: unknown setting(s) {', '.join(unknown)}; "
-                                f"known: {', '.join(KEYS)}")
+                                f"known: {', '.join([*KEYS, *TABLE_NAMES])}")
         values = {name: _checked(KEYS[name], loaded[name], candidate)
                   for name in KEYS if name in loaded}
-        return cls(values, candidate)
+        tables = {name: _table(name, loaded[name], candidate)
+                  for name in TABLE_NAMES if name in loaded}
+        return cls(values, candidate, tables)
 
     def with_seed(self, seed: int | None) -> Settings:
         """These settings with ``seed`` instead of the file's (``--seed``); None keeps them.
@@ -231,6 +347,17 @@ class Settings:
         lines = [f"# {line}".rstrip() for line in header.splitlines()]
         lines += [f"{key.name} = {self.get(key.name)!r}" for key in GRADER_TOML
                   if key.name == "seed" or key.name in self.values]
+        for table in TABLES:  # the points policy goes along (the Gradescope autograder)
+            content = self.tables.get(table.name)
+            if not content:
+                continue
+            if table.entries == "weights":
+                for check, weights in content.items():
+                    lines += ["", f"[parts.{_toml_key(check)}]"]
+                    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in weights.items()]
+            else:
+                lines += ["", f"[{table.name}]"]
+                lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in content.items()]
         return "\n".join(lines) + "\n"
 
 
@@ -259,6 +386,24 @@ def document() -> str:
     ]
     lines += [f"| `{key.name}` | {kinds[key.kind]} | {key.default()!r} | {key.meaning} |"
               for key in GRADER_TOML]
+    lines += [
+        "",
+        "### The points policy",
+        "",
+        "Tables of the same file. Check and part names are those of the score table "
+        "(an unknown one is refused",
+        "before anything is graded). `python -m grader grade` applies `[points]` and "
+        "`[parts]` to every score it",
+        "records (a changed policy grades again); `[late]` and `[extensions]` are applied "
+        "to the totals of every",
+        "export (the gradebook keeps each submission's time), so they change without "
+        "grading again.",
+        "",
+        "| table | meaning | example |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| `[{t.name}]` | {t.meaning} | `{t.example.replace(chr(10), '; ')}` |"
+              for t in TABLES]
     lines += [
         "",
         "## Environment variables",

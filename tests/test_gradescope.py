@@ -179,8 +179,10 @@ def test_buggy_sample_fails_exactly_its_five_checks(installed):
     # Uploaded as a zip of the exercises folder: Gradescope unpacks it, keeping the folder.
     data, _ = run_autograder(installed, "buggy", folder=EXAMPLES / "buggy", into="exercises")
     assert failed(data) == BUGGY_FAILS
-    lost = sum(REGISTRY[name].points for name in BUGGY_FAILS)
-    assert data["score"] == TOTAL - lost
+    # Partial credit: dense_backward keeps dx and dW (3 of 4), mse_loss its value (1 of 2).
+    kept = {"dense_backward": 3, "mse_loss": 1}
+    lost = sum(REGISTRY[name].points - kept.get(name, 0) for name in BUGGY_FAILS)
+    assert data["score"] == TOTAL - lost == 40
 
 
 def test_notebook_submission_is_graded(installed):

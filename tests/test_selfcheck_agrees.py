@@ -7,7 +7,8 @@ invariants, for the same code and the same inputs (the public seed; the grader r
 with ``LiveExpected`` and the reference's stand-ins, as tests/test_one_engine.py does):
 
 - every point the self-check confirms, the grader gives: a pass is a pass with the same score,
-  and a failure is a failure; so the confirmed total never exceeds the grader's score;
+  and a failure is a failure with the same partial credit (its right sub-parts); so the
+  confirmed total never exceeds the grader's score;
 - the grader's score is at most the confirmed total plus the points that wait;
 - when nothing waits, the totals and every check's verdict are equal;
 - a check waits only on checks it builds on that failed their own check, with the one sentence
@@ -83,7 +84,11 @@ def assert_agrees(mine: list[CheckResult], graded: list[CheckResult]) -> None:
         if own.status == "pass":
             assert (theirs.passed, theirs.score) == (True, own.score), where
         elif own.status == "fail":
-            assert (own.score, theirs.passed) == (0, False), where
+            # A failure confirms only the points of its right sub-parts (partial credit), the
+            # same the grader gives: 0 for a check without parts.
+            assert (own.score, theirs.passed) == (theirs.score, False), where
+            assert own.score < own.max_score, where
+            assert own.score == 0 or any(own.parts.values()), where
             assert not own.feedback.startswith("not checked yet"), where
         else:
             failed_upstream = {n for n in upstream(own.name) if status[n] == "fail"}

@@ -22,12 +22,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from grader import __version__
 from grader.batch.gradebook import Gradebook
 from grader.batch.identity import BatchRefused, expand, submission_name, visible
+from grader.batch.policy import Policy, submission_mtime
 from grader.batch.pool import Interrupted, Run, grade_pooled
 from grader.batch.results import SubmissionResult
 from grader.batch.run import grade_submission, judge_failed, sandbox_description
@@ -53,6 +55,11 @@ class GradeOptions:
     workers: int = 1
     shard: str | None = None
     sandbox: bool | None = None
+    # The points policy (issue #11): when each submission was handed in (--submitted-at for
+    # all of this run's, --times per student; else the file's mtime), and --manual marks.
+    submitted_at: datetime | None = None
+    times: dict[str, datetime] | None = None
+    manual: Path | None = None
 
 
 class Refused(Exception):
@@ -175,11 +182,39 @@ def _grade(options: GradeOptions, run: Run) -> int:
     run.gradebook = gradebook
     run.total = len(paths)  # until the unchanged ones are known
     progress = Progress(len(paths))
-    todo, skipped = _changed(paths, gradebook, options.settings.seed, progress)
+    policy = Policy.from_settings(options.settings)
+    if gradebook is not None:
+        record_times(gradebook, paths, options)
+    todo, skipped = _changed(paths, gradebook, options.settings.seed, progress,
+                             policy.version(__version__))
     recorder = _Recorder(run, options, gradebook, progress)
     _grade_all(run, todo, options, recorder.finish)
+    if options.manual is not None and gradebook is not None:
+        from grader.batch.written import ManualError, import_manual
+
+        try:
+            print(import_manual(gradebook, options.manual))
+        except ManualError as error:
+            _report(options, recorder.results, skipped, gradebook)
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     _report(options, recorder.results, skipped, gradebook)
     return 0
+
+
+def record_times(gradebook: Gradebook, paths: list[Path], options: GradeOptions) -> None:
+    """Keep each submission's time in the gradebook (the late policy reads it from there, so
+    it survives re-runs): --times and --submitted-at are kept over any later mtime."""
+    for name, when in (options.times or {}).items():
+        gradebook.set_submitted_at(name, when, "times")
+    for path in paths:
+        name = submission_name(path)
+        if options.submitted_at is not None:
+            gradebook.set_submitted_at(name, options.submitted_at, "flag")
+        elif name not in (options.times or {}):
+            when = submission_mtime(path)
+            if when is not None:
+                gradebook.set_submitted_at(name, when, "mtime")
 
 
 def _submissions(options: GradeOptions) -> list[Path]:
@@ -214,9 +249,9 @@ def _open_gradebook(path: Path | None) -> Gradebook | None:
 
 
 def _changed(paths: list[Path], gradebook: Gradebook | None, seed: int,
-             progress: Progress) -> tuple[list[Path], list[str]]:
+             progress: Progress, version: str = __version__) -> tuple[list[Path], list[str]]:
     """(the paths to grade, the names skipped): a submission the gradebook holds with the same
-    content, seed and grader version is skipped."""
+    content, seed and grader version (with the points policy's digest) is skipped."""
     from grader.batch.submissions import prepare
 
     todo: list[Path] = []
@@ -226,7 +261,7 @@ def _changed(paths: list[Path], gradebook: Gradebook | None, seed: int,
             try:
                 prepared = prepare(path)
                 current = gradebook.is_current(prepared.name, prepared.content_hash, seed,
-                                               __version__)
+                                               version)
                 prepared.cleanup()
             except Exception:  # noqa: BLE001 - unreadable: let grading report it
                 current = False
@@ -247,6 +282,7 @@ class _Recorder:
         self.run, self.options, self.gradebook, self.progress = run, options, gradebook, progress
         self.results: list[SubmissionResult] = []
         self.reference: dict = {}
+        self.policy = Policy.from_settings(options.settings)
         if options.feedback:  # the reference's gradient flow, drawn beside each student's
             from grader.batch.measure import reference_flow
             from grader.student.loader import reference_functions
@@ -256,6 +292,7 @@ class _Recorder:
     def finish(self, result: SubmissionResult) -> None:
         self.run.begin_recording()  # a signal now waits for the transaction (end_recording)
         try:
+            result = self.policy.score(result)  # grader.toml's [points] and [parts]
             self.results.append(result)
             self.run.graded += 1
             if self.gradebook is not None:

@@ -58,6 +58,27 @@ CREATE TABLE IF NOT EXISTS sources (
     submission TEXT PRIMARY KEY REFERENCES submissions(name) ON DELETE CASCADE,
     path BLOB NOT NULL
 );
+""" + """
+-- The instructor's side of a grade (batch.totals): no foreign key on purpose, so grading a
+-- submission again (which replaces its rows above) keeps its time, marks and override.
+CREATE TABLE IF NOT EXISTS submitted_times (
+    submission TEXT PRIMARY KEY,
+    submitted_at TEXT NOT NULL,
+    origin TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS manual_scores (
+    submission TEXT NOT NULL,
+    question TEXT NOT NULL,
+    points REAL NOT NULL,
+    max_points REAL NOT NULL,
+    PRIMARY KEY (submission, question)
+);
+CREATE TABLE IF NOT EXISTS overrides (
+    submission TEXT PRIMARY KEY,
+    score REAL NOT NULL,
+    reason TEXT NOT NULL,
+    set_at TEXT NOT NULL
+);
 """
 
 
@@ -224,6 +245,81 @@ class Gradebook:
             table.append([name, score, possible, *(marks.get(c, "") for c in checks),
                           errors.get(name, "")])
         return write_csv(path, table)
+
+    # --- the policy's tables (submission times, written marks, overrides) ------------------
+
+    def set_submitted_at(self, name: str, when: datetime, origin: str) -> None:
+        """Record when ``name`` was submitted. ``origin`` "mtime" (the file's time) never
+        replaces a time given explicitly (--submitted-at, --times, an LMS layout)."""
+        if when.tzinfo is None:
+            raise ValueError(f"the submission time of {name} has no UTC offset")
+        with self.db:
+            if origin == "mtime":
+                row = self.db.execute("SELECT origin FROM submitted_times WHERE submission = ?",
+                                      (fs_text(name),)).fetchone()
+                if row is not None and row[0] != "mtime":
+                    return
+            self.db.execute("INSERT OR REPLACE INTO submitted_times VALUES (?, ?, ?)",
+                            (fs_text(name), when.isoformat(), origin))
+
+    def submitted_times(self) -> dict[str, datetime]:
+        """Each submission's recorded time (aware datetimes)."""
+        return {name: datetime.fromisoformat(when) for name, when in
+                self.db.execute("SELECT submission, submitted_at FROM submitted_times")}
+
+    def set_manual(self, rows: Iterable[tuple[str, str, float, float]]) -> int:
+        """Record marks of written answers, (submission, question, points, max), in one
+        transaction; a mark given again replaces the old one. Returns how many."""
+        rows = [(fs_text(s), fs_text(q), float(p), float(m)) for s, q, p, m in rows]
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO manual_scores VALUES (?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def manual_scores(self) -> list[tuple[str, str, float, float]]:
+        """Every mark: (submission, question, points, max), by submission then question."""
+        return self.db.execute("SELECT submission, question, points, max_points FROM "
+                               "manual_scores ORDER BY submission, question").fetchall()
+
+    def set_override(self, name: str, score: float, reason: str) -> None:
+        """Set ``name``'s total by hand, with the reason (kept across re-grades)."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO overrides VALUES (?, ?, ?, ?)",
+                            (fs_text(name), float(score), fs_text(reason),
+                             datetime.now(UTC).isoformat(timespec="seconds")))
+
+    def clear_override(self, name: str) -> bool:
+        """Remove ``name``'s override; whether there was one."""
+        with self.db:
+            return self.db.execute("DELETE FROM overrides WHERE submission = ?",
+                                   (fs_text(name),)).rowcount > 0
+
+    def overrides(self) -> dict[str, tuple[float, str]]:
+        """Each overridden submission's (score, reason)."""
+        return {name: (score, reason) for name, score, reason in
+                self.db.execute("SELECT submission, score, reason FROM overrides")}
+
+    def merge_policy_from(self, other: Path) -> None:
+        """Copy another gradebook's (a shard's) times, marks and overrides: what this one
+        already holds stays, except that an explicit time replaces a file's mtime."""
+        source = sqlite3.connect(Path(other))
+        try:
+            try:
+                times = source.execute("SELECT * FROM submitted_times").fetchall()
+                marks = source.execute("SELECT * FROM manual_scores").fetchall()
+                overrides = source.execute("SELECT * FROM overrides").fetchall()
+            except sqlite3.OperationalError:  # a gradebook written before the tables existed
+                return
+        finally:
+            source.close()
+        with self.db:
+            for name, when, origin in times:
+                mine = self.db.execute("SELECT origin FROM submitted_times WHERE submission = ?",
+                                       (name,)).fetchone()
+                if mine is None or (mine[0] == "mtime" and origin != "mtime"):
+                    self.db.execute("INSERT OR REPLACE INTO submitted_times VALUES (?, ?, ?)",
+                                    (name, when, origin))
+            self.db.executemany("INSERT OR IGNORE INTO manual_scores VALUES (?, ?, ?, ?)", marks)
+            self.db.executemany("INSERT OR IGNORE INTO overrides VALUES (?, ?, ?, ?)", overrides)
 
 
 def _add_outcome_column(db: sqlite3.Connection) -> None:

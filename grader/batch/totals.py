@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader.batch.gradebook import Gradebook
+from grader.batch.policy import Policy
+from grader.checking.trial import whole
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,35 @@ class StudentTotal:
     def total(self) -> float:
         if self.override is not None:
             return self.override
-        return max(0.0, self.auto + self.manual - self.late_penalty)
+        return whole(max(0.0, self.auto + self.manual - self.late_penalty))
 
 
-def totals(gradebook: Gradebook) -> list[StudentTotal]:
-    """Every recorded submission's total, by submission name."""
+def totals(gradebook: Gradebook, *, policy: Policy | None = None) -> list[StudentTotal]:
+    """Every recorded submission's total, by submission name.
+
+    manual / manual_max: the marks of the written answers (``grader manual``); manual_max is the
+    class's written maximum (every question anyone was marked on, at its max), so a student
+    with an unmarked or missing answer is out of the same maximum as the others.
+    late_penalty: ``policy.late`` applied to the recorded submission time (none without a
+    policy or a time). override: the score set with ``grader override``, and its reason.
+    """
+    policy = policy or Policy()
     errors = gradebook.errors()
-    return [StudentTotal(name, float(score), int(possible), error=errors.get(name, ""))
-            for name, score, possible in gradebook.scores()]
+    times = gradebook.submitted_times()
+    overrides = gradebook.overrides()
+    marks: dict[str, float] = {}
+    questions: dict[str, float] = {}
+    for submission, question, points, most in gradebook.manual_scores():
+        marks[submission] = marks.get(submission, 0.0) + points
+        questions[question] = max(questions.get(question, 0.0), most)
+    manual_max = whole(sum(questions.values()))
+    rows = []
+    for name, score, possible in gradebook.scores():
+        manual = whole(marks.get(name, 0.0))
+        penalty = policy.late.penalty(name, times.get(name), possible + manual_max,
+                                      score + manual)
+        override, reason = overrides.get(name, (None, ""))
+        rows.append(StudentTotal(name, whole(score), whole(possible), manual, manual_max,
+                                 penalty, None if override is None else whole(override), reason,
+                                 error=errors.get(name, "")))
+    return rows

@@ -29,12 +29,13 @@ tried: a bug costs its own check, but code that is not there cannot earn a lesso
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from grader.checking import checks as _checks  # noqa: F401 - registers the check definitions
 from grader.checking.compare import CheckFailed
-from grader.checking.trial import REGISTRY, Check, Trial, upstream
+from grader.checking.trial import REGISTRY, Check, Trial, part_points, upstream, whole
 from grader.spec.api import FUNCTIONS, PARTNER
 from grader.spec.protocol import Student
 
@@ -60,8 +61,8 @@ class CheckResult:
 
     name: str
     title: str
-    max_score: int
-    score: int
+    max_score: int | float
+    score: int | float
     passed: bool
     feedback: str = ""
     diagnosis: str | None = None
@@ -79,6 +80,9 @@ class CheckResult:
     # The check's functions certainly not there whatever stands in for others (absent from the
     # submission, or the stub's own NotImplementedError): a failure even without the reference.
     absent: tuple[str, ...] = ()
+    # A check with sub-parts (``Check.parts``): which parts were right, by name; a failed check
+    # earns the points of its right parts. Empty for a check without parts, or not run.
+    parts: dict[str, bool] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -95,21 +99,73 @@ def run_check(check: Check, student: Student, expected, seed: int,
     try:
         check.run(trial)
     except CheckFailed as failure:
-        result.feedback = failure.message
-        result.diagnosis = failure.diagnosis
+        # The first failure is what the student reads, as when a check stopped at it.
+        first = next(iter(trial.failed_parts.values()), failure)
+        result.feedback = first.message
+        result.diagnosis = first.diagnosis
+        result.parts = {p: False for p, _ in check.parts}
     except Exception as error:  # noqa: BLE001 - an unforeseen answer must not stop the batch
         result.feedback = (f"the grader could not evaluate this check: {type(error).__name__}: "
                            f"{error}")
         result.internal_error = True
+        result.parts = {p: False for p, _ in check.parts}
     else:
-        result.passed = True
-        result.score = check.points
+        result.parts = {p: p not in trial.failed_parts for p, _ in check.parts}
+        if trial.failed_parts:
+            first = next(iter(trial.failed_parts.values()))
+            result.feedback = first.message
+            result.diagnosis = first.diagnosis
+            result.score = score_of(check, result)
+            if any(result.parts.values()):
+                trial.notes.append(partial_note(result.parts))
+        else:
+            result.passed = True
+            result.score = check.points
     result.notes = trial.notes
     result.warnings = sorted(set(trial.warnings))
     if not result.passed:
         result.missing = {f: why for f, why in trial.missing.items() if f in check.tags}
         result.absent = tuple(sorted(trial.absent & set(check.tags)))
     return result
+
+
+def score_of(check: Check, result: CheckResult, points: float | None = None,
+             weights: Mapping[str, float] | None = None) -> int | float:
+    """What ``result`` earns when ``check`` is worth ``points`` (default: its own) split by
+    ``weights``: all of it for a pass, the shares of the right parts for a failed check with
+    parts, else nothing (a check that waits, or is refused, has no right parts)."""
+    total_points = check.points if points is None else points
+    if result.passed:
+        return whole(total_points)
+    shares = part_points(check, total_points, dict(weights) if weights else None)
+    return whole(sum(shares[p] for p, ok in result.parts.items() if ok and p in shares))
+
+
+def partial_note(parts: Mapping[str, bool]) -> str:
+    """The note of a check some of whose parts are right: which, and which cost the points."""
+    right = [p for p, ok in parts.items() if ok]
+    wrong = [p for p, ok in parts.items() if not ok]
+    return (f"partial credit: {_join(right)} {'is' if len(right) == 1 else 'are'} right and "
+            f"earn{'s' if len(right) == 1 else ''} {_its(right)} share; only "
+            f"{_join(wrong)} lose{'s' if len(wrong) == 1 else ''} points")
+
+
+def apply_points(results: list[CheckResult], points: Mapping[str, float],
+                 weights: Mapping[str, Mapping[str, float]]) -> list[CheckResult]:
+    """``results`` scored under a points policy (grader.toml's ``[points]`` and ``[parts]``):
+    a check named in ``points`` is worth that much, its parts split by ``weights``; the verdicts
+    stay as they are. Without a policy the results come back equal."""
+    scored = []
+    for result in results:
+        check = REGISTRY.get(result.name)
+        if check is None or (result.name not in points and result.name not in weights):
+            scored.append(result)
+            continue
+        worth = points.get(result.name, check.points)
+        scored.append(dataclasses.replace(
+            result, max_score=whole(worth),
+            score=score_of(check, result, worth, weights.get(result.name))))
+    return scored
 
 
 def record_missing(check: Check, result: CheckResult, missing: dict[str, str]) -> None:
@@ -341,8 +397,9 @@ def _its(names: list[str]) -> str:
     return "its" if len(names) == 1 else "their"
 
 
-def total(results: list[CheckResult]) -> tuple[int, int]:
-    return sum(r.score for r in results), sum(r.max_score for r in results)
+def total(results: list[CheckResult]) -> tuple[int | float, int | float]:
+    """(score, maximum) of ``results``: whole numbers print without a decimal point."""
+    return whole(sum(r.score for r in results)), whole(sum(r.max_score for r in results))
 
 
 def waiting_summary(results: list[CheckResult]) -> tuple[int, tuple[str, ...]]:

@@ -41,17 +41,47 @@ class Check:
     # Functions the check tests as the student's own work: when one of them is missing (not
     # implemented, or computing nothing), the check earns nothing, stand-ins or not.
     own: tuple[str, ...] = ()
+    # Independent sub-parts (dense_backward: dx, dW, db) with their default points, which sum
+    # to ``points``: a wrong part costs only its share (``Trial.part``). Empty: all or nothing.
+    parts: tuple[tuple[str, int | float], ...] = ()
+
+
+def whole(value: float) -> int | float:
+    """``value`` as an int when it is a whole number (scores print as 3, not 3.0), else
+    rounded to 1e-9 so that shares of a check add up to its points exactly."""
+    rounded = round(float(value), 9)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def part_points(check: Check, points: float | None = None,
+                weights: dict[str, float] | None = None) -> dict[str, int | float]:
+    """Each part's points: ``points`` (default: the check's) split in proportion to
+    ``weights`` (default: the check's own split); {} for a check without parts. The shares
+    always sum to ``points`` (the last part takes the rounding remainder)."""
+    if not check.parts:
+        return {}
+    total = check.points if points is None else points
+    chosen = dict(check.parts) if not weights else {p: weights.get(p, 0) for p, _ in check.parts}
+    weight_sum = sum(chosen.values())
+    if weight_sum <= 0:
+        raise ValueError(f"check {check.name}: the weights of its parts sum to 0")
+    shares = {p: whole(total * w / weight_sum) for p, w in chosen.items()}
+    last = check.parts[-1][0]
+    shares[last] = whole(total - sum(v for p, v in shares.items() if p != last))
+    return shares
 
 
 REGISTRY: dict[str, Check] = {}
 
 
 def check(name: str, points: int, *, depends: tuple[str, ...] = (), tags: tuple[str, ...] = (),
-          title: str = "", own: tuple[str, ...] = ()):
+          title: str = "", own: tuple[str, ...] = (), parts: dict[str, int | float] | None = None):
     """Register a check definition. Checks run in registration order, so define upstream first.
 
     own: functions (among the tags) that must be the student's own, written, non-degenerate
     work for the check to earn anything (see ``judge.missing_own_work``).
+    parts: the check's independent sub-parts and their default points (summing to ``points``);
+    the check compares each part inside ``with t.part(label):``.
     """
 
     def register(function: Callable[[Trial], None]) -> Callable[[Trial], None]:
@@ -60,8 +90,11 @@ def check(name: str, points: int, *, depends: tuple[str, ...] = (), tags: tuple[
             raise ValueError(f"check {name} depends on unregistered {unknown}")
         if not set(own) <= set(tags or (name,)):
             raise ValueError(f"check {name}: own {own} must be among its tags")
+        if parts and whole(sum(parts.values())) != points:
+            raise ValueError(f"check {name}: its parts' points {parts} must sum to {points}")
         REGISTRY[name] = Check(name, points, function, tags or (name,), depends,
-                               title or (function.__doc__ or name).strip().splitlines()[0], own)
+                               title or (function.__doc__ or name).strip().splitlines()[0], own,
+                               tuple((parts or {}).items()))
         return function
 
     return register
@@ -212,6 +245,22 @@ class Trial:
         # NotImplementedError may come from a helper it calls).
         self.absent: set[str] = set()
         self.reference = getattr(expected, "reference", None)
+        # The first failure of each sub-part (``part``), in the order they happened.
+        self.failed_parts: dict[str, CheckFailed] = {}
+        self._parts = {p for p, _ in REGISTRY[check_name].parts} if check_name in REGISTRY \
+            else set()
+
+    @contextmanager
+    def part(self, label: str) -> Iterator[None]:
+        """Compare one independent sub-part of the check: a CheckFailed inside fails only that
+        part (the first failure of each is kept) and the check goes on with the others. A
+        failure outside every part (the call raised, a wrong structure) still fails them all."""
+        if label not in self._parts:
+            raise ValueError(f"check {self.check_name} has no part {label!r}")
+        try:
+            yield
+        except CheckFailed as failure:
+            self.failed_parts.setdefault(label, failure)
 
     # Upstream verdicts let a check say "your dense_forward is wrong" instead of blaming the
     # function under test for a bug it only inherited.

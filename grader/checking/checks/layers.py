@@ -52,7 +52,9 @@ def _own_numerical_dense(t: Trial, x, W, b, dout) -> tuple[list[np.ndarray], boo
     return own_numerical(t, "dense_forward", (x, W, b), tuple, dout, batch=x)
 
 
-@check("dense_backward", 4, depends=("dense_forward",))
+# dW is what the lesson measures (the size of each layer's weight gradient), so it weighs most;
+# dx, dW and db are computed from different products, so each can be right while another is not.
+@check("dense_backward", 4, depends=("dense_forward",), parts={"dx": 1, "dW": 2, "db": 1})
 def check_dense_backward(t: Trial) -> None:
     """dense_backward returns dx (N, D), dW (D, M) and db (M,) of out = x @ W + b"""
     hints = {
@@ -70,6 +72,15 @@ def check_dense_backward(t: Trial) -> None:
         tested += 1
         expected = t.expect("dense_backward", (x, W, b, dout), lambda R, x=x, W=W, b=b, d=dout:
                             R.dense_backward(d, R.dense_forward(x, W, b)[1]))
+        if not t.failed("dense_forward"):
+            # Each gradient on its own: a wrong db (summed with keepdims=True, say) costs only
+            # db's share. The diagnosis still reads the whole answer.
+            for label, g, e in zip(("dx", "dW", "db"), got, expected, strict=True):
+                with t.part(label), t.diagnosing("dense_backward", (x, W, b, dout), got):
+                    assert_close(label, g, e, inputs, hint=hints[label])
+            continue
+        # A broken forward: the backward is judged whole against that forward (below), so the
+        # parts are not split here.
         try:
             with t.diagnosing("dense_backward", (x, W, b, dout), got):
                 for label, g, e in zip(("dx", "dW", "db"), got, expected, strict=True):
@@ -98,10 +109,11 @@ def check_dense_backward(t: Trial) -> None:
         for label, g, e in zip(("dx", "dW", "db"), got,
                                _own_numerical_dense(t, x, W, b, dout)[0], strict=True):
             error = relative_difference(g, e)
-            if error > GRADIENT_TOL:
-                raise CheckFailed(f"{label} disagrees with finite differences of your "
-                                  f"dense_forward: relative difference {error:.3g}\n"
-                                  f"  hint: {hints[label]}")
+            with t.part(label):
+                if error > GRADIENT_TOL:
+                    raise CheckFailed(f"{label} disagrees with finite differences of your "
+                                      f"dense_forward: relative difference {error:.3g}\n"
+                                      f"  hint: {hints[label]}")
 
 
 @check("activation_forward", 2, depends=("sigmoid", "tanh", "relu", "leaky_relu"))
@@ -182,7 +194,8 @@ def check_activation_backward(t: Trial) -> None:
     require_tested(t, "activation_backward", "activation_forward", tested)
 
 
-@check("mse_loss", 2)
+# The loss value and its gradient are separate formulas: one can be right without the other.
+@check("mse_loss", 2, parts={"value": 1, "gradient": 1})
 def check_mse_loss(t: Trial) -> None:
     """mse_loss returns sum((pred - target)**2) / (2N) and its gradient (pred - target) / N"""
     for n, m in ((6, 3), (1, 2), (4, 4)):
@@ -191,14 +204,16 @@ def check_mse_loss(t: Trial) -> None:
         loss, dpred = t.call("mse_loss", pred, target, inputs=inputs)
         e_loss, e_dpred = t.expect("mse_loss", (pred, target),
                                    lambda R, p=pred, y=target: R.mse_loss(p, y))
-        with t.diagnosing("mse_loss", (pred, target), (loss, dpred)):
+        with t.part("value"), t.diagnosing("mse_loss", (pred, target), (loss, dpred)):
             assert_close("loss", np.asarray(loss), e_loss, inputs, rtol=1e-9,
                          hint="loss = sum((pred - target)**2) / (2 * N), N = pred.shape[0]")
+        with t.part("gradient"), t.diagnosing("mse_loss", (pred, target), (loss, dpred)):
             assert_close("dpred", dpred, e_dpred, inputs,
                          hint="d/dpred of sum((pred - target)**2) / (2N) is (pred - target) / N")
 
 
-@check("softmax_cross_entropy", 3)
+# dlogits (with its stability on large logits) is the harder half, so it weighs more.
+@check("softmax_cross_entropy", 3, parts={"value": 1, "gradient": 2})
 def check_softmax_cross_entropy(t: Trial) -> None:
     """softmax_cross_entropy returns the mean loss and dlogits, stable for any logit size"""
     rng = t.rng
@@ -212,8 +227,10 @@ def check_softmax_cross_entropy(t: Trial) -> None:
         e_loss, e_dlogits = t.expect("softmax_cross_entropy", (logits, labels),
                                      lambda R, z=logits, y=labels: R.softmax_cross_entropy(z, y))
         hint = _softmax_hint(loss, dlogits)
-        with t.diagnosing("softmax_cross_entropy", (logits, labels), (loss, dlogits)):
+        args = (logits, labels)
+        with t.part("value"), t.diagnosing("softmax_cross_entropy", args, (loss, dlogits)):
             assert_close("loss", np.asarray(loss), e_loss, inputs, rtol=1e-9, hint=hint)
+        with t.part("gradient"), t.diagnosing("softmax_cross_entropy", args, (loss, dlogits)):
             assert_close("dlogits", dlogits, e_dlogits, inputs, hint=hint)
 
 

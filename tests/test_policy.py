@@ -1,0 +1,320 @@
+"""The late policy, extensions and overrides of grader.toml, as the totals apply them.
+
+Generated (hypothesis): deadlines, extensions, submission times, penalties and caps: a penalty
+is never negative, never more than the points earned, none before the student's deadline, and
+an extension always wins over the class deadline. Then what the gradebook keeps (times, marks,
+overrides) survives grading again, and the CLI's override command says what it did.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader.batch.gradebook import Gradebook
+from grader.batch.policy import LatePolicy, Policy, PolicyError, parse_moment, read_times
+from grader.batch.results import SubmissionResult
+from grader.batch.totals import totals
+from grader.checking.judge import CheckResult
+from grader.cli import main
+from grader.settings import Settings, SettingsError
+from tests.helpers import scaled
+
+PROFILE = settings(derandomize=True, deadline=None, max_examples=scaled(100))
+BASE = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
+OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9))])
+MOMENTS = st.builds(lambda minutes, tz: (BASE + timedelta(minutes=minutes)).astimezone(tz),
+                    st.integers(-20 * 1440, 20 * 1440), OFFSETS)
+
+
+@PROFILE
+@given(deadline=MOMENTS, extension=st.none() | MOMENTS, submitted=st.none() | MOMENTS,
+       percent=st.floats(0, 100), max_days=st.none() | st.integers(0, 30),
+       max_total=st.integers(1, 100), earned=st.floats(0, 100))
+def test_late_penalty_arithmetic(deadline, extension, submitted, percent, max_days, max_total,
+                                 earned):
+    extensions = {"alice": extension} if extension is not None else {}
+    late = LatePolicy(deadline, percent, max_days, extensions)
+    for student in ("alice", "bob"):
+        due = extension if (student == "alice" and extension is not None) else deadline
+        assert late.due(student) == due  # an extension wins
+        penalty = late.penalty(student, submitted, max_total, earned)
+        assert 0 <= penalty <= earned + 1e-9
+        days = late.days_late(student, submitted)
+        if submitted is None or submitted <= due:
+            assert (days, penalty) == (0, 0)
+            continue
+        started = math.ceil((submitted - due) / timedelta(days=1))
+        assert days == (started if max_days is None else min(started, max_days))
+        assert penalty == pytest.approx(min(earned, max_total * percent / 100 * days), abs=1e-9)
+
+
+@PROFILE
+@given(MOMENTS, st.integers(1, 3 * 1440))
+def test_no_penalty_until_the_deadline_and_a_full_day_for_a_minute_late(deadline, minutes):
+    late = LatePolicy(deadline, 10)
+    assert late.penalty("x", deadline, 50, 50) == 0
+    late_by = deadline + timedelta(minutes=minutes)
+    assert late.days_late("x", late_by) == math.ceil(minutes / 1440)
+    assert late.penalty("x", late_by, 50, 50) == min(50, 5 * math.ceil(minutes / 1440))
+
+
+def _settings(tmp_path: Path, text: str) -> Settings:
+    path = tmp_path / "grader.toml"
+    path.write_text(text)
+    return Settings.load(path)
+
+
+EXAMPLE = """seed = 11
+[points]
+dense_backward = 8
+
+[parts.dense_backward]
+dx = 1
+dW = 1
+db = 2
+
+[late]
+deadline = 2026-12-01T23:59:00+00:00
+penalty_per_day = 10
+max_days = 3
+
+[extensions]
+alice = 2026-12-03T23:59:00+00:00
+"bob smith" = 2026-12-02T12:00:00-05:00
+"""
+
+
+def test_the_policy_tables_are_read_and_written_back_equal(tmp_path):
+    loaded = _settings(tmp_path, EXAMPLE)
+    policy = Policy.from_settings(loaded)
+    assert policy.points == {"dense_backward": 8}
+    assert policy.weights == {"dense_backward": {"dx": 1, "dW": 1, "db": 2}}
+    assert policy.late.deadline == datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
+    assert (policy.late.penalty_per_day, policy.late.max_days) == (10, 3)
+    assert policy.late.due("bob smith") == datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+    # What the Gradescope build writes into the autograder reads back the same.
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "grader.toml").write_text(loaded.toml("copy"))
+    assert Settings.load(again / "grader.toml").tables == loaded.tables
+
+
+@pytest.mark.parametrize("text,message", [
+    ("points = 3\n", "points must be a table ([points]), got 3"),
+    ("[points]\nsigmoid = -1\n", "points.sigmoid must be a whole number 0 or more, got -1"),
+    ("[points]\nsigmoid = true\n", "points.sigmoid must be a whole number 0 or more, got True"),
+    ("[points]\nsigmoid = 1.5\n", "points.sigmoid must be a whole number 0 or more, got 1.5"),
+    ("[parts.mse_loss]\nvalue = -1\ngradient = 1\n",
+     "parts.mse_loss.value must be a number 0 or more, got -1"),
+    ("[late]\ndeadline = 2026-12-01T23:59:00\n", "late.deadline must give its UTC offset "
+     "(2026-12-01T23:59:00+00:00, not 2026-12-01T23:59:00)"),
+    ("[late]\ndeadline = \"tomorrow\"\n", "late.deadline must be a date-time such as "
+     "2026-12-01T23:59:00+00:00, got 'tomorrow'"),
+    ("[late]\npenalty_per_day = 10\n", "[late] needs a deadline"),
+    ("[late]\ndeadline = 2026-12-01T23:59:00Z\npenalty_per_day = 150\n",
+     "late.penalty_per_day is a percent, at most 100, got 150"),
+    ("[late]\ndeadline = 2026-12-01T23:59:00Z\nmax_days = 1.5\n",
+     "late.max_days must be a whole number 0 or more, got 1.5"),
+    ("[late]\ndeadline = 2026-12-01T23:59:00Z\ngrace = 1\n",
+     "unknown late setting(s) grace; known: deadline, penalty_per_day, max_days"),
+    ("[extensions]\nalice = 2026-12-03\n", "extensions.alice must be a date-time such as "
+     "2026-12-01T23:59:00+00:00, got datetime.date(2026, 12, 3)"),
+    ("[parts.mse_loss]\nvalue = 0\ngradient = 0\n", "parts.mse_loss: the weights sum to 0"),
+])
+def test_a_bad_policy_table_is_refused_in_one_line(tmp_path, text, message):
+    with pytest.raises(SettingsError) as refused:
+        _settings(tmp_path, text)
+    assert str(refused.value) == f"{tmp_path / 'grader.toml'}: {message}"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2026-12-01T23:59:00+00:00", datetime(2026, 12, 1, 23, 59, tzinfo=UTC)),
+    ("2026-12-01T23:59:00Z", datetime(2026, 12, 1, 23, 59, tzinfo=UTC)),
+    ("2026-12-01 18:59:00-05:00", datetime(2026, 12, 1, 23, 59, tzinfo=UTC)),
+])
+def test_submission_times_are_read_with_their_offset(text, expected):
+    assert parse_moment(text, "--submitted-at") == expected
+
+
+@pytest.mark.parametrize("text,message", [
+    ("2026-12-01T23:59:00", "--submitted-at: '2026-12-01T23:59:00' has no UTC offset (write "
+     "2026-12-01T23:59:00+00:00 for UTC)"),
+    ("yesterday", "--submitted-at: 'yesterday' is not a date-time such as "
+     "2026-12-01T23:59:00+00:00"),
+])
+def test_a_time_without_offset_or_not_a_time_is_refused(text, message):
+    with pytest.raises(PolicyError) as refused:
+        parse_moment(text, "--submitted-at")
+    assert str(refused.value) == message
+
+
+def test_the_times_csv(tmp_path):
+    path = tmp_path / "times.csv"
+    path.write_text("student,submitted_at\nalice,2026-12-02T10:00:00Z\n,\n"
+                    "bob,2026-12-01T10:00:00+01:00\n")
+    assert read_times(path) == {"alice": datetime(2026, 12, 2, 10, tzinfo=UTC),
+                                "bob": datetime(2026, 12, 1, 9, tzinfo=UTC)}
+    path.write_text("student,submitted_at\nalice,2026-12-02T10:00:00Z\nalice,2026-12-02Z\n")
+    with pytest.raises(PolicyError, match=r"line 3: alice is listed twice$"):
+        read_times(path)
+    path.write_text("name,when\n")
+    with pytest.raises(PolicyError, match=r"needs the columns student \(or submission\) and "
+                       r"submitted_at, has name, when$"):
+        read_times(path)
+
+
+# --- the gradebook keeps it, grading again or not -------------------------------------------
+
+def _result(name: str, score: int, possible: int = 50) -> SubmissionResult:
+    checks = [CheckResult("sigmoid", "sigmoid", possible, score, score == possible)]
+    return SubmissionResult(name, name, f"hash-{score}", 1, "v", score, possible, checks,
+                            "none", 0.1)
+
+
+def test_times_marks_and_overrides_survive_grading_again(tmp_path):
+    late = Policy(late=LatePolicy(BASE, 10, None, {"alice": BASE + timedelta(days=2)}))
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        for name in ("alice", "bob", "carol"):
+            book.record(_result(name, 40))
+        book.set_submitted_at("alice", BASE + timedelta(days=1), "times")  # within extension
+        book.set_submitted_at("bob", BASE + timedelta(hours=30), "flag")  # 2 days late
+        book.set_submitted_at("carol", BASE - timedelta(hours=1), "mtime")
+        book.set_manual([("alice", "q1", 2, 2), ("bob", "q1", 1, 2), ("bob", "q2", 3, 4)])
+        book.set_override("carol", 45, "regrade request: dense_backward")
+        before = totals(book, policy=late)
+        # Graded again (a resubmission): the policy's tables stay.
+        for name in ("alice", "bob", "carol"):
+            book.record(_result(name, 42))
+        # A file's mtime never replaces an explicit time.
+        book.set_submitted_at("bob", BASE, "mtime")
+        after = {t.submission: t for t in totals(book, policy=late)}
+    assert [t.submission for t in before] == ["alice", "bob", "carol"]
+    assert (after["alice"].manual, after["alice"].manual_max, after["alice"].late_penalty) == (
+        2, 6, 0)
+    assert after["alice"].total == 44
+    # bob: 42 + 4 marks, 2 days at 10% of 56 = 11.2 points.
+    assert (after["bob"].manual, after["bob"].late_penalty) == (4, 11.2)
+    assert after["bob"].total == pytest.approx(34.8)
+    assert (after["carol"].override, after["carol"].override_reason) == (
+        45, "regrade request: dense_backward")
+    assert (after["carol"].total, after["carol"].max_total) == (45, 56)
+    assert (after["carol"].manual, after["carol"].late_penalty) == (0, 0)
+
+
+def test_without_a_policy_the_totals_are_the_autograded_scores(tmp_path):
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        book.record(_result("alice", 50))
+        book.set_submitted_at("alice", BASE + timedelta(days=9), "flag")
+        (only,) = totals(book)
+    assert (only.total, only.max_total, only.late_penalty) == (50, 50, 0)
+
+
+def test_the_override_command(tmp_path, capsys):
+    path = tmp_path / "book.sqlite"
+    with Gradebook(path) as book:
+        book.record(_result("alice", 30))
+    assert main(["override", str(path), "alice", "47.5", "--reason", "  excused absence "]) == 0
+    assert capsys.readouterr().out == "alice: total set to 47.5 (excused absence)\n"
+    with Gradebook(path) as book:
+        book.record(_result("alice", 31))  # re-graded: the override stays
+        assert [(t.total, t.override_reason) for t in totals(book)] == [
+            (47.5, "excused absence")]
+    assert main(["override", str(path), "alice", "--clear"]) == 0
+    assert capsys.readouterr().out == "alice: override cleared\n"
+    with Gradebook(path) as book:
+        assert [(t.total, t.override) for t in totals(book)] == [(31, None)]
+    assert main(["override", str(path), "alice", "--clear"]) == 0
+    assert capsys.readouterr().out == "alice: had no override\n"
+    assert main(["override", str(path), "zed", "40", "--reason", "x"]) == 2
+    assert capsys.readouterr().err == f"error: unknown student 'zed' (not in {path})\n"
+    assert main(["override", str(path), "alice", "40"]) == 2
+    assert capsys.readouterr().err == "error: give SCORE and --reason TEXT (or --clear)\n"
+    assert main(["override", str(tmp_path / "none.sqlite"), "alice", "4", "--reason", "x"]) == 2
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_grade_refuses_a_bad_policy_or_time_before_grading(tmp_path, capsys):
+    config = tmp_path / "grader.toml"
+    config.write_text("[points]\nnope = 1\n")
+    submission = tmp_path / "s"
+    submission.mkdir()
+    book = tmp_path / "book.sqlite"
+    assert main(["grade", str(submission), "--config", str(config), "--gradebook",
+                 str(book)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {config}: [points] names no check: nope")
+    assert main(["grade", str(submission), "--submitted-at", "noon", "--gradebook",
+                 str(book)]) == 2
+    assert capsys.readouterr().err == ("error: --submitted-at: 'noon' is not a date-time such "
+                                       "as 2026-12-01T23:59:00+00:00\n")
+    assert not book.exists()
+
+
+def test_the_policy_through_grade_reaches_the_gradebook_and_the_totals(tmp_path, capsys):
+    """One run of the CLI: [points] and [parts] rescore what is recorded (and a changed policy
+    grades again), --times keeps the time, --manual brings the marks, totals apply [late]."""
+    import shutil
+
+    from grader.batch.written import questions
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    shutil.copytree(examples / "buggy", tmp_path / "class" / "bob")
+    config = tmp_path / "grader.toml"
+    config.write_text(EXAMPLE)  # dense_backward worth 8, db weighing 2 of 4: db costs 4
+    times = tmp_path / "times.csv"
+    times.write_text("student,submitted_at\nbob,2026-12-02T00:30:00+00:00\n")  # 1 day late
+    scores = tmp_path / "scores.csv"
+    scores.write_text("student,question,points,max\n"
+                      + "".join(f"bob,{q.name},1,2\n" for q in questions()))
+    book = tmp_path / "book.sqlite"
+    args = ["grade", str(tmp_path / "class"), "--config", str(config), "--gradebook", str(book),
+            "--times", str(times), "--manual", str(scores), "--workers", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    # examples/buggy is 40/50 by default, dense_backward 3 of 4; worth 8 with db weighing 2
+    # of 4, it earns 4 of 8: 41/54.
+    assert "bob         41/54" in out
+    assert f"3 mark(s) from {scores} recorded in {book}" in out
+    policy = Policy.from_settings(Settings.load(config))
+    with Gradebook(book) as opened:
+        rows = {c: (s, m) for _, c, s, m, *_ in opened.check_rows()}
+        (bob,) = totals(opened, policy=policy)
+        assert opened.submitted_times() == {"bob": datetime(2026, 12, 2, 0, 30, tzinfo=UTC)}
+    assert rows["dense_backward"] == (4, 8)
+    # 41 + 3 marks, 1 day late at 10% of (54 + 6).
+    assert (bob.auto, bob.auto_max, bob.manual, bob.manual_max, bob.late_penalty) == (
+        41, 54, 3, 6, 6)
+    assert bob.total == 38
+    # The same policy again: unchanged, skipped; another one: graded again.
+    assert main(args[:-4]) == 0
+    assert "1 unchanged submission(s) skipped" in capsys.readouterr().out
+    config.write_text(EXAMPLE.replace("dense_backward = 8", "dense_backward = 4"))
+    assert main(args[:-4]) == 0
+    assert "bob         39/50" in capsys.readouterr().out  # db now costs 2 of 4
+    with Gradebook(book) as opened:
+        (bob,) = totals(opened, policy=Policy.from_settings(Settings.load(config)))
+    # The marks and the time stayed: 39 + 3 - 10% of 56.
+    assert (bob.manual, bob.late_penalty, bob.total) == (3, 5.6, pytest.approx(36.4))
+
+
+def test_merging_shards_keeps_their_times_marks_and_overrides(tmp_path, capsys):
+    shard = tmp_path / "shard.sqlite"
+    with Gradebook(shard) as book:
+        book.record(_result("alice", 40))
+        book.set_submitted_at("alice", BASE + timedelta(days=1), "times")
+        book.set_manual([("alice", "q1", 2, 2)])
+        book.set_override("alice", 44, "reason")
+    target = tmp_path / "all.sqlite"
+    with Gradebook(target) as book:
+        book.record(_result("bob", 30))
+        book.set_submitted_at("alice", BASE, "mtime")  # an explicit time from the shard wins
+    assert main(["merge", str(target), str(shard)]) == 0
+    with Gradebook(target) as book:
+        assert book.submitted_times()["alice"] == BASE + timedelta(days=1)
+        assert book.manual_scores() == [("alice", "q1", 2.0, 2.0)]
+        assert book.overrides() == {"alice": (44.0, "reason")}
