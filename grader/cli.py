@@ -183,9 +183,18 @@ def report(args: argparse.Namespace) -> int:
     if not args.gradebook.is_file():  # opening it would make an empty one
         print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
         return 2
+    from grader.batch.policy import Policy
+    from grader.batch.totals import totals
+
+    try:
+        policy = Policy.from_settings(Settings.load(args.config))
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     with Gradebook(args.gradebook) as gradebook:
-        written = write_reports(analyse(gradebook, pass_mark=args.pass_mark,
-                                        feedback=args.feedback), args.out)
+        analysis = analyse(gradebook, pass_mark=args.pass_mark, feedback=args.feedback,
+                           class_totals=totals(gradebook, policy=policy))
+        written = write_reports(analysis, args.out)
     print(f"class report: {written['html']} (and {written['markdown'].name} for a terminal)")
     return 0
 
@@ -275,6 +284,8 @@ def parser() -> argparse.ArgumentParser:
                          help="the feedback folder written by grade (links each student)")
     command.add_argument("--pass-mark", type=_fraction, default=0.5,
                          help="the share of the maximum that passes (default 0.5)")
+    command.add_argument("--config", type=Path,
+                         help=f"instructor settings: the late policy (default ./{CONFIG_NAME})")
     command.set_defaults(run=report)
 
     command = commands.add_parser("record", help="record the public self-check's expected values")

@@ -344,9 +344,11 @@ def _report(options: GradeOptions, results: list[SubmissionResult], skipped: lis
             print(f"grades: {gradebook.export_csv(Path(options.csv))}")
         if options.summary:
             from grader.batch.class_report import analyse, write_reports
+            from grader.batch.totals import totals
 
-            written = write_reports(analyse(gradebook, feedback=options.feedback),
-                                    Path(options.summary))
+            class_totals = totals(gradebook, policy=Policy.from_settings(options.settings))
+            written = write_reports(analyse(gradebook, feedback=options.feedback,
+                                            class_totals=class_totals), Path(options.summary))
             print(f"class report: {written['html']} (and {written['markdown'].name} "
                   "for a terminal)")
         if options.gradebook is not None:
