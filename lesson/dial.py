@@ -185,3 +185,22 @@ def gain_at(data: dict, activation: str, mark: str, key: str = "backward_gain") 
     index = int(np.flatnonzero(data["scales"] == data["marks"][mark])[0])
     curve = next(c for c in data["curves"] if c["activation"] == activation)
     return float(curve[key][index])
+
+
+def dial_table(data: dict) -> str:
+    """Fixed-width text table of a sweep: per activation, the backward (and forward) gain at
+    each init's scale and the scale where the backward gain reaches 1."""
+    marks = list(data["marks"])
+    titles = [f"{mark} ({data['marks'][mark]:.2g})" for mark in marks]
+    header = (f"{'activation':<16} " + " ".join(f"{title:>17}" for title in titles)
+              + f" {'gain 1 at scale':>16}")
+    lines = [header, "-" * len(header)]
+    top = float(np.max(data["scales"]))
+    for curve in data["curves"]:
+        cells = [f"{gain_at(data, curve['activation'], m):.3g} / "
+                 f"{gain_at(data, curve['activation'], m, 'forward_gain'):.3g}" for m in marks]
+        crossing = curve["unit_gain_scale"]
+        where = f"{crossing:.2g}" if np.isfinite(crossing) else f"> {top:.3g}"
+        lines.append(f"{curve['activation']:<16} " + " ".join(f"{c:>17}" for c in cells)
+                     + f" {where:>16}")
+    return "\n".join(lines)

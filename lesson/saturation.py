@@ -97,3 +97,14 @@ def saturation_histograms(impl: Implementation, config: Saturation = FULL.satura
             })
     return {"depth": net.depth, "width": net.width, "epochs": net.epochs,
             "n_points": int(x.shape[0]), "runs": runs}
+
+
+def saturation_table(data: dict) -> str:
+    """One line per run: the saturated share of each hidden layer at init and after training."""
+    lines = []
+    for run in data["runs"]:
+        for stage in ("init", "trained"):
+            shares = " ".join(f"{share:4.0%}" for share in run[stage]["saturated"])
+            lines.append(f"  {run['activation']:<8} lr {run['lr']:<4} {stage:<8} "
+                         f"layer 1..{len(run[stage]['saturated'])}: {shares}")
+    return "\n".join(lines)

@@ -360,7 +360,8 @@ def test_summary_states_the_measured_ratio(flow_depth10):
 
 def test_main_quick_writes_all_pngs(tmp_path, capsys):
     written = cli.main(["--quick", "--out", str(tmp_path)], REFERENCE)
-    names = {"gradient_flow", "delta_flow", "layer_speed", "training", "decision_boundary"}
+    names = {"gradient_flow", "delta_flow", "headline", "dial", "layer_speed", "training",
+             "decision_boundary", "saturation"}
     assert set(written) == names
     for path in written.values():
         assert path.parent == tmp_path
