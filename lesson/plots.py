@@ -432,6 +432,7 @@ def saturation_figure(data: dict):
     at initialisation and after training (colour: the fraction of a layer's values in each
     bin, log scale), and the saturated fraction per layer, on one shared 0..1 axis."""
     from matplotlib.colors import LogNorm
+    from matplotlib.ticker import MaxNLocator
 
     runs = data["runs"]
     fig, axes = _figure(len(runs), 3, (13.0, 2.9 * len(runs) + 0.9),
@@ -452,14 +453,13 @@ def saturation_figure(data: dict):
             lo, hi = edges[0], edges[-1]
             for threshold in run["flat_outside"]:
                 ax.axvline(threshold, color="tab:blue", linewidth=1.0)
-            for layer, frac in enumerate(run[stage]["saturated"], start=1):
-                ax.text(1.01, layer, f"{frac:.0%}", transform=ax.get_yaxis_transform(),
-                        va="center", fontsize=7, color="tab:blue" if frac < 0.05 else "crimson")
             when = ("at initialisation" if stage == "init"
                     else f"after {data['epochs']} epochs (train acc {run['final_accuracy']:.0%})")
             ax.set_title(f"{run['activation']}, lr {run['lr']}: {when}", fontsize=9)
             ax.set_xlim(lo, hi)
+            ax.set_xticks(np.linspace(lo, hi, 5))
             ax.set_ylim(depth + 0.5, 0.5)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
             ax.set_ylabel("hidden layer (1 = input side)")
             ax.set_xlabel(f"activation value $a$ ({run['activation']})")
         bar = row[2]
@@ -467,8 +467,15 @@ def saturation_figure(data: dict):
         bar.barh(layers - 0.2, run["init"]["saturated"], height=0.4, color="0.6", label="init")
         bar.barh(layers + 0.2, run["trained"]["saturated"], height=0.4, color="crimson",
                  label="trained")
+        # Each layer's trained share written at its bar (outside the layout: the text may
+        # reach past the axis, and measuring 10 texts per panel for the layout is slow).
+        for layer, share in zip(layers, run["trained"]["saturated"], strict=True):
+            label = bar.text(share + 0.01, layer + 0.2, f"{share:.0%}", va="center", fontsize=7,
+                             color="crimson")
+            label.set_in_layout(False)
         bar.set_xlim(0.0, 1.0)
         bar.set_ylim(depth + 0.5, 0.5)
+        bar.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         bar.set_xlabel("share of the layer's values that are saturated")
         flat_below, flat_above = run["flat_outside"]
         rule = (f"|a| > {flat_above:g}" if flat_below == -flat_above
@@ -482,12 +489,13 @@ def saturation_figure(data: dict):
         bar.grid(True, axis="x", alpha=0.3)
         bar.legend(fontsize=8, loc="lower right")
     if image is not None:
-        fig.colorbar(image, ax=axes[:, :2].ravel().tolist(), shrink=0.5, aspect=30,
-                     label="share of the layer's values in the bin")
+        bar = fig.colorbar(image, ax=axes[:, :2].ravel().tolist(), shrink=0.5, aspect=30,
+                           label="share of the layer's values in the bin")
+        bar.minorticks_off()
     fig.suptitle(f"Saturation: every layer's activations over the {data['n_points']} spiral "
                  f"points, {data['depth']} hidden layers x {data['width']} "
                  "\nblue lines: the saturation thresholds (slope < 0.02 beyond them); "
-                 "right of each histogram: the layer's saturated share")
+                 "right: each layer's saturated share")
     return fig
 
 

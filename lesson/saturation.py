@@ -23,13 +23,15 @@ from .implementation import Implementation, progress
 from .train import make_spirals, train_classifier
 
 # Where each activation is flat: its slope there is below 0.02 (tanh: 1 - 0.99^2; sigmoid:
-# 0.01 * 0.99), a fiftieth of tanh's slope at 0 and a twelfth of sigmoid's.
+# 0.01 * 0.99), a fiftieth of tanh's slope at 0 and a twelfth of sigmoid's. (The sigmoid's low
+# threshold is written out: 1 - 0.99 is 0.010000000000000009 in float64.)
 SATURATED_ABOVE = 0.99
+SIGMOID_SATURATED_BELOW = 0.01
 # The range of values each activation takes (the histograms' bins span it), and the values
 # outside which it is saturated.
 ACTIVATION_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 FLAT_OUTSIDE = {"tanh": (-SATURATED_ABOVE, SATURATED_ABOVE),
-                "sigmoid": (1.0 - SATURATED_ABOVE, SATURATED_ABOVE)}
+                "sigmoid": (SIGMOID_SATURATED_BELOW, SATURATED_ABOVE)}
 
 
 def saturated_fraction(a: np.ndarray, activation: str) -> float:
@@ -39,7 +41,7 @@ def saturated_fraction(a: np.ndarray, activation: str) -> float:
     if activation == "tanh":
         flat = np.abs(a) > SATURATED_ABOVE
     elif activation == "sigmoid":
-        flat = (a < 1.0 - SATURATED_ABOVE) | (a > SATURATED_ABOVE)
+        flat = (a < SIGMOID_SATURATED_BELOW) | (a > SATURATED_ABOVE)
     else:
         raise ValueError(f"saturation is measured for tanh and sigmoid, not {activation!r}")
     return float(np.mean(flat))
