@@ -14,6 +14,7 @@ Every number comes from the implementation's ``init_params``, ``mlp_forward`` an
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 
 import numpy as np
@@ -69,8 +70,8 @@ def scaled_weights(base: Params, scale: float, centred: bool = False) -> Params:
 def geometric_mean(values: np.ndarray) -> float:
     """exp(mean(log v)) over the finite positive entries of ``values``; NaN if there are none."""
     values = np.asarray(values, dtype=np.float64)
-    good = np.isfinite(values) & (values > 0)
-    return float(np.exp(np.mean(np.log(values[good])))) if good.any() else float("nan")
+    good = values[np.isfinite(values) & (values > 0)]
+    return statistics.geometric_mean(good.tolist()) if good.size else float("nan")
 
 
 def forward_spread(outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,8 +93,9 @@ def unit_gain_scale(scales: np.ndarray, gains: np.ndarray) -> float:
     i = int(above[0])
     if i == 0 or not gains[i - 1] > 0:
         return float(scales[i])
-    t = -np.log(gains[i - 1]) / (np.log(gains[i]) - np.log(gains[i - 1]))
-    return float(np.exp(np.log(scales[i - 1]) + t * (np.log(scales[i]) - np.log(scales[i - 1]))))
+    # On log-log axes the two points are joined by a straight line; where it crosses log 1 = 0.
+    logs = np.log10(gains[i - 1 : i + 1]), np.log10(scales[i - 1 : i + 1])
+    return float(10.0 ** np.interp(0.0, *logs))
 
 
 def init_scales(width: int) -> dict[str, float]:

@@ -452,7 +452,7 @@ def saturation_figure(data: dict):
         layer_edges = np.arange(0.5, depth + 1.0)
         for ax, stage in zip(row[:2], ("init", "trained"), strict=True):
             counts = np.asarray(run[stage]["counts"], dtype=np.float64)
-            share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+            share = counts / counts.sum(axis=1, keepdims=True).clip(min=1.0)
             image = ax.pcolormesh(edges, layer_edges, np.where(share > 0, share, np.nan),
                                   norm=norm, cmap="magma_r", shading="flat")
             # Where the activation turns flat: a line at each threshold (the saturated ranges

@@ -37,11 +37,11 @@ FLAT_OUTSIDE = {"tanh": (-SATURATED_ABOVE, SATURATED_ABOVE),
 def saturated_fraction(a: np.ndarray, activation: str) -> float:
     """The fraction of the entries of ``a`` (any shape, float64: one layer's activations over
     the inputs) that are saturated: |a| > 0.99 for tanh, a < 0.01 or a > 0.99 for sigmoid."""
-    a = np.asarray(a, dtype=np.float64)
+    values = np.asarray(a, dtype=np.float64)
     if activation == "tanh":
-        flat = np.abs(a) > SATURATED_ABOVE
+        flat = np.abs(values) > SATURATED_ABOVE
     elif activation == "sigmoid":
-        flat = (a < SIGMOID_SATURATED_BELOW) | (a > SATURATED_ABOVE)
+        flat = (values < SIGMOID_SATURATED_BELOW) | (values > SATURATED_ABOVE)
     else:
         raise ValueError(f"saturation is measured for tanh and sigmoid, not {activation!r}")
     return float(np.mean(flat))

@@ -381,7 +381,7 @@ def test_the_package_entry_runs_on_its_own_package(tmp_path):
     from solutions import experiments
 
     written = experiments.main(["--quick", "--only", "flow", "--out", str(tmp_path)])
-    assert set(written) == {"gradient_flow", "delta_flow"}
+    assert set(written) == {"gradient_flow", "delta_flow", "headline"}
 
 
 def test_unfinished_student_code_gets_a_sentence_not_a_traceback(tmp_path):
@@ -442,7 +442,7 @@ def test_the_reference_as_the_grader_loads_it_is_an_implementation(tmp_path):
     impl = Implementation.of(reference_functions())
     assert impl == REFERENCE
     written = cli.main(["--quick", "--only", "flow", "--out", str(tmp_path)], impl)
-    assert set(written) == {"gradient_flow", "delta_flow"}
+    assert set(written) == {"gradient_flow", "delta_flow", "headline"}
 
 
 def test_each_entry_names_its_own_command_and_a_missing_package_gets_a_sentence(tmp_path):
