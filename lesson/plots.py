@@ -347,7 +347,8 @@ def plot_training(data: dict, path) -> Path:
     runs = data["runs"]
     ncols = 2 if len(runs) > 1 else 1
     nrows = -(-len(runs) // ncols)
-    fig, axes = _figure(nrows, ncols, (5.4 * ncols, 3.4 * nrows + 0.6))
+    fig, axes = _figure(nrows, ncols, (5.4 * ncols, 3.4 * nrows + 0.6), sharex=True,
+                        sharey=True)
     for index, (ax, run) in enumerate(zip(axes.flat, runs, strict=False)):
         color = f"C{index}"
         epochs = np.arange(1, len(run["accuracy"]) + 1)

@@ -68,9 +68,9 @@ def _saturation_sentences(saturation: dict) -> list[str]:
     for run in saturation["runs"]:
         start, end = run["init"]["saturated"], run["trained"]["saturated"]
         parts.append(
-            f"{_label(run)}: up to {float(np.max(start)):.0%} of a layer's values at init, up "
-            f"to {float(np.max(end)):.0%} after training ({float(np.mean(end)):.0%} over all "
-            "layers)")
+            f"{_label(run)}: at most {float(np.max(start)):.0%} of any layer's values at init, "
+            f"up to {float(np.max(end)):.0%} after training ({float(np.mean(end)):.0%} over "
+            "all layers)")
     return [f"Saturated units (tanh |a| > 0.99, sigmoid a < 0.01 or > 0.99) after "
             f"{saturation['epochs']} epochs: " + "; ".join(parts) + "."]
 

@@ -379,6 +379,23 @@ def test_layer_speed_panels_share_their_y_axis():
     assert len(panels) == len(config.QUICK.speed.activations) and shared(panels, "y")
 
 
+def test_training_panels_share_their_axes(tmp_path, monkeypatch):
+    # plot_training builds its Figure inside: catch it as it is saved.
+    from matplotlib.figure import Figure
+
+    from lesson import train
+
+    saved = []
+    original = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig",
+                        lambda fig, *args, **kw: saved.append(fig) or original(fig, *args, **kw))
+    training = train.training_comparison(REFERENCE, config.QUICK.training)
+    assert_png(plots.plot_training(training, tmp_path / "training.png"))
+    panels = visible_axes(saved[0])
+    assert len(panels) == len(config.QUICK.training.runs)
+    assert shared(panels, "y") and shared(panels, "x")
+
+
 def test_headline_shows_both_nets_on_one_axis_with_their_ratios(quick_flow):
     fig = plots.headline_figure(quick_flow)
     (ax,) = visible_axes(fig)
@@ -448,6 +465,7 @@ def test_summary_states_the_measured_gains(full_dial, quick_saturation):
     assert "the same contraction both ways" in sentences[1]
     tanh = quick_saturation["runs"][0]
     assert f"up to {np.max(tanh['trained']['saturated']):.0%} after training" in sentences[2]
+    assert f"at most {np.max(tanh['init']['saturated']):.0%} of any layer's values" in sentences[2]
 
 
 def test_summary_says_no_more_than_it_measured(full_dial):
