@@ -9,6 +9,7 @@ stands in for a finished one (the lesson's cost is the calls of those functions)
 
 import argparse
 import re
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -19,17 +20,28 @@ from common import PYTHON, REPO, summary
 STEP = re.compile(r"^\[(\w+): ([0-9.]+) s\]$", re.MULTILINE)
 
 
-def timed_runs(extra: list[str], runs: int) -> tuple[list[float], dict[str, list[float]]]:
-    """Wall seconds of each run, and each step's own printed seconds per run."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_runs(extra: list[str], runs: int,
+               cpu: list[float] | None = None) -> tuple[list[float], dict[str, list[float]]]:
+    """Wall seconds of each run, and each step's own printed seconds per run; ``cpu``, if
+    given, receives each run's CPU seconds (user + system), which a busy machine inflates far
+    less than the wall time."""
     totals: list[float] = []
     steps: dict[str, list[float]] = {}
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as out:
+            cpu_before = _children_cpu()
             started = time.perf_counter()
             done = subprocess.run([PYTHON, "-m", "lesson", "--on", "solutions", "--out", out,
                                    *extra], cwd=REPO, check=True, capture_output=True,
                                   text=True)
             totals.append(time.perf_counter() - started)
+            if cpu is not None:
+                cpu.append(_children_cpu() - cpu_before)
         for name, seconds in STEP.findall(done.stdout):
             steps.setdefault(name, []).append(float(seconds))
     return totals, steps
@@ -40,8 +52,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     runs = parser.parse_args().runs
     for label, extra in (("experiments, full size", []), ("experiments, --quick", ["--quick"])):
-        totals, steps = timed_runs(extra, runs)
+        cpu: list[float] = []
+        totals, steps = timed_runs(extra, runs, cpu)
         print(summary(label, totals))
+        print(f"  CPU time: median {statistics.median(cpu):.1f} s")
         print("  steps (median): " + ", ".join(
             f"{name} {statistics.median(values):.1f} s" for name, values in steps.items()))
 

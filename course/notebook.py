@@ -57,7 +57,8 @@ REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
 LESSON = REPO / "lesson"
 # The lesson's modules that hold experiment code, each after the ones it imports.
-LESSON_MODULES = ("config", "implementation", "flow", "train", "plots", "summary")
+LESSON_MODULES = ("config", "implementation", "flow", "dial", "train", "saturation", "plots",
+                  "summary")
 NARRATIVE = Path(__file__).resolve().parent / "narrative"
 ASSIGNMENT = "vanishing_gradients"
 NOTEBOOK = REPO / "notebook" / f"{ASSIGNMENT}.ipynb"
@@ -78,6 +79,13 @@ EXPERIMENT_ROOTS = (
     "plot_layer_speed",
     "plot_training",
     "plot_decision_boundary",
+    "backward_gain_sweep",
+    "dial_table",
+    "plot_dial",
+    "plot_headline",
+    "saturation_histograms",
+    "saturation_table",
+    "plot_saturation",
 )
 RENAMED_PREFIX = "EXPERIMENT_"
 

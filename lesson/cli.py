@@ -1,6 +1,7 @@
 """The command line: run the experiments on one implementation, print the numbers, write PNGs.
 
-    python -m lesson --on exercises [--quick] [--out DIR] [--only flow|speed|training]
+    python -m lesson --on exercises [--quick] [--out DIR]
+                     [--only flow|dial|speed|training|saturation]
 
 (``python -m exercises.experiments`` is the same with ``--on exercises``.)
 """
@@ -17,12 +18,14 @@ import numpy as np
 
 from . import plots
 from .config import FULL, QUICK, Config
+from .dial import backward_gain_sweep, dial_table
 from .flow import gradient_flow_grid, gradient_flow_table, ratio
 from .implementation import Implementation, StudentCodeError
+from .saturation import saturation_histograms, saturation_table
 from .summary import summarize
 from .train import layer_speed, training_comparison
 
-EXPERIMENTS = ("flow", "speed", "training")
+EXPERIMENTS = ("flow", "dial", "speed", "training", "saturation")
 
 
 def parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -48,7 +51,7 @@ def run_experiments(impl: Implementation, config: Config, out: Path,
     into ``out``; ``show_progress``: progress bars on stderr for the long steps.
     Returns {figure name: PNG path}."""
     written: dict[str, Path] = {}
-    flow = speed = training = None
+    flow = speed = training = dial = saturation = None
 
     if "flow" in wanted:
         t0 = time.perf_counter()
@@ -57,7 +60,17 @@ def run_experiments(impl: Implementation, config: Config, out: Path,
         print(gradient_flow_table(flow))
         written["gradient_flow"] = plots.plot_gradient_flow(flow, out / "gradient_flow.png")
         written["delta_flow"] = plots.plot_delta_flow(flow, out / "delta_flow.png")
+        written["headline"] = plots.plot_headline(flow, out / "headline.png")
         print(f"[flow: {time.perf_counter() - t0:.1f} s]\n")
+
+    if "dial" in wanted:
+        t0 = time.perf_counter()
+        dial = backward_gain_sweep(impl, config.dial, show_progress)
+        print(f"The dial: per-layer gain backward / forward at each init's weight scale "
+              f"(geometric mean over {dial['depth']} layers; 1 = the signal keeps its size):")
+        print(dial_table(dial))
+        written["dial"] = plots.plot_dial(dial, out / "dial.png")
+        print(f"[dial: {time.perf_counter() - t0:.1f} s]\n")
 
     if "speed" in wanted:
         t0 = time.perf_counter()
@@ -86,8 +99,17 @@ def run_experiments(impl: Implementation, config: Config, out: Path,
             training, out / "decision_boundary.png")
         print(f"[training: {time.perf_counter() - t0:.1f} s]\n")
 
+    if "saturation" in wanted:
+        t0 = time.perf_counter()
+        saturation = saturation_histograms(impl, config.saturation, show_progress)
+        print(f"Saturated share of each hidden layer's values, at init and after "
+              f"{saturation['epochs']} epochs:")
+        print(saturation_table(saturation))
+        written["saturation"] = plots.plot_saturation(saturation, out / "saturation.png")
+        print(f"[saturation: {time.perf_counter() - t0:.1f} s]\n")
+
     print("What the measurements show:")
-    for sentence in summarize(flow, speed, training):
+    for sentence in summarize(flow, speed, training, dial, saturation):
         print(f"  - {sentence}")
     print("\nWrote:")
     for path in written.values():

@@ -89,13 +89,61 @@ class Training:
     data: Spirals = Spirals()
 
 
+# The dial's activations: the four curves of the headline figure. "centred_sigmoid" is
+# sigmoid(z) - 1/2, built from the implementation's sigmoid (see lesson/dial.py).
+DIAL_ACTIVATIONS = ("sigmoid", "centred_sigmoid", "tanh", "relu")
+
+
+@dataclass(frozen=True)
+class Dial:
+    """The dial: the per-layer gain of the backward pass (and of the forward spread) against
+    the weight scale sigma_w * sqrt(n), W ~ N(0, sigma_w^2), n = fan-in = ``width``.
+
+    A square net: width -> depth hidden layers of ``width`` units -> a linear output of
+    ``width`` units, so Glorot's and He's scales are exactly 1 and sqrt(2). ``points`` scales
+    spaced evenly on a log axis from ``scale_min`` to ``scale_max``, plus the three inits'.
+    The forward spread is measured over ``batch`` N(0, 1) inputs, the backward gain from one
+    backward pass of each of the first ``backward_rows`` of them (one row: dL/dz exactly).
+    """
+
+    depth: int = 16
+    width: int = 64
+    batch: int = 32
+    backward_rows: int = 4
+    scale_min: float = 0.05
+    scale_max: float = 12.0
+    points: int = 25
+    seed: int = 0
+    activations: tuple[str, ...] = DIAL_ACTIVATIONS
+
+
+# (activation, learning rate) pairs for the saturation histograms: tanh at lr 0.5 saturates,
+# at lr 0.1 much less; the sigmoid at lr 0.5 is the contrast (its units stay unsaturated, and
+# its gradient vanishes all the same).
+SATURATION_RUNS = (("tanh", 0.5), ("tanh", 0.1), ("sigmoid", 0.5))
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """Per-layer histograms of the activations over the spirals, at initialisation and after
+    ``net.epochs`` epochs of SGD, one net per (activation, lr) of ``runs`` (``net.lr`` unused).
+    Fewer epochs than the training experiment: saturation at lr 0.5 sets in within them."""
+
+    runs: tuple[tuple[str, float], ...] = SATURATION_RUNS
+    bins: int = 40
+    net: SGD = SGD(epochs=30)
+    data: Spirals = Spirals()
+
+
 @dataclass(frozen=True)
 class Config:
-    """The settings of all three experiments."""
+    """The settings of all the experiments."""
 
     flow: Flow = field(default_factory=Flow)
     speed: Speed = field(default_factory=Speed)
     training: Training = field(default_factory=Training)
+    dial: Dial = field(default_factory=Dial)
+    saturation: Saturation = field(default_factory=Saturation)
 
 
 FULL = Config()
@@ -104,4 +152,7 @@ QUICK = Config(
     speed=Speed(net=SGD(depth=4, width=16, epochs=3), data=Spirals(n_per_class=40)),
     training=Training(net=SGD(depth=4, width=16, epochs=4), data=Spirals(n_per_class=40),
                       grid_resolution=40),
+    dial=Dial(depth=6, width=16, batch=8, backward_rows=2, points=7),
+    saturation=Saturation(net=SGD(depth=4, width=16, epochs=3), data=Spirals(n_per_class=40),
+                          bins=10),
 )

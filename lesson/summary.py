@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .dial import gain_at
 from .flow import ratio
 
 
@@ -28,8 +29,55 @@ def _label(run: dict) -> str:
     return f"{run['activation']} (lr {run['lr']})"
 
 
+def _spoken(activation: str) -> str:
+    return activation.replace("_", " ")
+
+
+def _dial_sentences(dial: dict) -> list[str]:
+    """What the sweep measured: each activation's gain at the inits, and where it reaches 1."""
+    names = [c["activation"] for c in dial["curves"]]
+    glorot = ", ".join(f"{gain_at(dial, name, 'glorot'):.2f} ({_spoken(name)})" for name in names)
+    he = ", ".join(f"{gain_at(dial, name, 'he'):.2f} ({_spoken(name)})" for name in names)
+    top = float(np.max(dial["scales"]))
+    crossings = [f"{c['unit_gain_scale']:.2g} for {_spoken(c['activation'])}"
+                 if np.isfinite(c["unit_gain_scale"]) else
+                 f"beyond {top:.3g} (the largest tried) for {_spoken(c['activation'])}"
+                 for c in dial["curves"]]
+    sentences = [
+        f"Per layer, the backward pass multiplies the gradient by {glorot} at Glorot's weight "
+        f"scale (1) and by {he} at He's (sqrt 2), geometric means over {dial['depth']} "
+        "layers; the gain reaches 1 at weight scale " + ", ".join(crossings) + "."
+    ]
+    if "sigmoid" in names and "relu" in names:
+        back = gain_at(dial, "sigmoid", "glorot")
+        forth = gain_at(dial, "sigmoid", "glorot", "forward_gain")
+        sentence = (f"Forward, the spread of the sigmoid's activations across inputs changes "
+                    f"by a factor {forth:.2f} per layer at Glorot's scale, backward its gradient "
+                    f"by {back:.2f}")
+        # Said only when measured: both shrink, and at about the same rate.
+        if forth < 0.5 and back < 0.5 and abs(np.log(forth / back)) < np.log(1.25):
+            sentence += (": the same contraction both ways, so an untrained sigmoid stack makes "
+                         "every input look alike, as it starves the early layers of gradient")
+        sentences.append(sentence + ".")
+    return sentences
+
+
+def _saturation_sentences(saturation: dict) -> list[str]:
+    """What the histograms measured: the saturated share at init and after training."""
+    parts = []
+    for run in saturation["runs"]:
+        start, end = run["init"]["saturated"], run["trained"]["saturated"]
+        parts.append(
+            f"{_label(run)}: at most {float(np.max(start)):.0%} of any layer's values at init, "
+            f"up to {float(np.max(end)):.0%} after training ({float(np.mean(end)):.0%} over "
+            "all layers)")
+    return [f"Saturated units (tanh |a| > 0.99, sigmoid a < 0.01 or > 0.99) after "
+            f"{saturation['epochs']} epochs: " + "; ".join(parts) + "."]
+
+
 def summarize(
-    flow: Sequence[dict] | None = None, speed: dict | None = None, training: dict | None = None
+    flow: Sequence[dict] | None = None, speed: dict | None = None, training: dict | None = None,
+    dial: dict | None = None, saturation: dict | None = None,
 ) -> list[str]:
     """Sentences that state what the measurements show, built from the numbers themselves."""
     sentences = []
@@ -92,5 +140,9 @@ def summarize(
             else:
                 sentence += ": the step size is too large for this net"
             sentences.append(sentence + ".")
+    if dial:
+        sentences.extend(_dial_sentences(dial))
+    if saturation:
+        sentences.extend(_saturation_sentences(saturation))
     return sentences
 

@@ -360,7 +360,8 @@ def test_summary_states_the_measured_ratio(flow_depth10):
 
 def test_main_quick_writes_all_pngs(tmp_path, capsys):
     written = cli.main(["--quick", "--out", str(tmp_path)], REFERENCE)
-    names = {"gradient_flow", "delta_flow", "layer_speed", "training", "decision_boundary"}
+    names = {"gradient_flow", "delta_flow", "headline", "dial", "layer_speed", "training",
+             "decision_boundary", "saturation"}
     assert set(written) == names
     for path in written.values():
         assert path.parent == tmp_path
@@ -380,7 +381,7 @@ def test_the_package_entry_runs_on_its_own_package(tmp_path):
     from solutions import experiments
 
     written = experiments.main(["--quick", "--only", "flow", "--out", str(tmp_path)])
-    assert set(written) == {"gradient_flow", "delta_flow"}
+    assert set(written) == {"gradient_flow", "delta_flow", "headline"}
 
 
 def test_unfinished_student_code_gets_a_sentence_not_a_traceback(tmp_path):
@@ -441,7 +442,7 @@ def test_the_reference_as_the_grader_loads_it_is_an_implementation(tmp_path):
     impl = Implementation.of(reference_functions())
     assert impl == REFERENCE
     written = cli.main(["--quick", "--only", "flow", "--out", str(tmp_path)], impl)
-    assert set(written) == {"gradient_flow", "delta_flow"}
+    assert set(written) == {"gradient_flow", "delta_flow", "headline"}
 
 
 def test_each_entry_names_its_own_command_and_a_missing_package_gets_a_sentence(tmp_path):
