@@ -27,7 +27,7 @@ from typing import TextIO
 
 from grader import __version__
 from grader.batch.gradebook import Gradebook
-from grader.batch.identity import BatchRefused, expand, submission_name, visible
+from grader.batch.identity import BatchRefused, check_unique, submission_name, visible
 from grader.batch.pool import Interrupted, Run, grade_pooled
 from grader.batch.results import SubmissionResult
 from grader.batch.run import grade_submission, judge_failed, sandbox_description
@@ -41,6 +41,8 @@ class GradeOptions:
 
     sandbox: None to use bubblewrap when it works, False for the plain-subprocess fallback.
     shard: "I/N" to grade only shard I of N (``batch.shards``).
+    roster: the class roster CSV (``batch.roster``); layout: ``canvas``, ``moodle`` or
+    ``folders`` for every class folder (None: detected, ``batch.lms``).
     """
 
     paths: tuple[Path, ...]
@@ -53,6 +55,8 @@ class GradeOptions:
     workers: int = 1
     shard: str | None = None
     sandbox: bool | None = None
+    roster: Path | None = None
+    layout: str | None = None
 
 
 class Refused(Exception):
@@ -163,7 +167,7 @@ def _say_interrupted(run: Run, signum: int) -> None:
 
 
 def _grade(options: GradeOptions, run: Run) -> int:
-    paths = _submissions(options)
+    paths, class_list = _submissions(options)
     print(f"grading {len(paths)} submission(s) with grader {__version__}; student code runs in "
           f"{sandbox_description(options.sandbox)}", file=sys.stderr)
     where = options.gradebook
@@ -176,23 +180,98 @@ def _grade(options: GradeOptions, run: Run) -> int:
     run.total = len(paths)  # until the unchanged ones are known
     progress = Progress(len(paths))
     todo, skipped = _changed(paths, gradebook, options.settings.seed, progress)
-    recorder = _Recorder(run, options, gradebook, progress)
+    if gradebook is not None:
+        for name in skipped:
+            class_list.record_origin(gradebook, name)
+    recorder = _Recorder(run, options, gradebook, progress, class_list)
     _grade_all(run, todo, options, recorder.finish)
-    _report(options, recorder.results, skipped, gradebook)
+    _report(options, recorder.results, skipped, gradebook, class_list)
     return 0
 
 
-def _submissions(options: GradeOptions) -> list[Path]:
-    """The submissions to grade, in order; Refused for a path that does not exist, a clash of
-    names, nothing to grade, or --results with more than one."""
+class ClassList:
+    """The submissions of a run as ``batch.lms`` found them (by identity) and the roster."""
+
+    def __init__(self, found: list, students: list | None):
+        self.found = {f.identity: f for f in found}
+        self.students = students
+
+    def recorded(self, result: SubmissionResult) -> SubmissionResult:
+        """``result`` as the gradebook keeps it: from an LMS download, the source is the
+        student's first file as downloaded (not the staged copy) and the notes say which
+        upload was graded."""
+        found = self.found.get(result.name)
+        if found is not None and found.layout != "folders":
+            result.source = os.fsdecode(found.paths[0]) if found.paths else result.source
+            result.notes = [*found.notes, *result.notes]
+        return result
+
+    def record_origin(self, gradebook: Gradebook, name: str) -> None:
+        found = self.found.get(name)
+        if found is not None:
+            gradebook.record_origin(name, found.layout, found.lms_user, found.names, found.late)
+
+
+def _roster(options: GradeOptions) -> list | None:
+    if options.roster is None:
+        return None
+    from grader.batch.roster import RosterError, read_roster
+
+    try:
+        return read_roster(options.roster)
+    except RosterError as error:
+        raise Refused(f"error: --roster {shown(str(error), sys.stderr)}") from None
+
+
+def _staged(options: GradeOptions, students: list | None) -> tuple[list[Path], list]:
+    """Every submission of the command line, one per student (``lms.discover``), as paths
+    ``submissions.prepare`` reads: LMS downloads are copied, one folder or file per student,
+    into this run's temporary folder. Says what was left out and which uploads were chosen."""
+    from grader.batch.lms import detect_layout, discover, stage
+    from grader.batch.roster import Candidate, RosterError, describe, match
+
+    known = {s.pattern for s in students} if students else set()
+    try:
+        found, left = discover(list(options.paths), options.layout, known)
+    except BatchRefused as refusal:  # before anything is graded: see identity.check_unique
+        raise Refused(shown(str(refusal), sys.stderr, keep="\n")) from None
+    say_left_out([p for p in options.paths
+                  if (options.layout or detect_layout(Path(p))) == "folders"])
+    if left:
+        listed = ", ".join(shown(n, sys.stderr) for n in left[:10])
+        more = f" and {len(left) - 10} more" if len(left) > 10 else ""
+        print(f"left out of the LMS download, not named like a submission: {listed}{more}",
+              file=sys.stderr)
+    if students is not None:
+        try:
+            matching = match(students, [Candidate(f.identity, tuple(f.names), f.lms_user)
+                                        for f in found])
+        except RosterError as error:
+            raise Refused(f"error: --roster: {shown(str(error), sys.stderr)}") from None
+        for line in describe(matching, len(students)):
+            print(shown(line, sys.stderr), file=sys.stderr)
+    where = Path(tempfile.mkdtemp(prefix="vg-staged-"))
+    paths = []
+    for item in found:
+        paths.append(stage(item, where))
+        for note in item.notes:
+            print(shown(note, sys.stderr), file=sys.stderr)
+    return paths, found
+
+
+def _submissions(options: GradeOptions) -> tuple[list[Path], ClassList]:
+    """The submissions to grade, in order, and the class they make; Refused for a path that
+    does not exist, a clash of names, a bad roster, nothing to grade, or --results with more
+    than one."""
     absent = [str(p) for p in options.paths if not Path(p).exists()]
     if absent:  # a typo must not become a student with 0 points in the gradebook
         raise Refused(f"no such file or folder: {', '.join(absent)}")
+    students = _roster(options)
+    paths, found = _staged(options, students)
     try:
-        paths = expand(list(options.paths))
-    except BatchRefused as refusal:  # before anything is graded: see identity.check_unique
+        check_unique(paths)
+    except BatchRefused as refusal:
         raise Refused(shown(str(refusal), sys.stderr, keep="\n")) from None
-    say_left_out(list(options.paths))
     if options.shard:
         from grader.batch.shards import select_shard
 
@@ -201,7 +280,7 @@ def _submissions(options: GradeOptions) -> list[Path]:
         raise Refused("no submissions found")
     if options.results and len(paths) != 1:
         raise Refused("--results writes one submission's results.json: give exactly one PATH")
-    return paths
+    return paths, ClassList(found, students)
 
 
 def _open_gradebook(path: Path | None) -> Gradebook | None:
@@ -243,8 +322,9 @@ class _Recorder:
     a signal waits for), the feedback folder and the progress line."""
 
     def __init__(self, run: Run, options: GradeOptions, gradebook: Gradebook | None,
-                 progress: Progress):
+                 progress: Progress, class_list: ClassList | None = None):
         self.run, self.options, self.gradebook, self.progress = run, options, gradebook, progress
+        self.class_list = class_list or ClassList([], None)
         self.results: list[SubmissionResult] = []
         self.reference: dict = {}
         if options.feedback:  # the reference's gradient flow, drawn beside each student's
@@ -256,10 +336,12 @@ class _Recorder:
     def finish(self, result: SubmissionResult) -> None:
         self.run.begin_recording()  # a signal now waits for the transaction (end_recording)
         try:
+            result = self.class_list.recorded(result)
             self.results.append(result)
             self.run.graded += 1
             if self.gradebook is not None:
                 self.gradebook.record(result)
+                self.class_list.record_origin(self.gradebook, result.name)
                 self.run.recorded += 1
             if self.options.feedback:
                 from grader.batch.report import write_feedback
@@ -291,7 +373,7 @@ def _grade_all(run: Run, todo: list[Path], options: GradeOptions,
 
 
 def _report(options: GradeOptions, results: list[SubmissionResult], skipped: list[str],
-            gradebook: Gradebook | None) -> None:
+            gradebook: Gradebook | None, class_list: ClassList | None = None) -> None:
     """Print the score table and write the exports asked for."""
     from grader.batch.report import class_summary, score_table, write_results_json
 
@@ -304,7 +386,13 @@ def _report(options: GradeOptions, results: list[SubmissionResult], skipped: lis
         print(f"{len(skipped)} unchanged submission(s) skipped (already in the gradebook)")
     if gradebook is not None:
         if options.csv:
-            print(f"grades: {gradebook.export_csv(Path(options.csv))}")
+            from grader.batch.exports import export
+
+            students = class_list.students if class_list is not None else None
+            path, said = export(gradebook, Path(options.csv), students=students)
+            for line in said:
+                print(shown(line))
+            print(f"grades: {path}")
         if options.summary:
             path = class_summary(gradebook.check_rows(), gradebook.scores(),
                                  Path(options.summary))

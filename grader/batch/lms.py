@@ -296,7 +296,8 @@ def _copy_file(source: Path, target: Path) -> None:
     target.write_bytes(_read_regular(source, one_line(source.name, 120), limit))
 
 
-def _copy_tree(source: Path, target: Path, depth: int = 0, budget: list[int] | None = None) -> None:
+def _copy_tree(found: Found, source: Path, target: Path, depth: int = 0,
+               budget: list[int] | None = None) -> None:
     """Copy the regular ``.py``/``.ipynb``/``.zip`` files under ``source`` (no link is followed,
     at most MAX_FOLDER_NESTING levels and MAX_FOLDER_ENTRIES entries in all)."""
     budget = budget if budget is not None else [MAX_FOLDER_ENTRIES]
@@ -308,18 +309,27 @@ def _copy_tree(source: Path, target: Path, depth: int = 0, budget: list[int] | N
                                   f"{MAX_FOLDER_ENTRIES} entries")
         mode = entry.stat(follow_symlinks=False).st_mode
         if stat.S_ISDIR(mode) and depth < MAX_FOLDER_NESTING and not entry.name.startswith("."):
-            _copy_tree(Path(entry.path), target / entry.name, depth + 1, budget)
+            _copy_tree(found, Path(entry.path), target / entry.name, depth + 1, budget)
         elif stat.S_ISREG(mode) and entry.name.lower().endswith(_WANTED_SUFFIXES):
-            _copy_file(Path(entry.path), target / entry.name)
+            _copied(found, Path(entry.path), target / entry.name)
+
+
+def _copied(found: Found, source: Path, target: Path) -> bool:
+    """Copy one file for ``stage``; a file that cannot be read within its cap is left out with
+    a note (the checks needing it fail and say what is missing; the student is still graded)."""
+    try:
+        _copy_file(source, target)
+        return True
+    except (SubmissionError, OSError) as error:
+        found.notes.append(f"{found.identity}: {one_line(error, 200)}; left out")
+        return False
 
 
 def stage(found: Found, where: Path) -> Path:
     """The path to grade for ``found``: its own path for the ``folders`` layout; otherwise a
     copy in ``where`` named for its identity -- ``<identity>.zip`` or ``.ipynb`` when the
     student handed in that one file (alone, or alone in their Moodle folder), else a folder
-    ``<identity>/`` of their files.
-
-    Raises SubmissionError (one line) when a file cannot be read within the caps."""
+    ``<identity>/`` of their files. Never raises for what a student handed in."""
     if found.layout == "folders":
         return found.paths[0]
     where.mkdir(parents=True, exist_ok=True)
@@ -327,17 +337,23 @@ def stage(found: Found, where: Path) -> Path:
     files = [(original, path) for original, (_, path) in sorted(found.uploads.items())]
     single: tuple[str, Path] | None = files[0] if len(files) == 1 and not found.folders else None
     if not files and len(found.folders) == 1:
-        inner = [e for e in _listing(found.folders[0]) if not e.name.startswith(".")]
+        try:
+            inner = [e for e in _listing(found.folders[0]) if not e.name.startswith(".")]
+        except BatchRefused:
+            inner = []
         if len(inner) == 1 and inner[0].is_file(follow_symlinks=False):
             single = (inner[0].name, Path(inner[0].path))
     if single is not None and Path(single[0]).suffix.lower() in SUBMISSION_SUFFIXES:
         target = where / f"{safe}{Path(single[0]).suffix.lower()}"
-        _copy_file(single[1], target)
-        return target
+        if _copied(found, single[1], target):
+            return target
     target = where / safe
     target.mkdir()
     for folder in found.folders:
-        _copy_tree(folder, target)
+        try:
+            _copy_tree(found, folder, target)
+        except (SubmissionError, BatchRefused, OSError) as error:
+            found.notes.append(f"{found.identity}: {one_line(error, 200)}; the rest left out")
     for original, path in files[:MAX_FILES]:
-        _copy_file(path, target / Path(original).name)
+        _copied(found, path, target / Path(original).name)
     return target
