@@ -225,7 +225,7 @@ def _moodle(gradebook: Gradebook, rows: Sequence[Row], options: ExportOptions,
         if options.feedback:
             line.append(_feedback(gradebook, row))
         table.append(line)
-    said.append(f"moodle: set the grade item {options.assignment!r}'s maximum grade to "
+    said.append(f"moodle: set the maximum grade of the grade item \"{options.assignment}\" to "
                 f"{_max_total(rows)} before importing")
     return table
 
