@@ -133,10 +133,11 @@ def _cell(text: str) -> str:
 
 def parse_roster(text: str, shown: str = "roster") -> list[Student]:
     """The students of a roster's text (see the module docstring); ``RosterError`` otherwise."""
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()  # a BOM left by a second decoding
     first = 0
-    if lines and re.fullmatch(r'"?sep=(.)"?', lines[0].strip()):  # Excel's separator line
-        delimiter, first = lines[0].strip().strip('"')[4], 1
+    separator = re.fullmatch(r'"?sep=(.)"?', lines[0].strip(" \r")) if lines else None
+    if separator:  # Excel's separator line
+        delimiter, first = separator.group(1), 1
     else:
         header_line = next((x for x in lines if x.strip(" ,;\t")), "")
         counts = {d: header_line.count(d) for d in (",", ";", "\t")}
