@@ -163,17 +163,23 @@ def _listing(folder: Path) -> list[os.DirEntry]:
 
 
 def detect_layout(folder: Path) -> str:
-    """``canvas``, ``moodle`` or ``folders``: the layout most entries of ``folder`` have."""
+    """``canvas``, ``moodle`` or ``folders``: the layout more than half the entries of
+    ``folder`` have (a Canvas download holds files only; Moodle's, files or folders)."""
     folder = Path(folder)
     if not folder.is_dir() or is_one_submission(folder):
         return "folders"
-    names = [e.name for e in _listing(folder) if not e.name.startswith((".", "__"))]
-    moodle = sum(moodle_parse(n) is not None for n in names)
-    canvas = sum(canvas_parse(n) is not None and not Path(n).is_dir() for n in names
-                 if moodle_parse(n) is None)
-    if moodle and moodle >= canvas:
+    # What could be a submission in some layout: a folder, or a .py/.zip/.ipynb (a README or a
+    # grades export beside the download decides nothing).
+    entries = [e for e in _listing(folder) if not e.name.startswith((".", "__"))
+               and (e.is_dir(follow_symlinks=False) or e.name.lower().endswith(_WANTED_SUFFIXES))]
+    moodle = sum(moodle_parse(e.name) is not None for e in entries)
+    canvas = sum(moodle_parse(e.name) is None and canvas_parse(e.name) is not None
+                 and not e.is_dir(follow_symlinks=False) for e in entries)
+    # More than half: a folder per student in which one zip happens to look like Canvas's
+    # names stays a class of folders.
+    if 2 * moodle > len(entries) and moodle >= canvas:
         return "moodle"
-    if canvas:
+    if 2 * canvas > len(entries):
         return "canvas"
     return "folders"
 
