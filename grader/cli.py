@@ -90,8 +90,9 @@ def _present(folder: Path, layout: str | None, students: list | None) -> frozens
     """The identities a class folder holds now (``batch.lms.discover``); BatchRefused when it
     cannot be read."""
     from grader.batch.lms import discover
+    from grader.batch.roster import user_ids
 
-    known = {s.pattern for s in students} if students else set()
+    known = user_ids(students) if students else set()
     found, _ = discover([folder], layout, known)
     return frozenset(f.identity for f in found)
 

@@ -228,9 +228,9 @@ def _staged(options: GradeOptions, students: list | None) -> tuple[list[Path], l
     ``submissions.prepare`` reads: LMS downloads are copied, one folder or file per student,
     into this run's temporary folder. Says what was left out and which uploads were chosen."""
     from grader.batch.lms import detect_layout, discover, stage
-    from grader.batch.roster import Candidate, RosterError, describe, match
+    from grader.batch.roster import Candidate, RosterError, describe, match, user_ids
 
-    known = {s.pattern for s in students} if students else set()
+    known = user_ids(students) if students else set()
     try:
         found, left = discover(list(options.paths), options.layout, known)
     except BatchRefused as refusal:  # before anything is graded: see identity.check_unique

@@ -252,9 +252,11 @@ def export(gradebook: Gradebook, path: Path, options: ExportOptions = ExportOpti
 
 
 def count_line(rows: Sequence[Row]) -> str:
-    """One line of counts: how many rows, graded, not graded, with no submission, unknown."""
-    count = {s: sum(r.status == s for r in rows)
-             for s in ("graded", "not graded", NO_SUBMISSION, NOT_ON_ROSTER)}
-    return (f"{len(rows)} row(s): {count['graded']} graded, {count['not graded']} not graded, "
-            f"{count[NO_SUBMISSION]} with no submission, {count[NOT_ON_ROSTER]} not on the "
-            "roster")
+    """One line of counts: rows; submissions graded and not graded (those not on the roster
+    included); students with no submission; submissions not on the roster."""
+    graded = sum(r.total is not None and not r.total.error for r in rows)
+    failed = sum(r.total is not None and bool(r.total.error) for r in rows)
+    absent = sum(r.status == NO_SUBMISSION for r in rows)
+    unknown = sum(r.status == NOT_ON_ROSTER for r in rows)
+    return (f"{len(rows)} row(s): {graded} graded, {failed} not graded, {absent} with no "
+            f"submission, {unknown} not on the roster")

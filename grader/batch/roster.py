@@ -269,6 +269,20 @@ def match(students: Sequence[Student], candidates: Iterable[Candidate]) -> Match
     return result
 
 
+def user_ids(students: Iterable[Student]) -> set[str]:
+    """The LMS user ids a roster names: ``submission`` cells that are a number or end in
+    ``_<number>`` (an identity such as ``smithbob_340934``), and the ``canvas id`` column. What
+    ``lms.canvas_parse`` reads an ambiguous Canvas file name by."""
+    found: set[str] = set()
+    for student in students:
+        tail = re.search(r"(?:^|_)(\d+)$", student.pattern)
+        if tail:
+            found.add(tail.group(1))
+        if student.canvas_id:
+            found.add(student.canvas_id)
+    return found
+
+
 def describe(matching: Matching, total_students: int) -> list[str]:
     """The lines a command prints about a matching: the counts, then each unknown submission
     and each student with no submission (nobody is left out unseen)."""
