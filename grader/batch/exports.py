@@ -158,7 +158,7 @@ def _plain(gradebook: Gradebook, rows: Sequence[Row], roster: bool) -> list[list
         line: list[object] = [s.id, s.name, s.email] if roster and s else (
             ["", "", ""] if roster else [])
         mine = marks.get(row.identity or "", {})
-        line += [row.identity or "", points(t.total) if t else "",
+        line += [row.identity or "", points(_plain_score(t)) if t else "",
                  t.max_total if t else "", *(mine.get(c, "") for c in checks)]
         if policy:
             line += ([points(t.auto), points(t.manual), points(t.late_penalty),
@@ -168,6 +168,15 @@ def _plain(gradebook: Gradebook, rows: Sequence[Row], roster: bool) -> list[list
         line.append(t.error if t else "")
         table.append(line)
     return table
+
+
+def _plain_score(total: StudentTotal) -> float:
+    """The plain CSV's score: the total; the autograder's score as recorded when no policy
+    applies (then the two are the same for every real grade, and the file is byte for byte
+    ``Gradebook.export_csv``'s)."""
+    if total.manual_max or total.late_penalty or total.override is not None:
+        return total.total
+    return total.auto
 
 
 def canvas_column(options: ExportOptions) -> str:

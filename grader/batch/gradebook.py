@@ -243,14 +243,14 @@ class Gradebook:
         return gone
 
     def check_order(self) -> list[str]:
-        """The check columns of every export: every check of the assignment in its order (the
-        check registry), then any recorded check the registry no longer has, by name. Never
-        SQL's row order, which a merge or a re-run can change."""
+        """The check columns of every export: the recorded checks in the assignment's order (the
+        check registry), then any the registry no longer has, by name. Never SQL's row order,
+        which a merge or a re-run can change."""
         from grader.checking import checks as _registered  # noqa: F401 - fills REGISTRY
         from grader.checking.trial import REGISTRY
 
         recorded = {row[0] for row in self.db.execute("SELECT DISTINCT check_name FROM results")}
-        return [*REGISTRY, *sorted(recorded - set(REGISTRY))]
+        return [c for c in REGISTRY if c in recorded] + sorted(recorded - set(REGISTRY))
 
     def export_csv(self, path: Path) -> Path:
         """One row per submission: the autograder's score, each check's score (in the
