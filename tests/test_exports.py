@@ -385,6 +385,9 @@ def test_a_canvas_download_and_a_roster_end_to_end(tmp_path):
         assert origins["müller_2005"][3] is True  # LATE_ kept for the late policy
         assert {user for _, user, _, _ in origins.values()} == set(expected)
     kept = {"2006": TOTAL}  # its newest upload of the buggy module is the reference's
+    again = tmp_path / "again.csv"  # export after grade: the same file, columns and all
+    assert main(["export", str(book), "--csv", str(again), "--roster", str(roster)]) == 0
+    assert again.read_bytes() == (tmp_path / "plain.csv").read_bytes()
     for fmt, extra in (("canvas", ["--assignment-id", "31"]), ("moodle", ["--feedback-column"])):
         out = tmp_path / f"{fmt}.csv"
         done = subprocess.run(

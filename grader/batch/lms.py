@@ -83,10 +83,10 @@ class Found:
 
     identity: the gradebook key; layout: where it was found; paths: what it is made of, as
     found (files, or one folder per student for Moodle's folders and the ``folders`` layout);
-    names: the original file names (``activations.py``) and folder names, for the roster to
-    match; lms_user: the user id in the download (Canvas user id, Moodle participant id; empty
-    for folders); late: Canvas marked it ``LATE``; notes: what was chosen (the newest upload)
-    or left out, said to the instructor."""
+    names: those files' and folders' names as found, for the roster to match; lms_user: the
+    user id in the download (Canvas user id, Moodle participant id; empty for folders); late:
+    Canvas marked it ``LATE``; notes: what was chosen (the newest upload) or left out, said to
+    the instructor."""
 
     identity: str
     layout: str
@@ -200,7 +200,9 @@ def _add_upload(found: Found, original: str, order: tuple[int, int], path: Path)
 def _finish(found: Found) -> Found:
     files = sorted(found.uploads.items())
     found.paths = [*found.folders, *(path for _, (_, path) in files)]
-    found.names = [*(fs_text(f.name) for f in found.folders), *(fs_text(n) for n, _ in files)]
+    # The names as downloaded (``smithbob_1001_5001_activations.py``): what a roster's
+    # ``submission`` cell may name or glob; the original names are shared by the whole class.
+    found.names = [fs_text(p.name) for p in found.paths]
     return found
 
 
