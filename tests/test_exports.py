@@ -305,6 +305,31 @@ def test_a_bad_roster_stops_export_and_merge_with_one_line(tmp_path, capsys):
             "header has 'id', 'name'; separator ',')\n")
 
 
+def test_merge_with_a_roster_says_who_is_in_the_merged_gradebook(tmp_path, capsys):
+    for shard, names in (("one", ["alice"]), ("two", ["bob", "zed"])):
+        with Gradebook(tmp_path / f"{shard}.sqlite") as book:
+            for name in names:
+                book.record(_result(name))
+    (tmp_path / "roster.csv").write_text("id,name,email,submission\nS1,Alice,,alice\n"
+                                         "S2,Bob,,BOB\nS3,Carl,,carl\n")
+    assert main(["merge", str(tmp_path / "all.sqlite"), str(tmp_path / "one.sqlite"),
+                 str(tmp_path / "two.sqlite"), "--roster", str(tmp_path / "roster.csv")]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        "3 submission(s) in " + str(tmp_path / "all.sqlite"),
+        "roster: 3 student(s), 2 with a submission, 1 with no submission; 1 submission(s) not "
+        "on the roster", "  no submission: S3 (Carl)", "  not on the roster: zed"]
+
+
+def test_grade_with_a_bad_roster_is_refused_before_anything_is_graded(tmp_path, capsys):
+    (tmp_path / "roster.csv").write_text("id,name,email,submission\nS1,A,,x\nS1,B,,y\n")
+    book = tmp_path / "book.sqlite"
+    assert main(["grade", str(REPO / "examples" / "correct"), "--roster",
+                 str(tmp_path / "roster.csv"), "--gradebook", str(book)]) == 2
+    assert capsys.readouterr().err == ("error: --roster roster.csv line 3: duplicate student "
+                                       "id 'S1' (first on line 2)\n")
+    assert not book.exists()
+
+
 # --- end to end ------------------------------------------------------------------------------
 
 

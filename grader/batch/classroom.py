@@ -250,6 +250,11 @@ def _staged(options: GradeOptions, students: list | None) -> tuple[list[Path], l
             raise Refused(f"error: --roster: {shown(str(error), sys.stderr)}") from None
         for line in describe(matching, len(students)):
             print(shown(line, sys.stderr), file=sys.stderr)
+    if options.shard:  # copy only this shard's (the same split select_shard makes)
+        from grader.batch.shards import parse_shard, shard_of
+
+        index, count = parse_shard(options.shard)
+        found = [f for f in found if shard_of(f.identity, count) == index]
     where = Path(tempfile.mkdtemp(prefix="vg-staged-"))
     paths = []
     for item in found:
