@@ -250,3 +250,18 @@ def test_a_file_over_its_cap_is_left_out_with_a_note(tmp_path):
     assert _staged_files(staged) == {"layers.py": b"L = 1\n"}
     assert item.notes == [f"bob_1: bob_1_2_activations.py is larger than {MAX_SOURCE_BYTES} bytes; "
                           "left out"]
+
+
+def test_a_zipped_download_is_refused_with_what_to_do(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "submissions.zip", "w") as archive:
+        archive.writestr("smithbob_1001_5001_activations.py", "A = 1\n")
+        archive.writestr("jonesann_LATE_1002_5002_work.zip", "PK")
+    with pytest.raises(BatchRefused) as caught:
+        discover([tmp_path / "submissions.zip"])
+    assert str(caught.value).endswith("submissions.zip is a Canvas bulk download: unzip it and "
+                                      "grade the folder it unpacks to")
+    with zipfile.ZipFile(tmp_path / "alice.zip", "w") as archive:  # one student's zip
+        archive.writestr("activations.py", "A = 1\n")
+    assert [f.identity for f in discover([tmp_path / "alice.zip"])[0]] == ["alice"]

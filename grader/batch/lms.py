@@ -37,6 +37,7 @@ import os
 import re
 import stat
 import unicodedata
+import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,6 +277,10 @@ def discover(paths: list[Path], layout: str | None = None,
     plain: list[Path] = []
     left_out: list[str] = []
     for path in map(Path, paths):
+        download = _zipped_download(path) if layout != "folders" else None
+        if download is not None:  # a whole class as one zip would be one student's 0
+            raise BatchRefused(f"{one_line(path)} is a {download} bulk download: unzip it and "
+                               "grade the folder it unpacks to")
         kind = layout or detect_layout(path)
         if kind == "folders" or not path.is_dir() or is_one_submission(path):
             plain.append(path)
@@ -294,6 +299,23 @@ def discover(paths: list[Path], layout: str | None = None,
                                f" {one_line(seen[key].paths[0])} and {one_line(item.paths[0])}")
         seen[key] = item
     return found, left_out
+
+
+def _zipped_download(path: Path) -> str | None:
+    """``canvas`` or ``moodle`` when ``path`` is a zip whose members are mostly named like that
+    LMS's download (read from its central directory only), else None."""
+    if path.suffix.lower() != ".zip" or not path.is_file():
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [Path(n.rstrip("/")).name for n in archive.namelist()[:10_000]
+                     if "/" not in n.rstrip("/")]
+    except Exception:  # noqa: BLE001 - not a readable zip: the submission reader says why
+        return None
+    for kind, parse in (("Moodle", moodle_parse), ("Canvas", canvas_parse)):
+        if names and 2 * sum(parse(n) is not None for n in names) > len(names):
+            return kind
+    return None
 
 
 # --- staging: one folder (or file) per student, for submissions.prepare ------------------------
