@@ -22,8 +22,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.settings import CONFIG_NAME, DEFAULT_SEED, DEFAULT_WORKERS, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from grader.batch.roster import Student
 
 # Choices of the options, spelled here so that parsing imports nothing heavy.
 LAYOUTS = ("canvas", "moodle", "folders")
@@ -67,7 +71,7 @@ def grade(args: argparse.Namespace) -> int:
         roster=args.roster, layout=args.layout))
 
 
-def _read_roster(path: Path | None) -> tuple[list | None, int]:
+def _read_roster(path: Path | None) -> tuple[list[Student] | None, int]:
     """(the roster's students or None, 0), or (None, 2) after printing why it is refused."""
     if path is None:
         return None, 0
@@ -86,7 +90,8 @@ def _visible(text: str) -> str:
     return visible(text)
 
 
-def _present(folder: Path, layout: str | None, students: list | None) -> frozenset[str] | None:
+def _present(folder: Path, layout: str | None,
+             students: list[Student] | None) -> frozenset[str]:
     """The identities a class folder holds now (``batch.lms.discover``); BatchRefused when it
     cannot be read."""
     from grader.batch.lms import discover

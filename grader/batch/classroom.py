@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from grader import __version__
 from grader.batch.gradebook import Gradebook
@@ -33,6 +33,10 @@ from grader.batch.results import SubmissionResult
 from grader.batch.run import grade_submission, judge_failed, sandbox_description
 from grader.sandbox.runs import claim_run_folder, release_run_folder
 from grader.settings import Settings
+
+if TYPE_CHECKING:
+    from grader.batch.lms import Found
+    from grader.batch.roster import Student
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,7 @@ def _grade(options: GradeOptions, run: Run) -> int:
 class ClassList:
     """The submissions of a run as ``batch.lms`` found them (by identity) and the roster."""
 
-    def __init__(self, found: list, students: list | None):
+    def __init__(self, found: list[Found], students: list[Student] | None):
         self.found = {f.identity: f for f in found}
         self.students = students
 
@@ -212,7 +216,7 @@ class ClassList:
             gradebook.record_origin(name, found.layout, found.lms_user, found.names, found.late)
 
 
-def _roster(options: GradeOptions) -> list | None:
+def _roster(options: GradeOptions) -> list[Student] | None:
     if options.roster is None:
         return None
     from grader.batch.roster import RosterError, read_roster
@@ -223,7 +227,8 @@ def _roster(options: GradeOptions) -> list | None:
         raise Refused(f"error: --roster {shown(str(error), sys.stderr)}") from None
 
 
-def _staged(options: GradeOptions, students: list | None) -> tuple[list[Path], list]:
+def _staged(options: GradeOptions,
+            students: list[Student] | None) -> tuple[list[Path], list[Found]]:
     """Every submission of the command line, one per student (``lms.discover``), as paths
     ``submissions.prepare`` reads: LMS downloads are copied, one folder or file per student,
     into this run's temporary folder. Says what was left out and which uploads were chosen."""
