@@ -143,7 +143,8 @@ def render_lesson(narrative: Path = NARRATIVE) -> str:
         lines.append(f"{number}. `exercises/{module}.py`: {listed}")
     lines += [
         f"{len(order) + 1}. The experiments: `python -m exercises.experiments` (all figures, in "
-        "`experiment_outputs/`; `--quick` for a smoke test, `--only flow|dial|speed|training|saturation` for one).",
+        "`experiment_outputs/`; `--quick` for a smoke test, "
+        "`--only flow|dial|speed|training|saturation` for one).",
         f"{len(order) + 2}. The written questions, in `answers.md` "
         f"({_points_text(sum(p for _, p, _ in written))} in all, marked by hand).",
         "",

@@ -3,12 +3,15 @@
     python -m grader grade PATH... [--results FILE] [--feedback DIR] [--gradebook FILE]
                                    [--csv FILE] [--summary DIR] [--workers N] [--seed S]
                                    [--config FILE] [--shard I/N] [--no-sandbox]
-    python -m grader export GRADEBOOK --csv FILE
+                                   [--roster CSV] [--layout canvas|moodle|folders]
+    python -m grader export GRADEBOOK --csv FILE [--format plain|canvas|moodle] [--roster CSV]
+                                   [--present-only CLASS_DIR] [--assignment NAME] ...
     python -m grader override GRADEBOOK STUDENT SCORE --reason TEXT  # or --clear
     python -m grader written PATH... --out DIR   # the written answers, one file per question
     python -m grader manual GRADEBOOK scores.csv  # the marks of the written answers
-    python -m grader merge TARGET SHARD... # combine the gradebooks of --shard runs
+    python -m grader merge TARGET SHARD... [--roster CSV] # combine the gradebooks of --shard runs
     python -m grader report GRADEBOOK --out DIR [--feedback DIR] [--pass-mark F]
+    python -m grader prune GRADEBOOK CLASS_DIR [--dry-run] # remove rows whose submission is gone
     python -m grader record          # instructors: re-record the public self-check's answers
     python -m grader demo [--out DIR]
 
@@ -23,8 +26,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.settings import CONFIG_NAME, DEFAULT_SEED, DEFAULT_WORKERS, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from grader.batch.roster import Student
+
+# Choices of the options, spelled here so that parsing imports nothing heavy.
+LAYOUTS = ("canvas", "moodle", "folders")
+FORMATS = ("plain", "canvas", "moodle")
+DEFAULT_ASSIGNMENT = "Vanishing gradients"
 
 # This module only parses arguments; each command imports what it runs when it runs, so that
 # ``export`` or ``merge`` never load the judge or the sandbox.
@@ -72,7 +84,8 @@ def grade(args: argparse.Namespace) -> int:
         paths=tuple(args.paths), settings=settings, results=args.results,
         feedback=args.feedback, gradebook=args.gradebook, csv=args.csv, summary=args.summary,
         workers=args.workers, shard=args.shard, sandbox=False if args.no_sandbox else None,
-        submitted_at=submitted_at, times=times, manual=args.manual))
+        submitted_at=submitted_at, times=times, manual=args.manual,
+        roster=args.roster, layout=args.layout))
 
 
 def override(args: argparse.Namespace) -> int:
@@ -139,21 +152,115 @@ def manual(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_roster(path: Path | None) -> tuple[list[Student] | None, int]:
+    """(the roster's students or None, 0), or (None, 2) after printing why it is refused."""
+    if path is None:
+        return None, 0
+    from grader.batch.roster import RosterError, read_roster
+
+    try:
+        return read_roster(path), 0
+    except RosterError as error:
+        print(f"error: --roster {_visible(str(error))}", file=sys.stderr)
+        return None, 2
+
+
+def _visible(text: str) -> str:
+    from grader.batch.identity import visible
+
+    return visible(text)
+
+
+def _present(folder: Path, layout: str | None,
+             students: list[Student] | None) -> frozenset[str]:
+    """The identities a class folder holds now (``batch.lms.discover``); BatchRefused when it
+    cannot be read."""
+    from grader.batch.lms import discover
+    from grader.batch.roster import user_ids
+
+    known = user_ids(students) if students else set()
+    found, _ = discover([folder], layout, known)
+    return frozenset(f.identity for f in found)
+
+
 def export(args: argparse.Namespace) -> int:
-    """``export``: the gradebook as CSV."""
+    """``export``: the gradebook as CSV (plain, Canvas's or Moodle's import format)."""
+    from grader.batch.exports import ExportOptions
+    from grader.batch.exports import export as write
     from grader.batch.gradebook import Gradebook
+    from grader.batch.identity import BatchRefused
+    from grader.batch.roster import RosterError
 
     if not args.gradebook.is_file():  # opening it would make an empty one
         print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
         return 2
+    students, status = _read_roster(args.roster)
+    if status:
+        return status
+    present = None
+    if args.present_only is not None:
+        if not args.present_only.is_dir():
+            print(f"--present-only {args.present_only}: no such class folder", file=sys.stderr)
+            return 2
+        try:
+            present = _present(args.present_only, args.layout, students)
+        except BatchRefused as refusal:
+            print(_visible(str(refusal)), file=sys.stderr)
+            return 2
+    options = ExportOptions(format=args.format, assignment=args.assignment,
+                            assignment_id=args.assignment_id or "", identifier=args.identifier,
+                            feedback=args.feedback_column, present=present)
     with Gradebook(args.gradebook) as gradebook:
-        print(gradebook.export_csv(args.csv))
+        try:
+            path, said = write(gradebook, args.csv, options, students)
+        except RosterError as error:
+            print(f"error: --roster: {_visible(str(error))}", file=sys.stderr)
+            return 2
+        if present is not None:
+            left = len(gradebook.names()) - len(present & set(gradebook.names()))
+            said.append(f"{left} submission(s) of the gradebook left out: not in "
+                        f"{args.present_only} (--present-only)")
+    for line in said:
+        print(_visible(line), file=sys.stderr)
+    print(path)
+    return 0
+
+
+def prune(args: argparse.Namespace) -> int:
+    """``prune``: remove the gradebook rows whose submission is no longer in the class folder."""
+    from grader.batch.gradebook import Gradebook
+    from grader.batch.identity import BatchRefused
+
+    if not args.gradebook.is_file():
+        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+        return 2
+    if not args.class_dir.is_dir():
+        print(f"{args.class_dir}: no such class folder", file=sys.stderr)
+        return 2
+    try:
+        present = _present(args.class_dir, args.layout, None)
+    except BatchRefused as refusal:
+        print(_visible(str(refusal)), file=sys.stderr)
+        return 2
+    with Gradebook(args.gradebook) as gradebook:
+        gone = gradebook.prune(present, dry_run=args.dry_run)
+        left = len(gradebook.names()) - (len(gone) if args.dry_run else 0)
+    verb = "would remove" if args.dry_run else "removed"
+    for name in gone:
+        print(f"{verb}: {_visible(name)}")
+    print(f"{verb} {len(gone)} submission(s) no longer in {args.class_dir}; "
+          f"{left} left in the gradebook" + (" (dry run: nothing changed)" if args.dry_run
+                                             else ""))
     return 0
 
 
 def merge(args: argparse.Namespace) -> int:
-    """``merge``: shard gradebooks into one."""
+    """``merge``: shard gradebooks into one (with ``--roster``: who is in it, who is not)."""
     from grader.batch.gradebook import Gradebook
+
+    students, status = _read_roster(args.roster)
+    if status:
+        return status
 
     with Gradebook(args.target) as gradebook:
         for shard in args.shards:
@@ -164,6 +271,17 @@ def merge(args: argparse.Namespace) -> int:
             gradebook.merge_policy_from(shard)  # submission times, marks, overrides
             print(f"{shard}: {copied} submission(s) merged, {kept} newer already present")
         print(f"{len(gradebook.scores())} submission(s) in {args.target}")
+        if students is not None:
+            from grader.batch.exports import candidates
+            from grader.batch.roster import RosterError, describe, match
+
+            try:
+                matching = match(students, candidates(gradebook))
+            except RosterError as error:
+                print(f"error: --roster: {_visible(str(error))}", file=sys.stderr)
+                return 2
+            for line in describe(matching, len(students)):
+                print(_visible(line))
     return 0
 
 
@@ -213,6 +331,18 @@ def demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, quick=args.quick)
 
 
+def _roster_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--roster", type=Path, metavar="CSV",
+                         help="class roster: id, name, email, submission columns (see "
+                         "grader/batch/roster.py)")
+
+
+def _layout_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--layout", choices=LAYOUTS,
+                         help="how class folders are laid out (default: detected): an unpacked "
+                         "Canvas or Moodle download, or a folder/.zip/.ipynb per student")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command's ``run`` is the function above that does it."""
     top = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
@@ -245,6 +375,8 @@ def parser() -> argparse.ArgumentParser:
                          "with student and submitted_at columns (kept in the gradebook)")
     command.add_argument("--manual", type=Path, metavar="CSV",
                          help="marks of the written answers (scores.csv of `written`)")
+    _roster_options(command)
+    _layout_option(command)
     command.set_defaults(run=grade)
 
     command = commands.add_parser("override", help="set a student's total by hand, with a reason")
@@ -266,15 +398,31 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("scores", type=Path, help="scores.csv (student, question, points, max)")
     command.set_defaults(run=manual)
 
-    command = commands.add_parser("export", help="export a gradebook as CSV")
+    command = commands.add_parser("export", help="export a gradebook as CSV (plain, Canvas or "
+                                  "Moodle import format)")
     command.add_argument("gradebook", type=Path)
-    command.add_argument("--csv", type=Path, required=True)
+    command.add_argument("--csv", type=Path, required=True, help="the CSV file to write")
+    command.add_argument("--format", choices=FORMATS, default="plain",
+                         help="plain (default), canvas (Gradebook import) or moodle (grade "
+                         "import)")
+    _roster_options(command)
+    command.add_argument("--present-only", type=Path, metavar="CLASS_DIR",
+                         help="leave out submissions no longer in this class folder")
+    _layout_option(command)
+    command.add_argument("--assignment", default=DEFAULT_ASSIGNMENT,
+                         help=f"assignment / grade item name (default {DEFAULT_ASSIGNMENT!r})")
+    command.add_argument("--assignment-id", help="Canvas: the assignment's id (in its URL)")
+    command.add_argument("--identifier", choices=("email", "idnumber"), default="email",
+                         help="Moodle: identify users by email (default) or ID number")
+    command.add_argument("--feedback-column", action="store_true",
+                         help="Moodle: add a Feedback column")
     command.set_defaults(run=export)
 
     command = commands.add_parser("merge", help="combine shard gradebooks into one")
     command.add_argument("target", type=Path, help="gradebook to merge into (created if needed)")
     command.add_argument("shards", type=Path, nargs="+",
                          help="gradebooks written by --shard runs")
+    _roster_options(command)
     command.set_defaults(run=merge)
 
     command = commands.add_parser("report", help="the class report (HTML) from a gradebook")
@@ -287,6 +435,14 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--config", type=Path,
                          help=f"instructor settings: the late policy (default ./{CONFIG_NAME})")
     command.set_defaults(run=report)
+
+    command = commands.add_parser("prune", help="remove gradebook rows whose submission is "
+                                  "gone from the class folder")
+    command.add_argument("gradebook", type=Path)
+    command.add_argument("class_dir", type=Path, metavar="CLASS_DIR")
+    command.add_argument("--dry-run", action="store_true", help="list, change nothing")
+    _layout_option(command)
+    command.set_defaults(run=prune)
 
     command = commands.add_parser("record", help="record the public self-check's expected values")
     command.set_defaults(run=record)

@@ -5,7 +5,8 @@ the student's package, a notebook's functions or the reference, passed in as an
 ``Implementation``. It never computes a forward pass, a backward pass or an initialisation of
 its own: everything about the network comes from the implementation's functions.
 
-    python -m lesson --on exercises [--quick] [--out DIR] [--only flow|dial|speed|training|saturation]
+    python -m lesson --on exercises [--quick] [--out DIR]
+        [--only flow|dial|speed|training|saturation]
 
 1. Gradient flow (``flow``). One backward pass through a 20-layer MLP for every activation x
    initialisation; the gradient norm of every layer's weights and of every pre-activation.
@@ -23,6 +24,7 @@ The studies behind the numbers the lesson quotes (seeds, learning-rate sweeps, f
 are ``studies`` (``make study``), not part of the students' run.
 
 Modules: ``config`` (the settings, frozen dataclasses), ``implementation`` (whose functions),
-``flow``, ``dial``, ``saturation`` and ``train`` (the computation: plain dicts of floats and float64 arrays), ``plots``
-(PNG files from those dicts), ``summary`` (sentences from the numbers) and ``cli``.
+``flow``, ``dial``, ``saturation`` and ``train`` (the computation: plain dicts of floats and
+float64 arrays), ``plots`` (PNG files from those dicts), ``summary`` (sentences from the
+numbers) and ``cli``.
 """

@@ -1,6 +1,7 @@
 """The lesson's experiments, run on the functions of this package:
 
-    python -m exercises.experiments [--quick] [--out DIR] [--only flow|dial|speed|training|saturation]
+    python -m exercises.experiments [--quick] [--out DIR]
+        [--only flow|dial|speed|training|saturation]
 
 The experiments live in the package ``lesson`` (given code, the same for everyone; see
 ``python -m lesson --help``); this file only says whose functions they run on: the functions of

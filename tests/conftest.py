@@ -68,6 +68,8 @@ SLOW: dict[str, str] = {
         "the inputs at every size cap, timed (5 cases, 4 s; `make fuzz` runs them too)",
     "tests/test_names.py::test_gradebook_record_export_merge_round_trip_generated":
         "two SQLite gradebooks per generated case (60 cases, 5 s)",
+    "tests/test_exports.py::test_a_canvas_download_and_a_roster_end_to_end":
+        "a Canvas download of 8 corpus students graded through the CLI, then exported (14 s)",
     "tests/test_names.py::test_nasty_names_end_to_end":
         "a class of nasty names through the CLI (4 s)",
     "tests/test_architecture.py::test_a_forbidden_import_breaks_its_contract":

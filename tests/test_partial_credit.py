@@ -23,6 +23,7 @@ from grader.public.engine import in_process_student_factory, self_check
 from grader.settings import Settings
 from grader.student.loader import reference_functions
 from tests.corpus.build import Entry, build_submission
+from tests.corpus.truth import CORPUS_PARTIAL
 from tests.helpers import grade_in_process, scaled
 
 FULL = sum(c.points for c in REGISTRY.values())
@@ -79,19 +80,6 @@ def softmax_cross_entropy(logits, labels):
 """),
 }
 
-# The corpus's one-bug entries whose checks now earn part of their points, with the exact
-# scores (check's score, submission's total out of 50) at tests/helpers.GRADING_SEED.
-CORPUS_PARTIAL = {
-    "dense_backward_db_axis1": ("dense_backward", 3, 49),
-    "dense_backward_db_mean": ("dense_backward", 3, 49),
-    "dense_backward_db_scalar": ("dense_backward", 3, 49),
-    "dense_backward_dw_transposed": ("dense_backward", 2, 48),
-    "mse_grad_divided_twice": ("mse_loss", 1, 49),
-    "mse_missing_half": ("mse_loss", 1, 49),
-    "mse_sign_flip": ("mse_loss", 1, 49),
-    "softmax_log_of_probabilities": ("softmax_cross_entropy", 2, 49),
-    "softmax_missing_minus_one": ("softmax_cross_entropy", 1, 48),
-}
 
 
 def _fault_folder(check: str, part: str, root: Path) -> Path:

@@ -24,17 +24,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from grader import __version__
 from grader.batch.gradebook import Gradebook
-from grader.batch.identity import BatchRefused, expand, submission_name, visible
+from grader.batch.identity import BatchRefused, check_unique, submission_name, visible
 from grader.batch.policy import Policy, submission_mtime
 from grader.batch.pool import Interrupted, Run, grade_pooled
 from grader.batch.results import SubmissionResult
 from grader.batch.run import grade_submission, judge_failed, sandbox_description
 from grader.sandbox.runs import claim_run_folder, release_run_folder
 from grader.settings import Settings
+
+if TYPE_CHECKING:
+    from grader.batch.lms import Found
+    from grader.batch.roster import Student
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class GradeOptions:
 
     sandbox: None to use bubblewrap when it works, False for the plain-subprocess fallback.
     shard: "I/N" to grade only shard I of N (``batch.shards``).
+    roster: the class roster CSV (``batch.roster``); layout: ``canvas``, ``moodle`` or
+    ``folders`` for every class folder (None: detected, ``batch.lms``).
     """
 
     paths: tuple[Path, ...]
@@ -60,6 +66,8 @@ class GradeOptions:
     submitted_at: datetime | None = None
     times: dict[str, datetime] | None = None
     manual: Path | None = None
+    roster: Path | None = None
+    layout: str | None = None
 
 
 class Refused(Exception):
@@ -170,7 +178,7 @@ def _say_interrupted(run: Run, signum: int) -> None:
 
 
 def _grade(options: GradeOptions, run: Run) -> int:
-    paths = _submissions(options)
+    paths, class_list = _submissions(options)
     print(f"grading {len(paths)} submission(s) with grader {__version__}; student code runs in "
           f"{sandbox_description(options.sandbox)}", file=sys.stderr)
     where = options.gradebook
@@ -184,10 +192,13 @@ def _grade(options: GradeOptions, run: Run) -> int:
     progress = Progress(len(paths))
     policy = Policy.from_settings(options.settings)
     if gradebook is not None:
-        record_times(gradebook, paths, options)
+        record_times(gradebook, paths, options, class_list)
     todo, skipped = _changed(paths, gradebook, options.settings.seed, progress,
                              policy.version(__version__))
-    recorder = _Recorder(run, options, gradebook, progress)
+    if gradebook is not None:
+        for name in skipped:
+            class_list.record_origin(gradebook, name)
+    recorder = _Recorder(run, options, gradebook, progress, class_list)
     _grade_all(run, todo, options, recorder.finish)
     if options.manual is not None and gradebook is not None:
         from grader.batch.written import ManualError, import_manual
@@ -195,16 +206,18 @@ def _grade(options: GradeOptions, run: Run) -> int:
         try:
             print(import_manual(gradebook, options.manual))
         except ManualError as error:
-            _report(options, recorder.results, skipped, gradebook)
+            _report(options, recorder.results, skipped, gradebook, class_list)
             print(f"error: {error}", file=sys.stderr)
             return 2
-    _report(options, recorder.results, skipped, gradebook)
+    _report(options, recorder.results, skipped, gradebook, class_list)
     return 0
 
 
-def record_times(gradebook: Gradebook, paths: list[Path], options: GradeOptions) -> None:
+def record_times(gradebook: Gradebook, paths: list[Path], options: GradeOptions,
+                 class_list: ClassList | None = None) -> None:
     """Keep each submission's time in the gradebook (the late policy reads it from there, so
-    it survives re-runs): --times and --submitted-at are kept over any later mtime."""
+    it survives re-runs): --times and --submitted-at are kept over any later mtime. From an
+    LMS download the time is the downloaded file's, not the staged copy's."""
     for name, when in (options.times or {}).items():
         gradebook.set_submitted_at(name, when, "times")
     for path in paths:
@@ -212,22 +225,115 @@ def record_times(gradebook: Gradebook, paths: list[Path], options: GradeOptions)
         if options.submitted_at is not None:
             gradebook.set_submitted_at(name, options.submitted_at, "flag")
         elif name not in (options.times or {}):
-            when = submission_mtime(path)
+            original = class_list.original(name) if class_list is not None else None
+            when = submission_mtime(original or path)
             if when is not None:
                 gradebook.set_submitted_at(name, when, "mtime")
 
 
-def _submissions(options: GradeOptions) -> list[Path]:
-    """The submissions to grade, in order; Refused for a path that does not exist, a clash of
-    names, nothing to grade, or --results with more than one."""
+class ClassList:
+    """The submissions of a run as ``batch.lms`` found them (by identity) and the roster."""
+
+    def __init__(self, found: list[Found], students: list[Student] | None):
+        self.found = {f.identity: f for f in found}
+        self.students = students
+
+    def recorded(self, result: SubmissionResult) -> SubmissionResult:
+        """``result`` as the gradebook keeps it: from an LMS download, the source is the
+        student's first file as downloaded (not the staged copy) and the notes say which
+        upload was graded."""
+        found = self.found.get(result.name)
+        if found is not None and found.layout != "folders":
+            result.source = os.fsdecode(found.paths[0]) if found.paths else result.source
+            result.notes = [*found.notes, *result.notes]
+        return result
+
+    def original(self, name: str) -> Path | None:
+        """The student's newest file as downloaded from an LMS (None outside a download)."""
+        found = self.found.get(name)
+        if found is None or found.layout == "folders" or not found.paths:
+            return None
+        return max((Path(p) for p in found.paths), key=_mtime)
+
+    def record_origin(self, gradebook: Gradebook, name: str) -> None:
+        found = self.found.get(name)
+        if found is not None:
+            gradebook.record_origin(name, found.layout, found.lms_user, found.names, found.late)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _roster(options: GradeOptions) -> list[Student] | None:
+    if options.roster is None:
+        return None
+    from grader.batch.roster import RosterError, read_roster
+
+    try:
+        return read_roster(options.roster)
+    except RosterError as error:
+        raise Refused(f"error: --roster {shown(str(error), sys.stderr)}") from None
+
+
+def _staged(options: GradeOptions,
+            students: list[Student] | None) -> tuple[list[Path], list[Found]]:
+    """Every submission of the command line, one per student (``lms.discover``), as paths
+    ``submissions.prepare`` reads: LMS downloads are copied, one folder or file per student,
+    into this run's temporary folder. Says what was left out and which uploads were chosen."""
+    from grader.batch.lms import detect_layout, discover, stage
+    from grader.batch.roster import Candidate, RosterError, describe, match, user_ids
+
+    known = user_ids(students) if students else set()
+    try:
+        found, left = discover(list(options.paths), options.layout, known)
+    except BatchRefused as refusal:  # before anything is graded: see identity.check_unique
+        raise Refused(shown(str(refusal), sys.stderr, keep="\n")) from None
+    say_left_out([p for p in options.paths
+                  if (options.layout or detect_layout(Path(p))) == "folders"])
+    if left:
+        listed = ", ".join(shown(n, sys.stderr) for n in left[:10])
+        more = f" and {len(left) - 10} more" if len(left) > 10 else ""
+        print(f"left out of the LMS download, not named like a submission: {listed}{more}",
+              file=sys.stderr)
+    if students is not None:
+        try:
+            matching = match(students, [Candidate(f.identity, tuple(f.names), f.lms_user)
+                                        for f in found])
+        except RosterError as error:
+            raise Refused(f"error: --roster: {shown(str(error), sys.stderr)}") from None
+        for line in describe(matching, len(students)):
+            print(shown(line, sys.stderr), file=sys.stderr)
+    if options.shard:  # copy only this shard's (the same split select_shard makes)
+        from grader.batch.shards import parse_shard, shard_of
+
+        index, count = parse_shard(options.shard)
+        found = [f for f in found if shard_of(f.identity, count) == index]
+    where = Path(tempfile.mkdtemp(prefix="vg-staged-"))
+    paths = []
+    for item in found:
+        paths.append(stage(item, where))
+        for note in item.notes:
+            print(shown(note, sys.stderr), file=sys.stderr)
+    return paths, found
+
+
+def _submissions(options: GradeOptions) -> tuple[list[Path], ClassList]:
+    """The submissions to grade, in order, and the class they make; Refused for a path that
+    does not exist, a clash of names, a bad roster, nothing to grade, or --results with more
+    than one."""
     absent = [str(p) for p in options.paths if not Path(p).exists()]
     if absent:  # a typo must not become a student with 0 points in the gradebook
         raise Refused(f"no such file or folder: {', '.join(absent)}")
+    students = _roster(options)
+    paths, found = _staged(options, students)
     try:
-        paths = expand(list(options.paths))
-    except BatchRefused as refusal:  # before anything is graded: see identity.check_unique
+        check_unique(paths)
+    except BatchRefused as refusal:
         raise Refused(shown(str(refusal), sys.stderr, keep="\n")) from None
-    say_left_out(list(options.paths))
     if options.shard:
         from grader.batch.shards import select_shard
 
@@ -236,7 +342,7 @@ def _submissions(options: GradeOptions) -> list[Path]:
         raise Refused("no submissions found")
     if options.results and len(paths) != 1:
         raise Refused("--results writes one submission's results.json: give exactly one PATH")
-    return paths
+    return paths, ClassList(found, students)
 
 
 def _open_gradebook(path: Path | None) -> Gradebook | None:
@@ -278,8 +384,9 @@ class _Recorder:
     a signal waits for), the feedback folder and the progress line."""
 
     def __init__(self, run: Run, options: GradeOptions, gradebook: Gradebook | None,
-                 progress: Progress):
+                 progress: Progress, class_list: ClassList | None = None):
         self.run, self.options, self.gradebook, self.progress = run, options, gradebook, progress
+        self.class_list = class_list or ClassList([], None)
         self.results: list[SubmissionResult] = []
         self.reference: dict = {}
         self.policy = Policy.from_settings(options.settings)
@@ -292,11 +399,13 @@ class _Recorder:
     def finish(self, result: SubmissionResult) -> None:
         self.run.begin_recording()  # a signal now waits for the transaction (end_recording)
         try:
+            result = self.class_list.recorded(result)
             result = self.policy.score(result)  # grader.toml's [points] and [parts]
             self.results.append(result)
             self.run.graded += 1
             if self.gradebook is not None:
                 self.gradebook.record(result)
+                self.class_list.record_origin(self.gradebook, result.name)
                 self.run.recorded += 1
             if self.options.feedback:
                 from grader.batch.report import write_feedback
@@ -328,7 +437,7 @@ def _grade_all(run: Run, todo: list[Path], options: GradeOptions,
 
 
 def _report(options: GradeOptions, results: list[SubmissionResult], skipped: list[str],
-            gradebook: Gradebook | None) -> None:
+            gradebook: Gradebook | None, class_list: ClassList | None = None) -> None:
     """Print the score table and write the exports asked for."""
     from grader.batch.report import score_table, write_results_json
 
@@ -341,7 +450,13 @@ def _report(options: GradeOptions, results: list[SubmissionResult], skipped: lis
         print(f"{len(skipped)} unchanged submission(s) skipped (already in the gradebook)")
     if gradebook is not None:
         if options.csv:
-            print(f"grades: {gradebook.export_csv(Path(options.csv))}")
+            from grader.batch.exports import export
+
+            students = class_list.students if class_list is not None else None
+            path, said = export(gradebook, Path(options.csv), students=students)
+            for line in said:
+                print(shown(line))
+            print(f"grades: {path}")
         if options.summary:
             from grader.batch.class_report import analyse, write_reports
             from grader.batch.totals import totals

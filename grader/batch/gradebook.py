@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import sqlite3
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +82,19 @@ CREATE TABLE IF NOT EXISTS overrides (
 );
 """
 
+# Where each submission was found (batch.lms): the layout, the student's user id in an LMS
+# download, the original file names (JSON) and Canvas's LATE marker. What a roster matches
+# against when the gradebook is exported, long after the download is gone.
+ORIGINS = """
+CREATE TABLE IF NOT EXISTS origins (
+    submission TEXT PRIMARY KEY REFERENCES submissions(name) ON DELETE CASCADE,
+    layout TEXT NOT NULL,
+    lms_user TEXT NOT NULL,
+    names TEXT NOT NULL,
+    late INTEGER NOT NULL
+);
+"""
+
 
 def _path_bytes(source: str) -> bytes:
     """The exact bytes of a path Python read from the file system (PEP 383 round trip)."""
@@ -116,6 +130,7 @@ class Gradebook:
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
         _add_outcome_column(self.db)
+        self.db.executescript(ORIGINS)
 
     def close(self) -> None:
         self.db.close()
@@ -199,6 +214,7 @@ class Gradebook:
                         columns = ", ".join(checks_columns)
                         self.db.executemany(f"INSERT INTO results ({columns}) VALUES "
                                             f"({_marks(checks[0])})", checks)
+                    _copy_origin(source, self.db, name)
                 copied += 1
         finally:
             source.close()
@@ -223,20 +239,65 @@ class Gradebook:
             "SELECT submission, check_name, score, max_score, passed, feedback, diagnosis"
             f"{outcome_column} FROM results ORDER BY submission, rowid").fetchall()
 
+    # --- identity: where submissions came from, which are gone, the checks' order -----------
+
+    def record_origin(self, name: str, layout: str, lms_user: str = "",
+                      names: Iterable[str] = (), late: bool = False) -> None:
+        """Keep where submission ``name`` was found (``lms.Found``); nothing when ``name`` is
+        not recorded (its row would be removed with the submission anyway)."""
+        name = fs_text(name)
+        with self.db:
+            if self.db.execute("SELECT 1 FROM submissions WHERE name = ?", (name,)).fetchone():
+                self.db.execute("INSERT OR REPLACE INTO origins VALUES (?, ?, ?, ?, ?)",
+                                (name, layout, fs_text(lms_user),
+                                 json.dumps([fs_text(n) for n in names]), int(late)))
+
+    def origins(self) -> dict[str, tuple[str, str, list[str], bool]]:
+        """Each submission's (layout, LMS user id, original names, late) as recorded."""
+        return {name: (layout, user, json.loads(names), bool(late)) for name, layout, user,
+                names, late in self.db.execute("SELECT * FROM origins")}
+
+    def names(self) -> list[str]:
+        """Every recorded submission, by name."""
+        return [row[0] for row in self.db.execute("SELECT name FROM submissions ORDER BY name")]
+
+    def prune(self, keep: Iterable[str], dry_run: bool = False) -> list[str]:
+        """Remove every submission whose name is not in ``keep`` (with all its rows, in one
+        transaction); returns the names removed (or, with ``dry_run``, that would be).
+
+        Names are compared after NFC normalisation, as ``identity.check_unique`` does."""
+        kept = {unicodedata.normalize("NFC", fs_text(n)) for n in keep}
+        gone = [n for n in self.names() if unicodedata.normalize("NFC", n) not in kept]
+        if gone and not dry_run:
+            with self.db:
+                self.db.executemany("DELETE FROM submissions WHERE name = ?",
+                                    [(n,) for n in gone])
+        return gone
+
+    def check_order(self) -> list[str]:
+        """The check columns of every export: the recorded checks in the assignment's order (the
+        check registry), then any the registry no longer has, by name. Never SQL's row order,
+        which a merge or a re-run can change."""
+        from grader.checking import checks as _registered  # noqa: F401 - fills REGISTRY
+        from grader.checking.trial import REGISTRY
+
+        recorded = {row[0] for row in self.db.execute("SELECT DISTINCT check_name FROM results")}
+        return [c for c in REGISTRY if c in recorded] + sorted(recorded - set(REGISTRY))
+
     def export_csv(self, path: Path) -> Path:
-        """One row per submission: total, each check's score (in grading order), then
-        ``not_graded``: the one-line reason when the submission could not be graded (its 0).
+        """One row per submission: the autograder's score, each check's score (in the
+        assignment's order, ``check_order``), then ``not_graded``: the one-line reason when the
+        submission could not be graded (its 0). The commands write ``exports.export``'s files
+        instead, whose totals include manual points and the late policy; without those the two
+        are the same bytes.
 
         Names are written as recorded, except that a cell a spreadsheet would run as a formula
         gets a leading ``'`` and control characters other than tab/CR/LF are shown as escapes
         (``identity.csv_cell``); scores stay numbers.
         """
-        rows = self.check_rows()
-        checks: list[str] = []
+        checks = self.check_order()
         per_submission: dict[str, dict[str, int]] = {}
-        for submission, check_name, score, *_ in rows:
-            if check_name not in checks:
-                checks.append(check_name)
+        for submission, check_name, score, *_ in self.check_rows():
             per_submission.setdefault(submission, {})[check_name] = score
         errors = self.errors()
         table = [["submission", "score", "max_score", *checks, "not_graded"]]
@@ -336,6 +397,15 @@ def _source_row(db: sqlite3.Connection, name: str) -> tuple | None:
                           (name,)).fetchone()
     except sqlite3.OperationalError:  # a gradebook written before the table existed
         return None
+
+
+def _copy_origin(source: sqlite3.Connection, target: sqlite3.Connection, name: str) -> None:
+    try:
+        row = source.execute("SELECT * FROM origins WHERE submission = ?", (name,)).fetchone()
+    except sqlite3.OperationalError:  # a gradebook written before the table existed
+        return
+    if row is not None:
+        target.execute("INSERT OR REPLACE INTO origins VALUES (?, ?, ?, ?, ?)", row)
 
 
 def _marks(row: tuple) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from grader.checking.judge import CheckResult
+from grader.checking.trial import REGISTRY
 
 _NAMES = re.compile(r"[a-z_]+")
 _LIST = r"[a-z_]+(?:(?:, | and )[a-z_]+)*"  # "a", "a and b", "a, b and c"
@@ -37,3 +38,27 @@ def assert_notes_name_only_failed_functions(results: list[CheckResult]) -> None:
 
 
 __all__ = ["assert_notes_name_only_failed_functions", "failed_functions_named"]
+
+
+# The corpus's one-bug entries whose checks now earn part of their points, with the exact
+# scores (check's score, submission's total out of 50) at tests/helpers.GRADING_SEED.
+CORPUS_PARTIAL = {
+    "dense_backward_db_axis1": ("dense_backward", 3, 49),
+    "dense_backward_db_mean": ("dense_backward", 3, 49),
+    "dense_backward_db_scalar": ("dense_backward", 3, 49),
+    "dense_backward_dw_transposed": ("dense_backward", 2, 48),
+    "mse_grad_divided_twice": ("mse_loss", 1, 49),
+    "mse_missing_half": ("mse_loss", 1, 49),
+    "mse_sign_flip": ("mse_loss", 1, 49),
+    "softmax_log_of_probabilities": ("softmax_cross_entropy", 2, 49),
+    "softmax_missing_minus_one": ("softmax_cross_entropy", 1, 48),
+}
+
+
+def expected_total(slug: str, blames: tuple[str, ...] | list[str]) -> int:
+    """What a one-bug corpus entry scores out of 50: every blamed check's points lost, except
+    the part credit ``CORPUS_PARTIAL`` records."""
+    total = sum(c.points for c in REGISTRY.values())
+    if slug in CORPUS_PARTIAL:
+        return CORPUS_PARTIAL[slug][2]
+    return total - sum(REGISTRY[c].points for c in blames)
