@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from course import measured
 from course.stubs import make_stub
 from grader.checking import checks as _checks  # noqa: F401 - registers the checks the test cells run
 from grader.checking.trial import REGISTRY, upstream
@@ -372,8 +373,11 @@ class Block:
 
 
 def parse_narrative(path: Path) -> Iterator[Block]:
-    """The blocks of one narrative file, in order (see the module docstring for the syntax)."""
-    lines = path.read_text().splitlines()
+    """The blocks of one narrative file, in order (see the module docstring for the syntax).
+
+    Its measured numbers are filled in first (``{{key}}`` placeholders, ``course/measured.py``),
+    so the notebook and ``LESSON.md`` quote the same data file."""
+    lines = measured.render(path.read_text(), source=path.name).splitlines()
     markdown: list[str] = []
     i = 0
 

@@ -22,10 +22,11 @@ import argparse
 import json
 import multiprocessing
 import os
+import pickle
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,13 +37,15 @@ import numpy as np
 from .config import FULL, QUICK, Config
 from .flow import Params, gradient_flow, init_by_scheme, pre_activation_norms, ratio
 from .implementation import Implementation, StudentCodeError, checked
-from .train import heldout_split, layer_speed, make_spirals, train_classifier
+from .train import heldout_split, layer_speed, make_spirals, predict, train_classifier
 
 SEEDS = (0, 1, 2, 3, 4)
 QUICK_SEEDS = (0, 1)
-# The sweep trains 4 activations x 7 rates per seed, over half the study's training: three seeds
-# keep the whole study within ten minutes on a busy 2-core machine (its "n" says 3).
+# The sweep trains 4 activations x 7 rates per seed, the frozen-layer study 2 x 4 nets: on three
+# seeds (their "n" says 3) the whole study stays within about ten minutes on a busy 2-core
+# machine. Flow, speed and the training runs use all five.
 SWEEP_SEEDS = (0, 1, 2)
+FROZEN_SEEDS = (0, 1, 2)
 SWEEP_LRS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 SWEEP_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 FROZEN_K = (1, 3)
@@ -135,9 +138,11 @@ def train_task(run: Run) -> dict:
     try:
         # The sweep's largest rates overflow before the divergence check stops them.
         with np.errstate(over="ignore", invalid="ignore"):
+            # Held-out accuracy only once, at the end: no study here needs its curve.
             res = train_classifier(impl, x[train_rows], labels[train_rows], run.activation,
-                                   net, heldout=(x[heldout_rows], labels[heldout_rows]),
-                                   init=run.init, frozen=run.frozen)
+                                   net, init=run.init, frozen=run.frozen)
+            heldout = float(np.mean(predict(impl, x[heldout_rows], res["params"],
+                                            run.activation) == labels[heldout_rows]))
     except StudentCodeError as error:
         if "diverged" not in str(error):
             raise
@@ -145,7 +150,7 @@ def train_task(run: Run) -> dict:
         return {"diverged": True, "train": chance, "heldout": chance, "accuracy": [],
                 "epochs": net.epochs}
     out = {"diverged": False, "train": res["final_train_accuracy"],
-           "heldout": res["final_heldout_accuracy"], "accuracy": res["accuracy"],
+           "heldout": heldout, "accuracy": res["accuracy"],
            "epochs": net.epochs}
     if run.activation == "tanh":
         rows = x[train_rows]
@@ -181,6 +186,7 @@ def flow_task(seed: int) -> dict:
             name = f"flow.{activation}.{init}"
             out[f"{name}.r"] = res["ratio"]
             out[f"{name}.r_delta"] = res["ratio_delta"]
+            out[f"{name}.dW_1"] = res["dW_norms"][0]
             # delta_1 / delta_L is the product of the L - 1 per-layer factors.
             out[f"{name}.gain"] = res["ratio_delta"] ** (1.0 / (cfg.depth - 1))
     x, _, params = _flow_net(impl, cfg, "glorot")
@@ -239,6 +245,7 @@ class Plan:
 
     seeds: tuple[int, ...]
     sweep_seeds: tuple[int, ...]
+    frozen_seeds: tuple[int, ...]
 
     def training_run(self, name: str, seed: int, depth: int) -> Run:
         activation, lr, init, shallow = TRAINING_RUNS[name]
@@ -259,7 +266,7 @@ class Plan:
                   for name in TRAINING_RUNS for seed in self.seeds]
         wanted += [Run(act, lr, seed) for act in SWEEP_ACTIVATIONS for lr in SWEEP_LRS
                    for seed in self.sweep_seeds]
-        wanted += [run for act in FROZEN_LR for seed in self.seeds
+        wanted += [run for act in FROZEN_LR for seed in self.frozen_seeds
                    for run in self.frozen_runs(act, seed, depth).values()]
         unique = list(dict.fromkeys(wanted))
         return sorted(unique, key=lambda run: run.depth is not None)
@@ -292,6 +299,7 @@ def assemble(config: Config, plan: Plan, flows: dict[int, dict], collapses: dict
     described = {
         "r": "||dW_1|| / ||dW_L|| (first over last hidden layer's weight gradient)",
         "r_delta": "||delta_1|| / ||delta_L|| (first over last hidden layer's dL/dz)",
+        "dW_1": "||dW_1||, the first hidden layer's weight-gradient norm",
         "gain": "per-layer backward factor ||delta_l|| / ||delta_{l+1}||, geometric mean "
                 "over the layers",
     }
@@ -334,8 +342,8 @@ def assemble(config: Config, plan: Plan, flows: dict[int, dict], collapses: dict
         data[key] = entry([speeds[seed][key] for seed in plan.seeds], "ratio",
                           f"{what}, {activation} with init_params's init, {speed_net}")
 
-    n_train = round(tr.data.n_per_class * tr.data.n_classes * 2 / 3)
-    n_held = tr.data.n_per_class * tr.data.n_classes - n_train
+    settings = _training_settings(config)
+    n_train, n_held = settings["n_train"], settings["n_heldout"]
     depth, shallow = tr.net.depth, tr.control_depth
     setting = (f"width {tr.net.width}, {tr.net.epochs} epochs of minibatch SGD (batch "
                f"{tr.net.batch}), trained on {n_train} spiral points, {n_held} held out")
@@ -415,7 +423,7 @@ def assemble(config: Config, plan: Plan, flows: dict[int, dict], collapses: dict
         f"{chance:.1%}), {sweep}")
 
     for activation, lr in FROZEN_LR.items():
-        per_seed = [plan.frozen_runs(activation, seed, depth) for seed in plan.seeds]
+        per_seed = [plan.frozen_runs(activation, seed, depth) for seed in plan.frozen_seeds]
         for which in per_seed[0]:
             runs = [runs_of_seed[which] for runs_of_seed in per_seed]
             kept = ("no layer" if which == "none" else
@@ -469,70 +477,96 @@ def _bar(total: int, show: bool) -> tuple[Callable[[str], None], Callable[[], No
     return advance, lambda: None
 
 
-class _InProcess:
-    """The pool's interface, run in this process (``--jobs 1``, and the tests)."""
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        future: Future = Future()
-        future.set_result(fn(*args))
-        return future
-
-    def shutdown(self) -> None:
-        pass
+def _training_settings(config: Config) -> dict[str, Any]:
+    """The spirals nets' settings, for the figures' titles."""
+    tr = config.training
+    x, labels = make_spirals(tr.data)
+    train_rows, heldout_rows = heldout_split(labels, seed=tr.data.seed)
+    return {"depth": tr.net.depth, "width": tr.net.width, "epochs": tr.net.epochs,
+            "batch": tr.net.batch, "control_depth": tr.control_depth,
+            "n_train": int(train_rows.size), "n_heldout": int(heldout_rows.size),
+            "chance": 1.0 / (int(labels.max()) + 1)}
 
 
 def run_study(package: str = "solutions", quick: bool = False, jobs: int = 1,
-              show_progress: bool = False) -> dict:
+              show_progress: bool = False, raw: Path | None = None) -> dict:
     """Run every study on the implementation in ``package``; returns the data file's object
-    (entries and "_meta")."""
+    (entries and "_meta"). ``raw``: a file for the per-seed results; when it exists they are
+    read from it instead of measured (for work on how they are summed up, never for `make
+    study`)."""
     config = QUICK if quick else FULL
     seeds = QUICK_SEEDS if quick else SEEDS
-    plan = Plan(seeds, QUICK_SEEDS if quick else SWEEP_SEEDS)
+    plan = Plan(seeds, *((QUICK_SEEDS, QUICK_SEEDS) if quick else (SWEEP_SEEDS, FROZEN_SEEDS)))
     started = time.perf_counter()
-    pool: Any
-    if jobs > 1:
-        # spawn: a fresh interpreter per worker (forking a process that holds BLAS threads or
-        # a progress bar's thread is not safe).
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_setup, initargs=(package, quick))
+    if raw is not None and raw.is_file():
+        with raw.open("rb") as stored:
+            results, timing = pickle.load(stored)
     else:
-        _setup(package, quick)
-        pool = _InProcess()
-    runs = plan.runs(config)
-    jobs_list: list[tuple[str, Any, Future]] = []
-    try:
-        for run in runs:
-            jobs_list.append(("train", run, pool.submit(train_task, run)))
-        for seed in seeds:
-            jobs_list.append(("speed", seed, pool.submit(speed_task, seed)))
-            jobs_list.append(("flow", seed, pool.submit(flow_task, seed)))
-            jobs_list.append(("collapse", seed, pool.submit(collapse_task, seed)))
-        advance, stop = _bar(len(jobs_list), show_progress)
-        results: dict[str, dict] = {"train": {}, "speed": {}, "flow": {}, "collapse": {}}
-        try:
-            for kind, arg, future in jobs_list:
-                results[kind][arg] = future.result()
-                advance(f"{kind} {arg.activation} lr {arg.lr} seed {arg.seed}"
-                        if kind == "train" else f"{kind} seed {arg}")
-        finally:
-            stop()
-    finally:
-        pool.shutdown()
+        results = _measure(package, quick, jobs, show_progress, plan, config)
+        timing = {"seconds": round(time.perf_counter() - started, 1),
+                  "cpu_seconds": round(_cpu_seconds(), 1), "jobs": jobs}
+        if raw is not None:
+            with raw.open("wb") as stored:
+                pickle.dump((results, timing), stored)
     data: dict[str, Any] = assemble(config, plan, results["flow"], results["collapse"],
                                     results["speed"], results["train"])
     data["_meta"] = {
         "seeds": list(seeds),
         "sweep_seeds": list(plan.sweep_seeds),
+        "frozen_seeds": list(plan.frozen_seeds),
         "sweep_lrs": list(SWEEP_LRS),
         "quick": quick,
         "command": "python -m lesson.studies --on " + package + (" --quick" if quick else ""),
         "numpy": np.__version__,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "seconds": round(time.perf_counter() - started, 1),
-        "runs": len(runs),
+        **timing,
+        "runs": len(results["train"]),
         "range": "low and high are the smallest and largest value over the n seeds",
+        "training": _training_settings(config),
     }
     return data
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the pool's workers)."""
+    import resource
+
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
+def _measure(package: str, quick: bool, jobs: int, show_progress: bool, plan: Plan,
+             config: Config) -> dict[str, dict]:
+    """Every per-seed result: {"train": {Run: ...}, "speed"|"flow"|"collapse": {seed: ...}}."""
+    tasks: list[tuple[str, Any, Callable[[Any], dict]]] = [
+        ("train", run, train_task) for run in plan.runs(config)]
+    for seed in plan.seeds:
+        tasks += [("speed", seed, speed_task), ("flow", seed, flow_task),
+                  ("collapse", seed, collapse_task)]
+    results: dict[str, dict] = {"train": {}, "speed": {}, "flow": {}, "collapse": {}}
+    advance, stop = _bar(len(tasks), show_progress)
+
+    def done(kind: str, arg: Any, value: dict) -> None:
+        results[kind][arg] = value
+        advance(f"{kind} {arg.activation} lr {lr_name(arg.lr)} seed {arg.seed}"
+                if kind == "train" else f"{kind} seed {arg}")
+
+    try:
+        if jobs == 1:
+            _setup(package, quick)
+            for kind, arg, task in tasks:
+                done(kind, arg, task(arg))
+            return results
+        # spawn: a fresh interpreter per worker (forking a process that holds BLAS threads or
+        # a progress bar's thread is not safe).
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_setup, initargs=(package, quick)) as pool:
+            futures = {pool.submit(task, arg): (kind, arg) for kind, arg, task in tasks}
+            for future in as_completed(futures):
+                done(*futures[future], future.result())
+        return results
+    finally:
+        stop()
 
 
 def write(data: dict, out: Path) -> Path:
@@ -555,12 +589,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                          help="tiny sizes, seeds 0 and 1: seconds, the same keys")
     options.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                          help="worker processes (default: up to 2)")
+    options.add_argument("--raw", type=Path, help=argparse.SUPPRESS)  # see run_study
     args = options.parse_args(argv)
-    data = run_study(args.on, args.quick, max(1, args.jobs), sys.stderr.isatty())
+    data = run_study(args.on, args.quick, max(1, args.jobs), sys.stderr.isatty(), args.raw)
     write(data, args.out)
     meta = data["_meta"]
     print(f"{args.out}: {len(data) - 1} keys from {meta['runs']} training runs and "
-          f"{len(meta['seeds'])} seeds in {meta['seconds']} s")
+          f"{len(meta['seeds'])} seeds in {meta['seconds']} s ({meta['cpu_seconds']} s of CPU, "
+          f"{meta['jobs']} worker(s))")
     return 0
 
 
