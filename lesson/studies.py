@@ -81,6 +81,14 @@ TRAINING_RUNS: dict[str, tuple[str, float, str | None, bool]] = {
 }
 
 
+# The scheme the exercise's init_params gives each activation (its docstring's contract).
+DEFAULT_INIT = {"sigmoid": "Glorot", "tanh": "Glorot", "relu": "He", "leaky_relu": "He"}
+
+
+def _init_label(activation: str, init: str | None = None) -> str:
+    return f"{activation} + {DEFAULT_INIT[activation] if init is None else init.capitalize()}"
+
+
 def lr_name(lr: float) -> str:
     """A learning rate as it appears in a key: 0.1 -> "0.1", 1.0 -> "1"."""
     return f"{lr:g}"
@@ -340,7 +348,7 @@ def assemble(config: Config, plan: Plan, flows: dict[int, dict], collapses: dict
                 "ratio": "median over epochs of (first hidden layer's relative update) / "
                          "(last hidden layer's)"}[part]
         data[key] = entry([speeds[seed][key] for seed in plan.seeds], "ratio",
-                          f"{what}, {activation} with init_params's init, {speed_net}")
+                          f"{what}, {_init_label(activation)}, {speed_net}")
 
     settings = _training_settings(config)
     n_train, n_held = settings["n_train"], settings["n_heldout"]
@@ -353,8 +361,8 @@ def assemble(config: Config, plan: Plan, flows: dict[int, dict], collapses: dict
 
     for name, (activation, lr, init, is_shallow) in TRAINING_RUNS.items():
         runs = [plan.training_run(name, seed, shallow) for seed in plan.seeds]
-        net = (f"{activation} + {init or 'init_params default'} init, depth "
-               f"{shallow if is_shallow else depth}, lr {lr}, {setting}")
+        net = (f"{_init_label(activation, init)}, depth {shallow if is_shallow else depth}, "
+               f"lr {lr}, {setting}")
         data[f"training.{name}.train"] = entry(
             of(runs, "train"), "accuracy",
             f"training accuracy after the last epoch (separate pass), {net}")
@@ -384,8 +392,8 @@ def assemble(config: Config, plan: Plan, flows: dict[int, dict], collapses: dict
                     f"fraction of hidden tanh values with |a| > {SATURATED} (all layers, units "
                     f"and training inputs) at init, {net}")
 
-    sweep = f"depth {depth}, init_params's init, {setting}; held-out accuracy after the last " \
-            "epoch; a run that diverged counts at chance"
+    sweep = f"depth {depth}, {setting}; held-out accuracy after the last epoch; a run that " \
+            "diverged counts at chance"
     chance = 1.0 / tr.data.n_classes
     for activation in SWEEP_ACTIVATIONS:
         medians = {}
@@ -394,10 +402,12 @@ def assemble(config: Config, plan: Plan, flows: dict[int, dict], collapses: dict
             values = of(runs, "heldout")
             medians[lr] = float(np.median(values))
             base = f"sweep.{activation}.lr{lr_name(lr)}"
-            data[f"{base}.heldout"] = entry(values, "accuracy", f"{activation}, lr {lr}, {sweep}")
+            data[f"{base}.heldout"] = entry(values, "accuracy",
+                                            f"{_init_label(activation)}, lr {lr}, {sweep}")
             data[f"{base}.diverged"] = entry(
                 [float(trained[run]["diverged"]) for run in runs], "fraction",
-                f"share of seeds whose training diverged, {activation}, lr {lr}, {sweep}")
+                f"share of seeds whose training diverged, {_init_label(activation)}, lr {lr}, "
+                f"{sweep}")
         # The rate with the best median; ties (all at chance) go to the smaller rate.
         best = max(SWEEP_LRS, key=lambda lr: (medians[lr], -lr))
         per_seed_best = []
@@ -406,20 +416,21 @@ def assemble(config: Config, plan: Plan, flows: dict[int, dict], collapses: dict
             per_seed_best.append(max(SWEEP_LRS, key=lambda lr, s=scores: (s[lr], -lr)))
         grid = ", ".join(lr_name(lr) for lr in SWEEP_LRS)
         best_entry = entry(per_seed_best, "value",
-                           f"{activation}: the rate of {grid} with the best median held-out "
-                           f"accuracy (low/high: the best rate of each seed), {sweep}")
+                           f"{_init_label(activation)}: the rate of {grid} with the best "
+                           "median held-out accuracy (low/high: the best rate of each seed), "
+                           f"{sweep}")
         best_entry["median"] = best  # the rate chosen on the median, which the heldout key uses
         best_entry["low"], best_entry["high"] = (min(best, best_entry["low"]),
                                                  max(best, best_entry["high"]))
         data[f"sweep.{activation}.best_lr"] = best_entry
         data[f"sweep.{activation}.heldout"] = entry(
             of([Run(activation, best, seed) for seed in plan.sweep_seeds], "heldout"),
-            "accuracy", f"{activation} at its best rate {lr_name(best)} (chosen on held-out "
-            f"accuracy, so slightly optimistic), {sweep}")
+            "accuracy", f"{_init_label(activation)} at its best rate {lr_name(best)} (chosen on "
+            f"held-out accuracy, so slightly optimistic), {sweep}")
     data["sweep.sigmoid.max_heldout"] = entry(
         [max(trained[Run("sigmoid", lr, seed)]["heldout"] for lr in SWEEP_LRS)
          for seed in plan.sweep_seeds], "accuracy",
-        f"sigmoid: the best held-out accuracy at any rate of the sweep, per seed (chance "
+        f"sigmoid + Glorot: the best held-out accuracy at any rate of the sweep, per seed (chance "
         f"{chance:.1%}), {sweep}")
 
     for activation, lr in FROZEN_LR.items():
@@ -427,10 +438,9 @@ def assemble(config: Config, plan: Plan, flows: dict[int, dict], collapses: dict
         for which in per_seed[0]:
             runs = [runs_of_seed[which] for runs_of_seed in per_seed]
             kept = ("no layer" if which == "none" else
-                    f"the {which[:-1].replace('first', 'first ').replace('last', 'last ')} "
-                    "hidden layer(s)")
-            net = (f"{activation} + init_params's init, depth {depth}, lr {lr}, {kept} kept "
-                   f"at init, {setting}")
+                    f"the {which[:-1]} {which[-1]} hidden layer(s)")
+            net = (f"{_init_label(activation)}, depth {depth}, lr {lr}, {kept} kept at init, "
+                   f"{setting}")
             data[f"frozen.{activation}.{which}.heldout"] = entry(
                 of(runs, "heldout"), "accuracy", f"held-out accuracy after the last epoch, {net}")
             data[f"frozen.{activation}.{which}.train"] = entry(
