@@ -29,6 +29,8 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "figures"
 # One colour per activation, the same in every figure.
 COLOURS = {"sigmoid": "C0", "tanh": "C1", "relu": "C2", "leaky_relu": "C3"}
 LABELS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "leaky ReLU"}
+# The init the exercise's init_params gives each activation.
+INITS = {"sigmoid": "Glorot", "tanh": "Glorot", "relu": "He", "leaky_relu": "He"}
 
 
 def _figure(ncols: int, figsize: tuple[float, float], sharey: bool = True):
@@ -59,7 +61,7 @@ def _seeds(data: Mapping[str, Any], key: str) -> str:
 
 def _accuracy_axis(ax: Any, chance: float, label: str = "held-out accuracy") -> None:
     ax.axhline(chance, color="grey", linestyle=":", linewidth=1)
-    ax.set_ylim(0.0, 1.05)
+    ax.set_ylim(0.0, 1.08)  # room for the value printed above a bar at 100%
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_yticklabels([f"{t:.0%}" for t in np.linspace(0, 1, 6)])
     ax.set_ylabel(label)
@@ -69,12 +71,12 @@ def _accuracy_axis(ax: Any, chance: float, label: str = "held-out accuracy") -> 
 def plot_heldout_vs_train(data: Mapping[str, Any], path: Path) -> Path:
     """Training and held-out accuracy at the last epoch, every run of the training study."""
     net = data["_meta"]["training"]
-    shallow = f"sigmoid, {net['control_depth']} layers\nlr 0.5"
-    runs = [("sigmoid_lr0.5", "sigmoid\nlr 0.5"),
+    shallow = f"sigmoid + Glorot\n{net['control_depth']} layers, lr 0.5"
+    runs = [("sigmoid_lr0.5", "sigmoid + Glorot\nlr 0.5"),
             ("shallow_sigmoid_lr0.5", shallow),
-            ("tanh_lr0.5", "tanh\nlr 0.5"), ("tanh_lr0.1", "tanh\nlr 0.1"),
+            ("tanh_lr0.5", "tanh + Glorot\nlr 0.5"), ("tanh_lr0.1", "tanh + Glorot\nlr 0.1"),
             ("relu_lr0.1", "ReLU + He\nlr 0.1"), ("relu_glorot_lr0.1", "ReLU + Glorot\nlr 0.1"),
-            ("leaky_relu_lr0.1", "leaky ReLU\nlr 0.1")]
+            ("leaky_relu_lr0.1", "leaky ReLU + He\nlr 0.1")]
     fig, (ax,) = _figure(1, (9.5, 4.4))
     x = np.arange(len(runs))
     width = 0.38
@@ -86,12 +88,24 @@ def plot_heldout_vs_train(data: Mapping[str, Any], path: Path) -> Path:
                                                    stats[:, 2] - stats[:, 0]],
                     fmt="none", ecolor="black", capsize=3, linewidth=1)
         for xi, value in zip(x + offset, stats[:, 0], strict=True):
-            ax.text(xi, value + 0.02, f"{value:.0%}", ha="center", va="bottom", fontsize=7)
+            # inside the bar, clear of the range lines above it
+            ax.text(xi, 0.03, f"{value:.1%}", ha="center", va="bottom", fontsize=8,
+                    rotation=90, color="white")
+    # tanh at the large rate learned, then saturated: its peak, lest the bar read "never learned"
+    names = [run for run, _ in runs]
+    peak = _stat(data, "training.tanh_lr0.5.peak_train")[0]
+    where = x[names.index("tanh_lr0.5")] - width / 2
+    ax.plot([where], [peak], "v", color="C1", markersize=8,
+            label="best training accuracy during an epoch")
+    ax.annotate(f"peak {peak:.1%},\nthen saturated", (where, peak), textcoords="offset points",
+                xytext=(0, -12), fontsize=8, color="C1", ha="center", va="top")
     _accuracy_axis(ax, net["chance"], "accuracy after the last epoch")
     ax.set_xticks(x)
     ax.set_xticklabels([label for _, label in runs], fontsize=8)
     ax.plot([], [], color="grey", linestyle=":", label=f"chance ({net['chance']:.0%})")
-    ax.legend(fontsize=8, loc="upper left", ncols=3)
+    ax.errorbar([], [], yerr=[], fmt="none", ecolor="black", capsize=3,
+                label="lowest to highest seed")
+    fig.legend(loc="outside lower center", ncols=5, fontsize=8)
     key = "training.relu_lr0.1.heldout"
     ax.set_title(f"Spirals, {net['depth']} hidden layers (one control with "
                  f"{net['control_depth']}), {net['epochs']} epochs: accuracy on the "
@@ -102,36 +116,48 @@ def plot_heldout_vs_train(data: Mapping[str, Any], path: Path) -> Path:
 
 def plot_lr_sweep(data: Mapping[str, Any], path: Path,
                   activations: Sequence[str] = ("sigmoid", "tanh", "relu", "leaky_relu")) -> Path:
-    """Held-out accuracy against the learning rate, one panel per activation."""
+    """Held-out accuracy against the learning rate, one panel per activation (shared y-axis),
+    each activation's best rate starred and written in the panel's lower left."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     lrs = data["_meta"]["sweep_lrs"]
     net = data["_meta"]["training"]
-    fig, axes = _figure(len(activations), (3.1 * len(activations), 3.6))
+    fig, axes = _figure(len(activations), (3.1 * len(activations), 3.9))
     for ax, activation in zip(axes, activations, strict=True):
         colour = COLOURS[activation]
         keys = [f"sweep.{activation}.lr{lr:g}" for lr in lrs]
         stats = np.array([_stat(data, f"{key}.heldout") for key in keys])
-        diverged = np.array([data[f"{key}.diverged"]["median"] for key in keys])
-        ax.fill_between(lrs, stats[:, 1], stats[:, 2], color=colour, alpha=0.2, linewidth=0,
-                        label="range over seeds")
-        ax.plot(lrs, stats[:, 0], "o-", color=colour, markersize=4, label="median")
-        if np.any(diverged >= 0.5):
-            ax.plot(np.asarray(lrs)[diverged >= 0.5], stats[diverged >= 0.5, 0], "x",
-                    color="black", markersize=8, label="diverged (counted at chance)")
+        diverged = np.array([data[f"{key}.diverged"]["median"] for key in keys]) >= 0.5
+        ax.fill_between(lrs, stats[:, 1], stats[:, 2], color=colour, alpha=0.2, linewidth=0)
+        ax.plot(lrs, stats[:, 0], "o-", color=colour, markersize=4)
+        ax.plot(np.asarray(lrs)[diverged], stats[diverged, 0], "x", color="black",
+                markersize=8)
         best = data[f"sweep.{activation}.best_lr"]["median"]
-        best_median = _stat(data, f"sweep.{activation}.heldout")[0]
-        ax.plot([best], [best_median], "*", color="black", markersize=13, zorder=5,
-                label="best rate")
-        ax.annotate(f"best: lr {best:g}\n{best_median:.1%}", (best, best_median),
-                    textcoords="offset points", xytext=(0, -30), ha="center", fontsize=8)
+        median, low, high = _stat(data, f"sweep.{activation}.heldout")
+        if np.max(stats[:, 2]) <= net["chance"] + 0.01:
+            # No rate learns: a "best" rate would be an artefact of the tie-break.
+            note = f"at chance at every rate\n(no seed above {np.max(stats[:, 2]):.1%})"
+        else:
+            ax.plot([best], [median], "*", color="black", markersize=13, zorder=5)
+            note = f"best rate {best:g}: {median:.1%}\n(seeds {low:.1%} to {high:.1%})"
+        ax.text(0.04, 0.06, note, transform=ax.transAxes, fontsize=8, va="bottom",
+                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.8"})
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
-        ax.set_title(LABELS[activation])
+        ax.set_title(f"{LABELS[activation]} + {INITS[activation]}")
         _accuracy_axis(ax, net["chance"])
-        ax.legend(fontsize=7, loc="upper left")
+    handles = [Line2D([], [], color="0.3", marker="o", markersize=4, label="median over seeds"),
+               Patch(color="0.3", alpha=0.2, label="lowest to highest seed"),
+               Line2D([], [], color="black", marker="*", markersize=11, linestyle="none",
+                      label="best rate (median)"),
+               Line2D([], [], color="black", marker="x", markersize=7, linestyle="none",
+                      label="diverged (counted at chance)"),
+               Line2D([], [], color="grey", linestyle=":", label="chance")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
     key = f"sweep.{activations[0]}.lr{lrs[0]:g}.heldout"
-    fig.suptitle(f"Learning-rate sweep, {net['depth']} hidden layers, init_params's init: "
-                 f"held-out accuracy after {net['epochs']} epochs (median and range over "
-                 f"{_seeds(data, key)}; dotted: chance)", fontsize=10)
+    fig.suptitle(f"Learning-rate sweep, {net['depth']} hidden layers: held-out accuracy after "
+                 f"{net['epochs']} epochs ({_seeds(data, key)})", fontsize=10)
     return _save(fig, path)
 
 
@@ -156,7 +182,8 @@ def plot_frozen_layers(data: Mapping[str, Any], path: Path,
         ax.set_xticklabels([label for _, label in which])
         ax.set_xlabel("hidden layers kept at init")
         lr = {"sigmoid": 0.5, "relu": 0.1}.get(activation)
-        ax.set_title(f"{LABELS[activation]}, lr {lr}" if lr else LABELS[activation])
+        name = f"{LABELS[activation]} + {INITS[activation]}"
+        ax.set_title(f"{name}, lr {lr}" if lr else name)
         _accuracy_axis(ax, net["chance"])
     key = f"frozen.{activations[-1]}.none.heldout"
     fig.suptitle(f"Freezing layers of a {net['depth']}-layer net at their random init: "
