@@ -8,7 +8,8 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("stubs", "notebook", "lesson_md", "nbgrader_course", "gradescope", "release")
+COMMAND_MODULES = ("stubs", "notebook", "lesson_md", "nbgrader_course", "gradescope", "release",
+                   "measured")
 
 
 def main(argv: list[str] | None = None) -> int:

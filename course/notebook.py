@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import base64
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -48,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from course import measured
 from course.stubs import make_stub
 from grader.checking import checks as _checks  # noqa: F401 - registers the checks the test cells run
 from grader.checking.trial import REGISTRY, upstream
@@ -307,10 +309,31 @@ def code_cell(cell_id: str, source: str, metadata: dict[str, Any] | None = None)
             "metadata": metadata or {}, "outputs": [], "source": _lines(source)}
 
 
+# A figure the narrative shows from the repository (drawn by `make study`), e.g.
+# ![what it shows](docs/figures/lr_sweep.png).
+FIGURE_LINK = re.compile(r"!\[([^\]]*)\]\((docs/figures/[\w.-]+\.png)\)")
+
+
 def markdown_cell(cell_id: str, source: str, metadata: dict[str, Any] | None = None) -> dict:
-    """An nbformat-4.5 Markdown cell."""
-    return {"cell_type": "markdown", "id": cell_id, "metadata": metadata or {},
-            "source": _lines(source)}
+    """An nbformat-4.5 Markdown cell. Figures under docs/figures/ travel inside the cell as
+    attachments, so the notebook shows them wherever it is opened (the repository's copy sits in
+    notebook/, a student's anywhere)."""
+    attachments: dict[str, dict[str, str]] = {}
+
+    def attach(match: re.Match) -> str:
+        path = REPO / match[2]
+        if not path.is_file():
+            raise NotebookError(f"the narrative shows {match[2]}, which does not exist "
+                                "(make study draws the figures)")
+        attachments[path.name] = {"image/png": base64.b64encode(path.read_bytes()).decode()}
+        return f"![{match[1]}](attachment:{path.name})"
+
+    text = FIGURE_LINK.sub(attach, source)
+    cell = {"cell_type": "markdown", "id": cell_id, "metadata": metadata or {},
+            "source": _lines(text)}
+    if attachments:
+        cell["attachments"] = attachments
+    return cell
 
 
 def cell_text(cell: dict) -> str:
@@ -379,9 +402,14 @@ class Block:
     options: dict[str, str] = field(default_factory=dict)
 
 
-def parse_narrative(path: Path) -> Iterator[Block]:
-    """The blocks of one narrative file, in order (see the module docstring for the syntax)."""
-    lines = path.read_text().splitlines()
+def parse_narrative(path: Path, render: bool = True) -> Iterator[Block]:
+    """The blocks of one narrative file, in order (see the module docstring for the syntax).
+
+    Its measured numbers are filled in first (``{{key}}`` placeholders, ``course/measured.py``),
+    so the notebook and ``LESSON.md`` quote the same data file; ``render=False`` keeps the
+    placeholders (to check the text as written)."""
+    text = path.read_text()
+    lines = (measured.render(text, source=path.name) if render else text).splitlines()
     markdown: list[str] = []
     i = 0
 

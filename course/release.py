@@ -159,6 +159,9 @@ def build_bundle(folder: Path, repo: Path = REPO) -> list[Path]:
     from course import lesson_md
 
     put("LESSON.md", lesson_md.render_lesson())
+    # The study figures LESSON.md shows, at the same path as in the repository.
+    for figure in sorted((repo / "docs" / "figures").glob("*.png")):
+        put(f"docs/figures/{figure.name}", source=figure)
     put("answers.md", lesson_md.render_answers())
     put("requirements.txt", "".join(f"{r}\n" for r in requirements(repo)))
     put("pytest.ini", source=TEMPLATES / "pytest.ini")

@@ -86,11 +86,16 @@ def run_experiments(impl: Implementation, config: Config, out: Path,
     if "training" in wanted:
         t0 = time.perf_counter()
         training = training_comparison(impl, config.training, show_progress)
-        print("Final training accuracy on the spirals:")
+        print(f"Accuracy on the spirals after the last epoch: train = the "
+              f"{len(training['train_rows'])} points each net learned from (a separate pass), "
+              f"held-out = the {len(training['heldout_rows'])} it never saw; best = the highest "
+              "training accuracy during an epoch:")
         for run in training["runs"] + training["controls"]:
             print(
-                f"  {run['activation']:<8} depth {run['depth']:>2}  lr {run['lr']:<4} "
-                f"final {run['final_accuracy']:6.1%}  best {run['best_accuracy']:6.1%} "
+                f"  {run['activation']:<10} depth {run['depth']:>2}  lr {run['lr']:<4} "
+                f"train {run['final_train_accuracy']:6.1%}  "
+                f"held-out {run['final_heldout_accuracy']:6.1%}  "
+                f"best during-epoch train {run['best_accuracy']:6.1%} "
                 f"(epoch {run['best_epoch']})  end ||dW_1||/||dW_out|| "
                 f"{ratio(run['final_grad_norms'][0], run['final_grad_norms'][-1]):.1e}"
             )

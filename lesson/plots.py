@@ -339,7 +339,8 @@ def plot_layer_speed(data: dict, path) -> Path:
 
 
 def plot_training(data: dict, path) -> Path:
-    """Training accuracy vs epoch: one panel per deep run, with the chance line at 1/n_classes.
+    """Training accuracy (during each epoch) vs epoch: one panel per deep run, with the chance
+    line at 1/n_classes; the legend gives the last epoch's training and held-out accuracy.
 
     A shallow control with the same activation is drawn dashed in that activation's panels.
     (One panel each, because several runs sit exactly on the chance line and would hide there.)
@@ -357,8 +358,9 @@ def plot_training(data: dict, path) -> Path:
             run["accuracy"],
             color=color,
             linewidth=1.2,
-            label=f"depth {run['depth']}: final {run['final_accuracy']:.1%}, "
-            f"best {run['best_accuracy']:.1%} (epoch {run['best_epoch']})",
+            label=f"depth {run['depth']}, last epoch: train {run['final_accuracy']:.1%}, "
+            f"held-out {run['final_heldout_accuracy']:.1%}\n"
+            f"best during an epoch: train {run['best_accuracy']:.1%} (epoch {run['best_epoch']})",
         )
         for control in data["controls"]:
             if control["activation"] != run["activation"]:
@@ -371,21 +373,23 @@ def plot_training(data: dict, path) -> Path:
                 linestyle="--",
                 linewidth=0.9,
                 alpha=0.7,
-                label=f"control, depth {control['depth']}, lr {control['lr']}: "
-                f"final {control['final_accuracy']:.1%}",
+                label=f"control, depth {control['depth']}, lr {control['lr']}, last epoch: "
+                f"train {control['final_accuracy']:.1%}, "
+                f"held-out {control['final_heldout_accuracy']:.1%}",
             )
         ax.axhline(data["chance"], color="grey", linestyle=":", label="chance")
         ax.set_ylim(0.0, 1.05)
         ax.set_title(f"{run['activation']}, lr {run['lr']}")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("training accuracy during epoch")
+        ax.set_ylabel("training accuracy during each epoch")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     for ax in list(axes.flat)[len(runs) :]:
         ax.set_visible(False)
     fig.suptitle(
-        f"Spirals ({len(data['labels'])} points, {round(1 / data['chance'])} classes): "
-        f"{data['depth']} hidden layers x {data['width']}, minibatch SGD"
+        f"Spirals ({len(data['train_rows'])} training points, {len(data['heldout_rows'])} held "
+        f"out, {round(1 / data['chance'])} classes): {data['depth']} hidden layers x "
+        f"{data['width']}, minibatch SGD; curves: training accuracy during each epoch"
     )
     return _save(fig, path)
 

@@ -3,14 +3,18 @@ functions and plain minibatch SGD, and watch which layers learn."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from .config import FULL, SGD, Speed, Spirals, Training
-from .flow import Params, ratio
+from .flow import Params, init_by_scheme, ratio
 from .implementation import Implementation, checked, progress
+
+# The share of the spirals kept out of training: the held-out points measure what a net learned
+# about the arms, not how well it remembers the points it was shown.
+HELDOUT_FRACTION = 1 / 3
 
 
 def make_spirals(data: Spirals = FULL.training.data) -> tuple[np.ndarray, np.ndarray]:
@@ -31,6 +35,26 @@ def make_spirals(data: Spirals = FULL.training.data) -> tuple[np.ndarray, np.nda
     return np.concatenate(xs).astype(np.float64), np.concatenate(labels)
 
 
+def heldout_split(labels: np.ndarray, fraction: float = HELDOUT_FRACTION,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split a data set into training and held-out rows, the same share of every class.
+
+    labels: (N,) int64. Of each class's rows, round(fraction * count) drawn at random (from
+    ``seed``) are held out. Returns (train, heldout): two sorted int64 index arrays, disjoint,
+    together every row once. Stratified, so neither part lacks an arm of the spiral.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must lie in (0, 1), not {fraction}")
+    rng = np.random.default_rng(seed)
+    held: list[np.ndarray] = []
+    for k in np.unique(labels):
+        rows = np.flatnonzero(labels == k)
+        held.append(rng.permutation(rows)[: round(fraction * rows.size)])
+    heldout = np.sort(np.concatenate(held)).astype(np.int64)
+    train = np.setdiff1d(np.arange(labels.shape[0]), heldout).astype(np.int64)
+    return train, heldout
+
+
 def predict(impl: Implementation, x: np.ndarray, params: Params, activation: str,
             block: int = 128) -> np.ndarray:
     """Predicted class per row of x (N, D) float64: (N,) int64.
@@ -48,22 +72,36 @@ def predict(impl: Implementation, x: np.ndarray, params: Params, activation: str
 
 def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, activation: str,
                      net: SGD = FULL.training.net, track_updates: bool = False,
-                     on_epoch: Callable[[], None] | None = None) -> dict:
+                     on_epoch: Callable[[], None] | None = None, *,
+                     heldout: tuple[np.ndarray, np.ndarray] | None = None,
+                     init: str | None = None, frozen: Sequence[int] = ()) -> dict:
     """Train an MLP classifier with plain minibatch SGD (no momentum, no weight decay).
 
-    x: (N, D) float64; labels: (N,) int64 in [0, C). The net is D -> net.depth x net.width -> C,
-    initialised by ``impl.init_params`` (which picks the init that matches the activation).
-    Minibatches of ``net.batch`` rows from a fresh shuffle every epoch; the last, smaller
-    minibatch is kept. ``on_epoch``, if given, is called after every epoch (a progress bar).
+    x: (N, D) float64; labels: (N,) int64 in [0, C): the training rows. The net is
+    D -> net.depth x net.width -> C, initialised by ``impl.init_params`` (which picks the init
+    that matches the activation), or with ``init`` ("glorot", "he" or "small", see
+    ``flow.init_by_scheme``) by that scheme whatever the activation. Minibatches of ``net.batch``
+    rows from a fresh shuffle every epoch; the last, smaller minibatch is kept. ``on_epoch``, if
+    given, is called after every epoch (a progress bar).
+
+    heldout: (x_heldout (M, D) float64, labels_heldout (M,) int64), rows never trained on (see
+    ``heldout_split``); their accuracy is measured after every epoch (a forward pass only).
+    frozen: indexes into the hidden layers (0 = the first hidden layer, net.depth - 1 the last)
+    whose W and b stay at their initial values: their gradients are computed, never applied.
 
     Returns a dict with
       activation, depth, width, lr, epochs, batch, seed: the settings;
+      init, frozen: the init scheme asked for (None: init_params's choice) and the frozen
+        layers (a sorted tuple);
       accuracy: list of ``epochs`` floats, the training accuracy during each epoch: the fraction
         of examples the net classified correctly when it met them, before its step on them
         (free to compute, unlike a separate pass over the data after every epoch);
       loss: list of ``epochs`` floats, the mean minibatch loss during each epoch;
-      final_accuracy: float, training accuracy of the trained net, from a separate pass;
-      params: the trained list of (W, b), float64;
+      final_accuracy: float, training accuracy of the trained net, from a separate pass over
+        the training rows after the last epoch (``final_train_accuracy``: the same number);
+      heldout_accuracy (only with heldout): list of ``epochs`` floats, the held-out accuracy
+        after each epoch; final_heldout_accuracy: its last value;
+      params: the trained list of (W, b), float64; initial_params: the list as initialised;
       final_grad_norms: list of floats, ||dL/dW_l||_F per layer (output last) on the whole
         data set with the trained params;
       update_ratios (only if track_updates): one list per layer (hidden layers first, output
@@ -71,12 +109,18 @@ def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, ac
         ||W_l(epoch start)||_F.
     """
     impl = checked(impl)
+    frozen = tuple(sorted(set(frozen)))
+    if any(not 0 <= layer < net.depth for layer in frozen):
+        raise ValueError(f"frozen layers {frozen}: hidden layers are 0..{net.depth - 1} (the "
+                         "output layer always learns)")
     rng = np.random.default_rng(net.seed)
-    n_classes = int(labels.max()) + 1
-    params = impl.init_params([x.shape[1]] + [net.width] * net.depth + [n_classes], activation,
-                              rng)
+    n_classes = int(max(labels.max(), heldout[1].max() if heldout is not None else 0)) + 1
+    sizes = [x.shape[1]] + [net.width] * net.depth + [n_classes]
+    params = (impl.init_params(sizes, activation, rng) if init is None
+              else init_by_scheme(impl, sizes, init, rng))
+    initial_params = params
     count = x.shape[0]
-    history: dict[str, list[float]] = {"accuracy": [], "loss": []}
+    history: dict[str, list[float]] = {"accuracy": [], "loss": [], "heldout_accuracy": []}
     update_ratios: list[list[float]] = [[] for _ in params]
 
     for _ in range(net.epochs):
@@ -89,11 +133,15 @@ def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, ac
             loss_value, dout = impl.softmax_cross_entropy(out, labels[rows])
             correct += int(np.sum(np.argmax(out, axis=1) == labels[rows]))
             grads = impl.mlp_backward(dout, caches)
-            params = [(W - net.lr * dW, b - net.lr * db)
-                      for (W, b), (dW, db) in zip(params, grads, strict=True)]
+            params = [(W, b) if layer in frozen else (W - net.lr * dW, b - net.lr * db)
+                      for layer, ((W, b), (dW, db)) in enumerate(zip(params, grads,
+                                                                     strict=True))]
             epoch_losses.append(float(loss_value))
         history["loss"].append(float(np.mean(epoch_losses)))
         history["accuracy"].append(correct / count)
+        if heldout is not None:
+            history["heldout_accuracy"].append(
+                float(np.mean(predict(impl, heldout[0], params, activation) == heldout[1])))
         if track_updates:
             for layer, (W0, (W, _)) in enumerate(zip(start, params, strict=True)):
                 step = float(np.linalg.norm(W - W0))
@@ -106,6 +154,7 @@ def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, ac
     _, dout = impl.softmax_cross_entropy(out, labels)
     final_grad_norms = [float(np.linalg.norm(dW)) for dW, _ in impl.mlp_backward(dout, caches)]
 
+    final_train = float(np.mean(predict(impl, x, params, activation) == labels))
     result = {
         "activation": activation,
         "depth": net.depth,
@@ -114,12 +163,21 @@ def train_classifier(impl: Implementation, x: np.ndarray, labels: np.ndarray, ac
         "epochs": net.epochs,
         "batch": net.batch,
         "seed": net.seed,
+        "init": init,
+        "frozen": frozen,
         "accuracy": history["accuracy"],
         "loss": history["loss"],
-        "final_accuracy": float(np.mean(predict(impl, x, params, activation) == labels)),
+        "final_accuracy": final_train,
+        "final_train_accuracy": final_train,
         "final_grad_norms": final_grad_norms,
         "params": params,
+        "initial_params": initial_params,
     }
+    if heldout is not None:
+        result["heldout_accuracy"] = history["heldout_accuracy"]
+        result["final_heldout_accuracy"] = (
+            history["heldout_accuracy"][-1] if history["heldout_accuracy"]
+            else float(np.mean(predict(impl, heldout[0], params, activation) == heldout[1])))
     if track_updates:
         result["update_ratios"] = update_ratios
     return result
@@ -163,15 +221,19 @@ def decision_grid(impl: Implementation, params: Params, activation: str,
 def training_comparison(impl: Implementation, config: Training = FULL.training,
                         show_progress: bool = False) -> dict:
     """Train one deep net per (activation, lr) of ``config.runs`` on the spirals, plus shallow
-    controls.
+    controls, each on the same training rows, and measure them on the held-out rows.
 
-    Every net gets the init that ``init_params`` pairs with its activation, the same data and
-    the same seed. Returns a dict with
-      x: (N, 2) float64, labels: (N,) int64: the data set;
+    The spirals are split by ``heldout_split`` (a third of each class held out, seeded by
+    ``config.data.seed``). Every net gets the init that ``init_params`` pairs with its
+    activation, the same data and the same seed. Returns a dict with
+      x: (N, 2) float64, labels: (N,) int64: the whole data set;
+      train_rows, heldout_rows: (N_train,) and (N_heldout,) int64, the split's row indexes;
       depth, width, epochs, chance: settings and the chance accuracy 1 / n_classes;
       runs: one dict per entry of ``runs`` with activation, depth, lr, accuracy (list of
-        ``epochs`` floats, training accuracy during each epoch), loss, final_accuracy,
-        best_accuracy and best_epoch (1-based): the highest per-epoch accuracy and when,
+        ``epochs`` floats, training accuracy during each epoch), loss, final_accuracy (training
+        accuracy after the last epoch, a separate pass; also final_train_accuracy),
+        heldout_accuracy (list of ``epochs`` floats) and final_heldout_accuracy, best_accuracy
+        and best_epoch (1-based): the highest during-epoch training accuracy and when,
         final_grad_norms (see train_classifier), and grid (see decision_grid): the predicted
         class over the plane, for a decision-boundary plot;
       controls: the same (without grid) for nets of depth ``control_depth``, one per entry of
@@ -179,13 +241,17 @@ def training_comparison(impl: Implementation, config: Training = FULL.training,
     ``show_progress``: a bar on stderr, one step an epoch.
     """
     x, labels = make_spirals(config.data)
+    train_rows, heldout_rows = heldout_split(labels, seed=config.data.seed)
+    heldout = (x[heldout_rows], labels[heldout_rows])
     extent = (float(x.min()) - 0.1, float(x.max()) + 0.1)
     keep = ("activation", "depth", "lr", "accuracy", "loss", "final_accuracy",
+            "final_train_accuracy", "heldout_accuracy", "final_heldout_accuracy",
             "final_grad_norms")
 
     def run(activation: str, lr: float, depth: int, with_grid: bool) -> dict:
-        res = train_classifier(impl, x, labels, activation,
-                               replace(config.net, lr=lr, depth=depth), on_epoch=advance)
+        res = train_classifier(impl, x[train_rows], labels[train_rows], activation,
+                               replace(config.net, lr=lr, depth=depth), on_epoch=advance,
+                               heldout=heldout)
         summary = {key: res[key] for key in keep}
         best = int(np.argmax(res["accuracy"]))
         summary["best_accuracy"] = res["accuracy"][best]
@@ -203,6 +269,8 @@ def training_comparison(impl: Implementation, config: Training = FULL.training,
     return {
         "x": x,
         "labels": labels,
+        "train_rows": train_rows,
+        "heldout_rows": heldout_rows,
         "depth": net.depth,
         "width": net.width,
         "epochs": net.epochs,

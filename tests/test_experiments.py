@@ -308,6 +308,63 @@ def test_training_runs_on_the_functions_it_is_given():
     assert recording.calls.count("init_params") == 1 and "mse_loss" not in recording.calls
 
 
+FROZEN_NET = config.SGD(depth=4, width=6, lr=0.5, epochs=2, batch=16)
+
+
+@settings(max_examples=20, derandomize=True, database=None, deadline=None)
+@given(frozen=st.sets(st.integers(0, FROZEN_NET.depth - 1)))
+def test_frozen_layers_keep_their_init_and_the_others_learn(frozen):
+    x, labels = train.make_spirals(TINY_SPIRALS)
+    res = train.train_classifier(REFERENCE, x, labels, "tanh", FROZEN_NET, frozen=list(frozen))
+    assert res["frozen"] == tuple(sorted(frozen))
+    for layer, ((W0, b0), (W, b)) in enumerate(zip(res["initial_params"], res["params"],
+                                                   strict=True)):
+        if layer in frozen:
+            np.testing.assert_array_equal(W, W0)
+            np.testing.assert_array_equal(b, b0)
+        else:  # every unfrozen layer (the output layer always) takes its steps
+            assert not np.array_equal(W, W0), layer
+
+
+@pytest.mark.parametrize("frozen", [(-1,), (4,), (0, 9)])
+def test_only_hidden_layers_can_be_frozen(frozen):
+    x, labels = train.make_spirals(TINY_SPIRALS)
+    with pytest.raises(ValueError, match=r"hidden layers are 0\.\.3"):
+        train.train_classifier(REFERENCE, x, labels, "relu", FROZEN_NET, frozen=frozen)
+
+
+@pytest.mark.parametrize(("activation", "init"), [("relu", "glorot"), ("sigmoid", "he"),
+                                                  ("tanh", "small"), ("relu", None)])
+def test_an_init_scheme_overrides_the_activations_choice(activation, init):
+    x, labels = train.make_spirals(TINY_SPIRALS)
+    net = replace(FROZEN_NET, epochs=0)
+    res = train.train_classifier(REFERENCE, x, labels, activation, net, init=init)
+    sizes = [2] + [net.width] * net.depth + [3]
+    rng = np.random.default_rng(net.seed)
+    expected = (REFERENCE.init_params(sizes, activation, rng) if init is None
+                else flow.init_by_scheme(REFERENCE, sizes, init, rng))
+    for (W, b), (W_e, b_e) in zip(res["initial_params"], expected, strict=True):
+        np.testing.assert_array_equal(W, W_e)
+        np.testing.assert_array_equal(b, b_e)
+    assert res["init"] == init
+
+
+def test_heldout_accuracy_is_measured_every_epoch_on_rows_never_trained_on():
+    x, labels = train.make_spirals(TINY_SPIRALS)
+    fit, held = train.heldout_split(labels)
+    net = replace(FROZEN_NET, epochs=3)
+    res = train.train_classifier(REFERENCE, x[fit], labels[fit], "relu", net,
+                                 heldout=(x[held], labels[held]))
+    assert len(res["heldout_accuracy"]) == 3
+    assert res["final_heldout_accuracy"] == res["heldout_accuracy"][-1]
+    expected = np.mean(train.predict(REFERENCE, x[held], res["params"], "relu") == labels[held])
+    assert res["final_heldout_accuracy"] == pytest.approx(expected)
+    assert res["final_train_accuracy"] == res["final_accuracy"]
+    without = train.train_classifier(REFERENCE, x[fit], labels[fit], "relu", net)
+    assert "heldout_accuracy" not in without and "final_heldout_accuracy" not in without
+    assert without["final_accuracy"] == res["final_accuracy"]  # held-out rows change nothing
+
+
 def test_layer_speed_and_training_comparison_structure():
     speed = train.layer_speed(REFERENCE, config.Speed(net=config.SGD(depth=3, width=8, epochs=2),
                                                       data=TINY_SPIRALS))
@@ -321,6 +378,14 @@ def test_layer_speed_and_training_comparison_structure():
     assert training["runs"][0]["grid"]["pred"].shape == (10, 10)
     assert training["controls"][0]["depth"] == 2
     assert training["chance"] == pytest.approx(1 / 3)
+    # trained on two thirds of each arm, measured on the rest
+    rows = np.concatenate([training["train_rows"], training["heldout_rows"]])
+    assert sorted(rows.tolist()) == list(range(len(training["labels"])))
+    assert len(training["heldout_rows"]) == 3 * round(TINY_SPIRALS.n_per_class / 3)
+    for run in training["runs"] + training["controls"]:
+        assert len(run["heldout_accuracy"]) == 2
+        assert 0.0 <= run["final_heldout_accuracy"] <= 1.0
+        assert run["final_train_accuracy"] == run["final_accuracy"]
 
 
 def test_the_settings_the_lesson_quotes():
@@ -368,6 +433,15 @@ def test_main_quick_writes_all_pngs(tmp_path, capsys):
         assert_png(path)
     out = capsys.readouterr().out
     assert "r_delta" in out
+    # train, held-out and best-during-an-epoch accuracies are labelled apart on every line
+    held = 3 * round(config.QUICK.training.data.n_per_class / 3)
+    train_count = 3 * config.QUICK.training.data.n_per_class - held
+    assert (f"train = the {train_count} points each net learned from (a separate pass), "
+            f"held-out = the {held} it never saw") in out
+    training_lines = [line for line in out.splitlines() if "best during-epoch train" in line]
+    assert len(training_lines) == len(config.DEFAULT_RUNS) + len(config.DEFAULT_CONTROLS)
+    assert all(" train " in line and " held-out " in line for line in training_lines)
+    assert " final " not in out
     assert "What the measurements show" in out
     assert str(written["training"]) in out
 
@@ -561,6 +635,11 @@ CORPUS_STOPS = {
                                      "broadcast together",
     "mlp_backward_reversed_order": "mlp_backward returned dW of layer 1 with shape (16, 10), "
                                    "expected (16, 16) (that of its parameter)",
+}
+# Bugs that stop the experiments only once training runs long enough to blow the weights up: the
+# quick run (4 epochs on the 81 training points the held-out split leaves, 3 minibatches an
+# epoch) only changes numbers; 10 epochs stop, as the full run does.
+CORPUS_STOPS_LATER = {
     "softmax_missing_minus_one": "training diverged: the weights grew to",
 }
 # Where the exception was raised, when it is not the function the experiments called.
@@ -586,6 +665,13 @@ def test_corpus_bugs_through_the_experiments(stem, tmp_path, monkeypatch, capsys
     build_submission(_corpus_bugs()[stem], tmp_path / package)
     monkeypatch.syspath_prepend(str(tmp_path))
     impl = Implementation.load(package)
+    if stem in CORPUS_STOPS_LATER:
+        _run_quick(impl)
+        longer = replace(QUICK_TRAINING, net=replace(QUICK_TRAINING.net, epochs=10))
+        with pytest.raises(StudentCodeError) as stopped:
+            train.training_comparison(impl, longer)
+        assert str(stopped.value).startswith(CORPUS_STOPS_LATER[stem]), str(stopped.value)
+        return
     if stem not in CORPUS_STOPS:
         _run_quick(impl)  # the bug changes numbers only: no exception at all
         return

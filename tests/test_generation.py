@@ -64,7 +64,9 @@ def test_the_notebook_copies_every_module_of_the_lesson():
     # A lesson module left out of LESSON_MODULES would be missing from the notebook's copy.
     from course.notebook import LESSON, LESSON_MODULES
 
-    modules = {path.stem for path in LESSON.glob("*.py")} - {"__init__", "__main__", "cli"}
+    # (The studies and their figures run from the command line only, never in the notebook.)
+    tools = {"__init__", "__main__", "cli", "studies", "study_plots"}
+    modules = {path.stem for path in LESSON.glob("*.py")} - tools
     assert set(LESSON_MODULES) == modules
 
 

@@ -299,8 +299,9 @@ def test_notebook_runs_top_to_bottom_and_draws_its_figures(tmp_path, monkeypatch
         images += [(cell.id, o["data"]["image/png"]) for o in outputs
                    if "image/png" in o.get("data", {})]
     assert {cell_id for cell_id, _ in images} == {
-        "experiment_flow", "experiment_speed", "experiment_training"}
-    assert len(images) == 5
+        "experiment_flow", "experiment_headline", "experiment_dial", "experiment_speed",
+        "experiment_training", "experiment_saturation"}
+    assert len(images) == 8
     saved = tmp_path / "gradient_flow.png"
     saved.write_bytes(base64.b64decode(images[0][1]))
     assert saved.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and saved.stat().st_size > 20_000
