@@ -127,7 +127,7 @@ def written(args: argparse.Namespace) -> int:
         print(f"error: no such file or folder: {', '.join(absent)}", file=sys.stderr)
         return 2
     try:
-        report = collect(list(args.paths), args.out)
+        report = collect(list(args.paths), args.out, layout=args.layout)
     except BatchRefused as refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
@@ -391,6 +391,7 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     command.add_argument("--out", type=Path, required=True,
                          help="folder for <question>.md and scores.csv")
+    _layout_option(command)
     command.set_defaults(run=written)
 
     command = commands.add_parser("manual", help="record the marks of the written answers")

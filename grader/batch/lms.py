@@ -65,6 +65,8 @@ from grader.batch.submissions import (
 from grader.student.loader import SubmissionError
 
 LAYOUTS = ("canvas", "moodle", "folders")
+# The written answers' file of the modules path (``course.lesson_md``; read by ``grader written``).
+ANSWERS_FILE = "answers.md"
 
 # What follows <name> in a Canvas file name: _[LATE_]<user id>_<submission id>_<file>; which
 # "_" starts it, when several could, is chosen by ``canvas_parse``.
@@ -98,6 +100,9 @@ class Found:
     notes: list[str] = field(default_factory=list)
     # original file name (NFC) -> ((submission id, upload number), path): the newest so far
     uploads: dict[str, tuple[tuple[int, int], Path]] = field(default_factory=dict, repr=False)
+    # The written answers (``answers.md``) handed in beside the code: read by ``grader
+    # written``, never graded or staged. (order, path) of the newest upload.
+    answers: tuple[tuple[int, int], Path] | None = field(default=None, repr=False)
     folders: list[Path] = field(default_factory=list, repr=False)
 
 
@@ -220,15 +225,23 @@ def read_canvas(folder: Path, known_users: Collection[str] = ()) -> tuple[list[F
             left_out.append(fs_text(name))
             continue
         file = parsed["file"]
-        if not file.lower().endswith(_WANTED_SUFFIXES):
+        original, upload = _upload_name(file)
+        is_answers = original.lower() == ANSWERS_FILE
+        if not (is_answers or file.lower().endswith(_WANTED_SUFFIXES)):
             continue  # a screenshot or report beside the code: not graded, not a student
         identity = fs_text(f"{parsed['name']}_{parsed['user']}")
         found = students.setdefault(identity, Found(identity, "canvas",
                                                     lms_user=parsed["user"]))
         found.late = found.late or parsed["late"] is not None
-        original, upload = _upload_name(file)
-        _add_upload(found, original, (int(parsed["sub"]), upload), Path(entry.path))
+        order = (int(parsed["sub"]), upload)
+        if is_answers:
+            if found.answers is None or order > found.answers[0]:
+                found.answers = (order, Path(entry.path))
+            continue
+        _add_upload(found, original, order, Path(entry.path))
     for identity, found in students.items():
+        if not found.uploads:  # only written answers: nothing to grade, still the student's
+            continue
         newest = max(order[0] for order, _ in found.uploads.values())
         for key in [k for k, (order, _) in found.uploads.items() if order[0] != newest]:
             # a file only an older submission has is not part of the newest one
@@ -258,6 +271,8 @@ def read_moodle(folder: Path) -> tuple[list[Found], list[str]]:
                                                     lms_user=parsed["user"]))
         if entry.is_dir(follow_symlinks=False):
             found.folders.append(Path(entry.path))
+        elif (parsed["file"] or "").lower() == ANSWERS_FILE:
+            found.answers = ((0, 0), Path(entry.path))
         elif (parsed["file"] or "").lower().endswith(_WANTED_SUFFIXES):
             _add_upload(found, parsed["file"], (0, 0), Path(entry.path))
     return [_finish(f) for f in students.values()], left_out

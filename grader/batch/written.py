@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.batch.gradebook import Gradebook, write_csv
-from grader.batch.identity import expand, submission_name, visible
+from grader.batch.identity import submission_name, visible
 
 ANSWERS_FILE = "answers.md"
 # Bigger than any honest answers file (three short answers) by far; a larger one is cut there.
@@ -217,12 +217,45 @@ def _points(value: float) -> str:
     return f"{shown} point{'s' if shown != 1 else ''}"
 
 
-def collect(paths: list[Path], out: Path, asked: list[Question] | None = None) -> Report:
+def read_found(found) -> Collected:
+    """The written answers of one student of an LMS download (``lms.Found``): their
+    ``answers.md``, else what their one notebook, .zip or folder holds."""
+    if found.answers is not None:
+        collected = Collected(found.identity)
+        try:
+            data, cut = _read_bounded(found.answers[1], MAX_ANSWERS_BYTES)
+            text, problem = _decode(data, cut)
+            answers, malformed = parse_answers(text)
+            problem = "; ".join(filter(None, [problem, malformed]))
+        except (OSError, ValueError) as error:
+            answers, problem = {}, f"cannot be read ({type(error).__name__}: {error})"
+        collected.answers, collected.problem = answers, visible(problem)
+        return collected
+    notebooks = [p for p in found.paths if p.suffix.lower() in (".ipynb", ".zip") or p.is_dir()]
+    if len(notebooks) == 1:
+        collected = read_submission(notebooks[0])
+        collected.student = found.identity
+        return collected
+    return Collected(found.identity, {}, f"no {ANSWERS_FILE}")
+
+
+def _collected(paths: list[Path], layout: str | None = None) -> list[Collected]:
+    """Each student's answers, one per student however the class folder is laid out."""
+    from grader.batch.lms import discover
+
+    found, _ = discover(list(paths), layout)
+    return [read_submission(f.paths[0]) if f.layout == "folders" else read_found(f)
+            for f in found]
+
+
+def collect(paths: list[Path], out: Path, asked: list[Question] | None = None,
+            layout: str | None = None) -> Report:
     """Write ``out``/<question>.md (each student's answer under their name, then who has
-    none) and ``out``/scores.csv (student, question, points to fill in, max)."""
+    none) and ``out``/scores.csv (student, question, points to fill in, max). ``paths``: class
+    folders (a folder of submissions, or an unpacked Canvas or Moodle download: ``layout``
+    None detects which) or submissions."""
     asked = questions() if asked is None else asked
-    students = sorted((read_submission(p) for p in expand(list(paths))),
-                      key=lambda c: c.student)
+    students = sorted(_collected(list(paths), layout), key=lambda c: c.student)
     out.mkdir(parents=True, exist_ok=True)
     missing: dict[str, list[str]] = {}
     for student in students:
