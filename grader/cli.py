@@ -207,9 +207,16 @@ def export(args: argparse.Namespace) -> int:
         except BatchRefused as refusal:
             print(_visible(str(refusal)), file=sys.stderr)
             return 2
+    from grader.batch.policy import Policy
+
+    try:
+        policy = Policy.from_settings(Settings.load(args.config))
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     options = ExportOptions(format=args.format, assignment=args.assignment,
                             assignment_id=args.assignment_id or "", identifier=args.identifier,
-                            feedback=args.feedback_column, present=present)
+                            feedback=args.feedback_column, present=present, policy=policy)
     with Gradebook(args.gradebook) as gradebook:
         try:
             path, said = write(gradebook, args.csv, options, students)
@@ -417,6 +424,8 @@ def parser() -> argparse.ArgumentParser:
                          help="Moodle: identify users by email (default) or ID number")
     command.add_argument("--feedback-column", action="store_true",
                          help="Moodle: add a Feedback column")
+    command.add_argument("--config", type=Path,
+                         help=f"instructor settings: the late policy (default ./{CONFIG_NAME})")
     command.set_defaults(run=export)
 
     command = commands.add_parser("merge", help="combine shard gradebooks into one")

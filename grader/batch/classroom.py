@@ -450,10 +450,11 @@ def _report(options: GradeOptions, results: list[SubmissionResult], skipped: lis
         print(f"{len(skipped)} unchanged submission(s) skipped (already in the gradebook)")
     if gradebook is not None:
         if options.csv:
-            from grader.batch.exports import export
+            from grader.batch.exports import ExportOptions, export
 
             students = class_list.students if class_list is not None else None
-            path, said = export(gradebook, Path(options.csv), students=students)
+            path, said = export(gradebook, Path(options.csv), ExportOptions(
+                policy=Policy.from_settings(options.settings)), students=students)
             for line in said:
                 print(shown(line))
             print(f"grades: {path}")

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.batch.gradebook import Gradebook, write_csv
+from grader.batch.policy import Policy
 from grader.batch.roster import Candidate, Matching, Student, match
 from grader.batch.totals import StudentTotal, totals
 
@@ -56,7 +57,8 @@ class ExportOptions:
     assignment: the assignment (Canvas) or grade item (Moodle) name; assignment_id: Canvas's
     assignment id (the number in its URL); identifier: Moodle's user identifier, ``email`` or
     ``idnumber``; feedback: Moodle's feedback column; present: when given, only submissions with
-    these identities are exported (``--present-only``)."""
+    these identities are exported (``--present-only``); policy: the points policy whose late
+    rule the totals apply (``--config``)."""
 
     format: str = "plain"
     assignment: str = DEFAULT_ASSIGNMENT
@@ -64,6 +66,7 @@ class ExportOptions:
     identifier: str = "email"
     feedback: bool = False
     present: frozenset[str] | None = None
+    policy: Policy | None = None  # grader.toml's late policy (None: no late penalty)
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,11 @@ def candidates(gradebook: Gradebook) -> list[Candidate]:
 
 
 def export_rows(gradebook: Gradebook, students: Sequence[Student] | None = None,
-                present: frozenset[str] | None = None) -> tuple[list[Row], Matching | None]:
+                present: frozenset[str] | None = None,
+                policy: Policy | None = None) -> tuple[list[Row], Matching | None]:
     """The rows of every format: roster order first (then the unknown submissions by name), or
     every submission by name without a roster."""
-    by_name = {t.submission: t for t in totals(gradebook)}
+    by_name = {t.submission: t for t in totals(gradebook, policy=policy)}
     if present is not None:
         by_name = {n: t for n, t in by_name.items() if n in present}
     users = {n: user for n, (_, user, _, _) in gradebook.origins().items()}
@@ -245,7 +249,7 @@ def export(gradebook: Gradebook, path: Path, options: ExportOptions = ExportOpti
     print (counts, the students with no submission, the submissions not on the roster)."""
     if options.format not in FORMATS:
         raise ValueError(f"unknown export format {options.format!r} (one of {FORMATS})")
-    rows, matching = export_rows(gradebook, students, options.present)
+    rows, matching = export_rows(gradebook, students, options.present, options.policy)
     said = [count_line(rows)]
     if matching is not None:
         said += [f"  no submission: {r.student.id} ({r.student.name})" for r in rows
