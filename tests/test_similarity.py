@@ -273,6 +273,35 @@ def test_unreadable_and_hostile_submissions_are_skipped_with_a_reason(honest, tm
     assert result.compared == 3 and result.pairs == ()
 
 
+def test_hostile_submissions_are_read_never_run(honest, tmp_path):
+    from tests.hostile.build import TOKENS, build_hostile, load_hostiles
+
+    sentinel = tmp_path / "sentinel"
+    context = {token: str(tmp_path / token.lower()) for token in TOKENS}
+    context.update(VG_SENTINEL=str(sentinel), VG_PORT="9")
+    sentinel.write_text("still here")
+    paths = [build_hostile(h, tmp_path / h.slug, context) for h in load_hostiles()]
+    result = compare_class([*paths, *list(honest.values())[:4]], progress=True)
+    # Each is the reference with one attack spliced in: read as text, nothing ran (the
+    # sentinel a deleting attack targets is still there), and none is skipped or paired.
+    assert result.compared == len(paths) + 4 and result.skipped == ()
+    assert result.pairs == ()
+    assert sentinel.read_text() == "still here"
+
+
+def test_a_zipped_copy_is_found(honest, tmp_path):
+    import zipfile
+
+    copied = plant(honest["examples_correct"], tmp_path / "zed", copy_as_text, 5)
+    with zipfile.ZipFile(tmp_path / "zed.zip", "w") as archive:
+        for path in sorted(copied.iterdir()):
+            archive.write(path, f"zed/{path.name}")
+    shutil.rmtree(copied)
+    pairs = similarity([*list(honest.values())[:5], honest["examples_correct"],
+                        tmp_path / "zed.zip"])
+    assert [(p.a, p.b) for p in pairs] == [("examples_correct", "zed")]
+
+
 def test_a_submission_too_large_to_compare_is_skipped(honest, tmp_path, monkeypatch):
     monkeypatch.setattr(sim, "MAX_CODE_CHARS", 2_000)
     result = compare_class([honest["dense_einsum"]])
@@ -283,6 +312,7 @@ def test_a_submission_too_large_to_compare_is_skipped(honest, tmp_path, monkeypa
 # --- generated transformations -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=15, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), style=st.sampled_from([copy_via_ast, copy_as_text]),
@@ -299,6 +329,7 @@ def test_renaming_reordering_and_comments_keep_a_copy_above_the_threshold(
     assert pair.score >= sim.DEFAULT_THRESHOLD, pair
 
 
+@pytest.mark.slow
 def test_scores_do_not_depend_on_the_process(honest):
     # Python salts str hashes per process; with window 1 every k-gram is kept, so scores
     # come out the same in any process.
