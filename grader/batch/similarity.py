@@ -475,6 +475,12 @@ def run(paths: Sequence[Path], threshold: float = DEFAULT_THRESHOLD,
         print(f"error: {visible(str(refusal), keep=chr(10))}", file=sys.stderr)
         return 2
     try:
+        import copydetect  # noqa: F401 - the course extra's; say so before reading a class
+    except ModuleNotFoundError:
+        print("error: copydetect is not installed; it comes with the project's course extra: "
+              "pip install -e '.[course]' (make install does this)", file=sys.stderr)
+        return 2
+    try:
         result = compare_class(found, threshold, progress=len(found) >= LARGE_CLASS)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
