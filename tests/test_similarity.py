@@ -370,6 +370,20 @@ def test_the_command_prints_the_pairs_and_writes_the_csv(honest, tmp_path, capsy
     assert main(["similar", str(klass), "--threshold", "1.5"]) == 2
 
 
+def test_the_command_says_how_to_install_copydetect(honest, monkeypatch, capsys):
+    from grader.cli import main
+
+    monkeypatch.setitem(sys.modules, "copydetect", None)  # as if not installed
+    assert main(["similar", str(honest["dense_einsum"])]) == 2
+    assert "copydetect is not installed" in capsys.readouterr().err
+
+
+def test_the_progress_bar_changes_nothing_but_stderr(honest, capsys):
+    paths = [honest[n] for n in ("examples_correct", "dense_einsum", "numgrad_nditer")]
+    assert compare_class(paths, 0.0, progress=True) == compare_class(paths, 0.0)
+    assert capsys.readouterr().out == ""
+
+
 def test_given_code_covers_the_stubs_and_the_notebook(tmp_path):
     texts = sim.given_code()
     joined = "\n".join(texts)
