@@ -193,17 +193,47 @@ def test_a_pair_is_never_hidden_as_common_code_however_small_the_class(honest, t
     assert pairs[0].score > 0.9
 
 
-def test_three_copies_are_each_flagged_while_they_are_under_half_the_class(honest, tmp_path):
+def test_three_copies_are_each_flagged_even_as_most_of_a_small_class(honest, tmp_path):
     original = honest["layers_namedtuple_caches"]
     copies = [plant(original, tmp_path / f"c{i}", copy_via_ast, i) for i in range(2)]
+    expected = {("c0", "c1"), ("c0", "layers_namedtuple_caches"),
+                ("c1", "layers_namedtuple_caches")}
     others = [honest[n] for n in ("dense_einsum", "losses_logsumexp", "numgrad_nditer",
                                   "examples_correct")]
-    pairs = similarity([original, *copies, *others])
-    assert {(p.a, p.b) for p in pairs} == {("c0", "c1"), ("c0", "layers_namedtuple_caches"),
-                                           ("c1", "layers_namedtuple_caches")}
-    # Three of four alike is most of the class: what they share counts as common code (the
-    # documented limit, MOSS's rule), and no pair is listed.
-    assert similarity([original, *copies, others[0]]) == []
+    assert {(p.a, p.b) for p in similarity([original, *copies, *others])} == expected
+    # Three of four: under MOSS's floor of 10 programs nothing counts as common code.
+    assert {(p.a, p.b) for p in similarity([original, *copies, others[0]])} == expected
+
+
+def test_code_most_of_a_large_class_shares_is_not_evidence(honest, tmp_path, monkeypatch):
+    # The rule itself, with its floor lowered to fit a small class: what three of four share
+    # counts as common, and no pair is listed; under the share, every pair is.
+    monkeypatch.setattr(sim, "MIN_COMMON", 3)
+    original = honest["layers_namedtuple_caches"]
+    copies = [plant(original, tmp_path / f"c{i}", copy_via_ast, i) for i in range(2)]
+    assert similarity([original, *copies, honest["dense_einsum"]]) == []
+    others = [honest[n] for n in ("dense_einsum", "losses_logsumexp", "numgrad_nditer")]
+    assert len(similarity([original, *copies, *others])) == 3
+
+
+def test_the_reference_solution_is_no_evidence_but_is_reported(honest, tmp_path, capsys):
+    from grader.cli import main
+
+    for name in ("rex", "ria"):  # two students handing in the reference solution itself
+        shutil.copytree(REPO / "solutions", tmp_path / name)
+    paths = [tmp_path / "rex", tmp_path / "ria", honest["examples_correct"], REPO / "exercises"]
+    result = compare_class(paths, 0.0, min_shared=0)
+    assert result.pairs == ()
+    shares = {m.name: m.reference_share for m in result.submissions}
+    own = {m.name: m.own_chars for m in result.submissions}
+    assert shares["rex"] == shares["ria"] == 1.0 and own["rex"] == own["ria"] == 0
+    assert shares["exercises"] == 0.0 and own["exercises"] == 0
+    assert shares["examples_correct"] < 0.1 and own["examples_correct"] > 1000
+    assert main(["similar", *map(str, paths)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("0 pair(s) of 4 submissions at or above 0.8")
+    assert out[1].startswith("2 submission(s) whose code is mostly the reference solution's")
+    assert out[2:] == [" 1.00  rex", " 1.00  ria"]
 
 
 # --- notebooks ---------------------------------------------------------------------------------

@@ -18,12 +18,19 @@ own code*, because most of what a submission holds is not:
    exactly as well as in the same order, and a match names the functions it lies in.
 4. **Given code is not the student's** (``given_code``): the stubs in ``exercises/`` and the
    notebook's code as released (signatures, docstrings, setup, tests' visible part).
-5. **Code most of the class shares is not evidence** (MOSS's rule): a fingerprint found in more
-   than ``common_share`` of the submissions, and in at least ``MIN_COMMON`` of them, counts as
-   given. A pair, or a group of copies smaller than that share, is never hidden by it.
+5. **The reference solution is not evidence between two students** (``reference_code``):
+   code as the reference writes it is the obvious way (``1 / (1 + np.exp(-z))``) or came from
+   one place for both; either way it does not say one student copied the other. How much of
+   each submission's own code is the reference's is reported apart
+   (``Submission.reference_share``: a leak of the solution shows there).
+6. **Code a large part of the class shares is not evidence** (MOSS's rule, with its default
+   floor of 10 programs): a fingerprint found in more than ``common_share`` of the
+   submissions, and in at least ``MIN_COMMON`` of them, counts as given. It only acts in
+   classes of 20 or more, and never hides a group of copies smaller than that share.
 
-Only k-grams lying wholly in a student's own code count: a k-gram overlapping given or common
-code (the first line of a body after a given docstring) would match between any two students.
+Only k-grams lying wholly in a student's own code count: a k-gram overlapping given, reference
+or common code (the first line of a body after a given docstring) would match between any two
+students.
 A pair's ``score`` is the larger of the two shares of own code found in the other submission
 (copying part of a classmate's work and adding much of one's own still shows); a pair is
 listed when it reaches the threshold and shares at least ``MIN_SHARED`` characters of own
@@ -32,7 +39,7 @@ token text (about two lines: two students writing the same one-liner is chance, 
 Measured on the test corpus (tests/test_similarity.py: its 20 honest submissions and a
 near-copy of each, names renamed, functions reordered, comments rewritten): honest pairs score
 0.47 at most (sharing 27 characters), near-copies 0.93-1.0; a copy of a submission whose own
-code is one line (relu_grad as a boolean mask, the rest as common as the reference) shares
+code is one line (relu_grad as a boolean mask, the rest the reference's) shares
 nothing that counts, and is not listed.
 """
 
@@ -66,7 +73,7 @@ from grader.student.loader import NOTEBOOK_MODULE, SOLUTIONS_DIR, SubmissionErro
 K = 25
 DEFAULT_THRESHOLD = 0.8
 COMMON_SHARE = 0.5
-MIN_COMMON = 3  # a fingerprint in 2 submissions is a pair's, however small the class
+MIN_COMMON = 10  # MOSS's default: a small class's shared code is always shown
 MIN_SHARED = 2 * K
 MAX_CODE_CHARS = MAX_SOURCE_BYTES  # one submission's code, compared (the reference: ~12 KB)
 LARGE_CLASS = 20  # from this many submissions on, the command shows a progress bar
@@ -120,13 +127,28 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Submission:
+    """One compared submission: own_chars, the characters of its own token text (not given,
+    not the reference's, not common); reference_share, the fraction of the code it wrote (not
+    given) that is the reference solution's, 0..1 (close to 1: a copy of the solution)."""
+
+    name: str
+    own_chars: int
+    reference_share: float
+
+
+@dataclass(frozen=True)
 class Similarity:
     """The result for a class: the pairs at or above the threshold (highest score first), the
-    submissions skipped, and how many were compared."""
+    submissions skipped (with why) and those compared (in the order given)."""
 
     pairs: tuple[Pair, ...]
     skipped: tuple[Skipped, ...]
-    compared: int
+    submissions: tuple[Submission, ...]
+
+    @property
+    def compared(self) -> int:
+        return len(self.submissions)
 
 
 @dataclass
@@ -232,6 +254,12 @@ def _without_blocks(text: str, blocks: Sequence[tuple[str, str]]) -> str:
     return "\n".join(kept)
 
 
+def reference_code(solutions: Path = SOLUTIONS_DIR) -> list[str]:
+    """The reference solution's modules (read as text in the judge, never imported); [] when
+    this installation has no ``solutions/``."""
+    return [p.read_text(encoding="utf-8") for p in sorted(Path(solutions).glob("*.py"))]
+
+
 def given_code(project: Path = PROJECT_DIR) -> list[str]:
     """The code every student was given: the stubs in ``exercises/`` and the code cells of the
     assignment notebook as released (solution bodies and hidden tests left out, as the release
@@ -281,7 +309,23 @@ def _fingerprint(document: str):
     return CodeFingerprint("submission.py", K, 1, language="python", fp=io.StringIO(document))
 
 
-def _keep_own(fingerprint, excluded: set[int]) -> np.ndarray:
+def _reference_share(fingerprint, given: frozenset[int], reference: frozenset[int]) -> float:
+    """The fraction of the k-grams of ``fingerprint`` that are not given and are the
+    reference's (before ``_keep_own`` reduces it); k-grams spanning two units do not count."""
+    separators = np.frombuffer(fingerprint.filtered_code.encode("utf-32-le"), np.uint32) \
+        == ord(_SEP)
+    crossing = np.concatenate([[0], np.cumsum(separators)])
+    written = copied = 0
+    for value, positions in fingerprint.hash_idx.items():
+        if value in given:
+            continue
+        inside = sum(1 for p in positions if crossing[p + K] == crossing[p])
+        written += inside
+        copied += inside if value in reference else 0
+    return round(copied / written, 4) if written else 0.0
+
+
+def _keep_own(fingerprint, excluded: set[int] | frozenset[int]) -> np.ndarray:
     """Reduce ``fingerprint`` to the k-grams lying wholly in own code: not excluded, and not
     overlapping an excluded k-gram or a unit separator. Returns the separators' positions."""
     from copydetect.utils import get_token_coverage
@@ -356,18 +400,22 @@ def _progress(show: bool) -> Iterator[_Quiet]:
 
 
 def compare_class(paths: Sequence[Path], threshold: float = DEFAULT_THRESHOLD, *,
-                  given: Sequence[str] | None = None, common_share: float = COMMON_SHARE,
+                  given: Sequence[str] | None = None, reference: Sequence[str] | None = None,
+                  common_share: float = COMMON_SHARE,
                   min_shared: int = MIN_SHARED, progress: bool = False) -> Similarity:
     """Compare every pair of the submissions at ``paths`` (each a folder, .zip or .ipynb; no
     class folders here: see ``expand``) and keep the pairs scoring at least ``threshold``.
 
-    given: texts of the code students were given (default ``given_code()``); common_share:
+    given: texts of the code students were given (default ``given_code()``); reference: the
+    reference solution's modules (default ``reference_code()``); common_share:
     fingerprints in more than this fraction of the submissions (and in at least MIN_COMMON)
     count as given (1.0 turns this off); min_shared: the fewest characters of own token text a
     listed pair shares. A submission that cannot be read is skipped with its reason."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     given_hashes = _given_hashes(tuple(given_code() if given is None else given))
+    reference_hashes = _given_hashes(tuple(reference_code() if reference is None
+                                           else reference)) - given_hashes
     codes: list[_Code] = []
     skipped: list[Skipped] = []
     with _progress(progress) as step:
@@ -387,13 +435,17 @@ def compare_class(paths: Sequence[Path], threshold: float = DEFAULT_THRESHOLD, *
         for code in codes:
             raw.append(_fingerprint(code.document))
             step.advance()
-        counts = Counter(h for fingerprint in raw for h in fingerprint.hashes - given_hashes)
+        known = given_hashes | reference_hashes
+        counts = Counter(h for fingerprint in raw for h in fingerprint.hashes - known)
         common = {h for h, c in counts.items()
                   if c > common_share * len(raw) and c >= MIN_COMMON}
-        excluded = given_hashes | common
+        excluded = known | common
+        members = []
         for code, fingerprint in zip(codes, raw, strict=True):
+            share = _reference_share(fingerprint, given_hashes, reference_hashes)
             separators = _keep_own(fingerprint, excluded)
             prints.append(_Prints(code.name, code.labels, fingerprint, separators))
+            members.append(Submission(code.name, int(fingerprint.token_coverage), share))
         candidates = _candidates(prints)
         step("comparing", len(candidates))
         pairs = []
@@ -403,7 +455,7 @@ def compare_class(paths: Sequence[Path], threshold: float = DEFAULT_THRESHOLD, *
                 pairs.append(pair)
             step.advance()
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
-    return Similarity(tuple(pairs), tuple(skipped), len(codes))
+    return Similarity(tuple(pairs), tuple(skipped), tuple(members))
 
 
 def similarity(paths: Sequence[Path], threshold: float = DEFAULT_THRESHOLD,
@@ -491,11 +543,17 @@ def run(paths: Sequence[Path], threshold: float = DEFAULT_THRESHOLD,
     for item in result.skipped:
         print(f"skipped {visible(item.name)}: {visible(item.reason)}", file=sys.stderr)
     print(f"{len(result.pairs)} pair(s) of {result.compared} submissions at or above "
-          f"{threshold:g} (own code only: given code and code most of the class shares "
-          f"do not count)")
+          f"{threshold:g} (own code only: the given code, the reference solution's and code "
+          f"much of the class shares do not count)")
     for p in result.pairs:
         print(f"{p.score:5.2f}  {visible(p.a)}  {visible(p.b)}  ({p.shared} characters "
               f"shared: {visible(p.where())})")
+    solution = [m for m in result.submissions if m.reference_share >= threshold]
+    if solution:
+        print(f"{len(solution)} submission(s) whose code is mostly the reference solution's "
+              f"(at or above {threshold:g}): it may have leaked, or the functions are short")
+        for m in solution:
+            print(f"{m.reference_share:5.2f}  {visible(m.name)}")
     if out is not None:
         print(f"wrote {write_csv(result.pairs, out)}")
     return 0
