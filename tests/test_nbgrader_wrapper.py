@@ -143,13 +143,24 @@ def test_the_console_script_is_declared():
     assert scripts["vg-nbgrader"] == "course.nbgrader_run:main"
 
 
-def test_the_course_readme_uses_the_wrapper(tmp_path):
-    from course.nbgrader_course import build_course
+@pytest.mark.parametrize("installed", [True, False])
+def test_the_course_readme_uses_the_wrapper(tmp_path, monkeypatch, installed):
+    from course import nbgrader_course
 
-    build_course(tmp_path)
+    bin_dir = tmp_path / "env" / "bin"
+    bin_dir.mkdir(parents=True)
+    if installed:
+        (bin_dir / "vg-nbgrader").write_text("#!/bin/sh\n")
+    monkeypatch.setattr(nbgrader_course.sys, "executable", str(bin_dir / "python"))
+    wrapper = (f"{bin_dir}/vg-nbgrader" if installed
+               else f"{bin_dir}/python -m course.nbgrader_run")
+    assert nbgrader_course.wrapper_command() == wrapper
+    nbgrader_course.build_course(tmp_path)
     readme = (tmp_path / "README.md").read_text(encoding="utf-8")
-    assert f"{BIN}/vg-nbgrader generate_assignment {ASSIGNMENT}" in readme
-    assert re.search(r"^\s+nbgrader ", readme, re.M) is None  # no bare nbgrader step left
+    for step in (f"generate_assignment {ASSIGNMENT}", f"autograde {ASSIGNMENT}", "export"):
+        assert f"       {wrapper} {step}" in readme
+    bare = r"^\s+nbgrader (generate_assignment|autograde|generate_feedback|export)"
+    assert re.search(bare, readme, re.M) is None  # no bare nbgrader step left
     assert "jupyter/nbgrader#1961" in readme
     assert hidden_test_cells(tmp_path) >= {"test_dense_forward", "test_relu"}
 
