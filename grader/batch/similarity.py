@@ -152,7 +152,7 @@ class Similarity:
 
 
 @dataclass
-class _Code:
+class Code:
     """One submission's code: units (label, canonical text), joined by _SEP."""
 
     name: str
@@ -212,7 +212,7 @@ def _module_order(path: Path) -> tuple[int, str]:
     return (order.index(path.stem) if path.stem in order else len(order), path.name)
 
 
-def read_code(path: Path) -> _Code:
+def read_code(path: Path) -> Code:
     """A submission's code as units, read with the grader's bounded readers.
 
     Raises SubmissionError (one line) for what cannot be read or is too large to compare."""
@@ -235,7 +235,7 @@ def read_code(path: Path) -> _Code:
                 for label, unit in _units(text, where):
                     labels.append(label)
                     texts.append(unit)
-        return _Code(prepared.name, labels, texts)
+        return Code(prepared.name, labels, texts)
     finally:
         prepared.cleanup()
 
@@ -416,7 +416,7 @@ def compare_class(paths: Sequence[Path], threshold: float = DEFAULT_THRESHOLD, *
     given_hashes = _given_hashes(tuple(given_code() if given is None else given))
     reference_hashes = _given_hashes(tuple(reference_code() if reference is None
                                            else reference)) - given_hashes
-    codes: list[_Code] = []
+    codes: list[Code] = []
     skipped: list[Skipped] = []
     with _progress(progress) as step:
         step("reading", len(paths))
