@@ -81,13 +81,9 @@ SLOW: dict[str, str] = {
         "self-check and grader on every degenerate module (40 cases, 5 s)",
     "tests/test_selfcheck_agrees.py::test_one_degenerate_function_fails_its_own_checks_only":
         "self-check and grader on every degenerate function (152 cases, 20 s)",
-    "tests/test_similarity.py::test_renaming_reordering_and_comments_keep_a_copy_above_the_threshold":
-        "15 generated near-copies, each compared within a small class (4 s)",
-    "tests/test_similarity.py::test_scores_do_not_depend_on_the_process":
-        "two fresh interpreters with other hash seeds compare one class (3 s)",
     "tests/test_nbgrader_wrapper.py::test_the_wrapper_runs_nbgrader_as_copied_into_a_fresh_shell":
         "real nbgrader in a clean environment: a failed bare run, generate_assignment, "
-        "autograde of one notebook (25 s)",
+        "autograde of one notebook (22 s)",
 }
 
 # Where tests/test_fast_suite.py asks a collection run of its own to write what it collected.

@@ -342,8 +342,7 @@ def test_a_submission_too_large_to_compare_is_skipped(honest, tmp_path, monkeypa
 # --- generated transformations -----------------------------------------------------------------
 
 
-@pytest.mark.slow
-@settings(max_examples=15, derandomize=True, deadline=None,
+@settings(max_examples=10, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), style=st.sampled_from([copy_via_ast, copy_as_text]),
        name=st.sampled_from(["examples_correct", "layers_namedtuple_caches",
@@ -359,7 +358,6 @@ def test_renaming_reordering_and_comments_keep_a_copy_above_the_threshold(
     assert pair.score >= sim.DEFAULT_THRESHOLD, pair
 
 
-@pytest.mark.slow
 def test_scores_do_not_depend_on_the_process(honest):
     # Python salts str hashes per process; with window 1 every k-gram is kept, so scores
     # come out the same in any process.
