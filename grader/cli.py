@@ -14,6 +14,7 @@
     python -m grader prune GRADEBOOK CLASS_DIR [--dry-run] # remove rows whose submission is gone
     python -m grader record          # instructors: re-record the public self-check's answers
     python -m grader demo [--out DIR]
+    python -m grader similar CLASS... [--threshold 0.8] [--out FILE.csv]  # similar pairs
 
 A PATH is one submission (a folder of modules, a .zip of one, or the notebook .ipynb); several
 PATHs, or a folder of submission folders, make a batch. The exit status is 0 whenever grading
@@ -348,6 +349,11 @@ def _layout_option(command: argparse.ArgumentParser) -> None:
     command.add_argument("--layout", choices=LAYOUTS,
                          help="how class folders are laid out (default: detected): an unpacked "
                          "Canvas or Moodle download, or a folder/.zip/.ipynb per student")
+def similar(args: argparse.Namespace) -> int:
+    """``similar``: pairs of submissions sharing their own code (``batch.similarity``)."""
+    from grader.batch.similarity import run
+
+    return run(args.paths, args.threshold, args.out)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -462,6 +468,14 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--out", type=Path, default=Path("out/demo"))
     command.add_argument("--quick", action="store_true", help="short experiments")
     command.set_defaults(run=demo)
+
+    command = commands.add_parser("similar", help="pairs of submissions that share own code")
+    command.add_argument("paths", nargs="+", type=Path, metavar="CLASS",
+                         help="a class folder, or submissions")
+    command.add_argument("--threshold", type=float, default=0.8,
+                         help="list pairs scoring at least this (0 to 1; default 0.8)")
+    command.add_argument("--out", type=Path, help="also write the pairs as CSV")
+    command.set_defaults(run=similar)
     return top
 
 

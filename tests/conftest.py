@@ -87,6 +87,9 @@ SLOW: dict[str, str] = {
         "a class of 30 graded, marked, penalised, overridden and exported (15 s)",
     "tests/test_class_report.py::test_the_report_of_a_real_class_renders_in_a_browser":
         "grades a class of 8 and opens its report in headless Chromium twice (25 s)",
+    "tests/test_nbgrader_wrapper.py::test_the_wrapper_runs_nbgrader_as_copied_into_a_fresh_shell":
+        "real nbgrader in a clean environment: a failed bare run, generate_assignment, "
+        "autograde of one notebook (22 s)",
 }
 
 # Where tests/test_fast_suite.py asks a collection run of its own to write what it collected.
