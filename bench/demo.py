@@ -44,8 +44,9 @@ def main() -> None:
     load = os.getloadavg()[0]
     totals, experiments = timed_runs(runs)
     print(summary("make demo (python -m grader demo)", totals))
+    rest = statistics.median(totals) - statistics.median(experiments)
     print(f"  of which the experiments' steps (median): {statistics.median(experiments):.1f} s; "
-          f"grading and start-up: {statistics.median(totals) - statistics.median(experiments):.1f} s")
+          f"grading and start-up: {rest:.1f} s")
     print(f"  load average at the start: {load:.2f} on {os.cpu_count()} cores")
 
 
