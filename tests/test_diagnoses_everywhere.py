@@ -129,19 +129,19 @@ SLIPS = {
     "dense_forward_w_times_x": ("layers", "dense_forward", """
 def dense_forward(x, W, b):
     return W @ x + b, (x, W)
-""", "multiplies in the wrong order, W @ x: the examples are the rows of x, so out = x @ W + b"),
+""", "computes W @ x, in the wrong order: the examples are the rows of x, so out = x @ W + b"),
     "dense_forward_elementwise": ("layers", "dense_forward", """
 def dense_forward(x, W, b):
     return x * W + b, (x, W)
-""", "multiplies elementwise, x * W: the layer is the matrix product x @ W + b"),
+""", "computes x * W, an elementwise product: the layer is the matrix product x @ W + b"),
     "dense_forward_bias_column": ("layers", "dense_forward", """
 def dense_forward(x, W, b):
     return x @ W + b.reshape(-1, 1), (x, W)
-""", "adds b along the wrong axis: b (M,) is added to every row, out = x @ W + b"),
+""", "applies b along the wrong axis: b (M,) is added to every row, out = x @ W + b"),
     "dense_forward_minus_bias": ("layers", "dense_forward", """
 def dense_forward(x, W, b):
     return x @ W - b, (x, W)
-""", "subtracts the bias: out = x @ W + b"),
+""", "gives the bias the wrong sign: out = x @ W + b"),
     "dense_backward_dw_no_transpose": ("layers", "dense_backward", """
 def dense_backward(dout, cache):
     x, W = cache
@@ -151,7 +151,7 @@ def dense_backward(dout, cache):
 def dense_backward(dout, cache):
     x, W = cache
     return W @ dout, x.T @ dout, dout.sum(axis=0)
-""", "multiplies dx in the wrong order, W @ dout: dx = dout @ W.T, shape (N, D)"),
+""", "computes dx as W @ dout, in the wrong order: dx = dout @ W.T, shape (N, D)"),
     "dense_backward_dw_mean": ("layers", "dense_backward", """
 def dense_backward(dout, cache):
     x, W = cache

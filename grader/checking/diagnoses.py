@@ -92,21 +92,21 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
         ("forgets the bias b", lambda R, x, W, b: x @ W),
         ("uses x @ W.T: W is stored (fan_in, fan_out) here, (D, M), so out = x @ W + b",
          lambda R, x, W, b: x @ W.T + b),
-        ("multiplies in the wrong order, W @ x: the examples are the rows of x, so out = "
+        ("computes W @ x, in the wrong order: the examples are the rows of x, so out = "
          "x @ W + b",
          lambda R, x, W, b: W @ x + b),
-        ("multiplies elementwise, x * W: the layer is the matrix product x @ W + b",
+        ("computes x * W, an elementwise product: the layer is the matrix product x @ W + b",
          lambda R, x, W, b: x * W + b),
-        ("adds b along the wrong axis: b (M,) is added to every row, out = x @ W + b",
+        ("applies b along the wrong axis: b (M,) is added to every row, out = x @ W + b",
          lambda R, x, W, b: x @ W + b[:, None]),
-        ("subtracts the bias: out = x @ W + b", lambda R, x, W, b: x @ W - b),
+        ("gives the bias the wrong sign: out = x @ W + b", lambda R, x, W, b: x @ W - b),
     ],
     "dense_backward": [
         ("misses a transpose in dx: dx = dout @ W.T",
          lambda R, x, W, b, d: (d @ W, x.T @ d, d.sum(axis=0))),
         ("misses a transpose in dW: dW = x.T @ dout",
          lambda R, x, W, b, d: (d @ W.T, x @ d, d.sum(axis=0))),
-        ("multiplies dx in the wrong order, W @ dout: dx = dout @ W.T, shape (N, D)",
+        ("computes dx as W @ dout, in the wrong order: dx = dout @ W.T, shape (N, D)",
          lambda R, x, W, b, d: (W @ d, x.T @ d, d.sum(axis=0))),
         ("divides dW by the batch size; it must be a plain sum over the batch (the loss "
          "already averages)",
