@@ -11,6 +11,10 @@ stores the outputs next to the expected values (``variant_outputs``; keyed by th
 so a reworded diagnosis needs a new recording). The self-check matches the student's output
 against those recorded outputs, and so names each misconception in the grader's words without
 shipping a line of reference code.
+
+A slip that raises on the checks' own inputs (a transpose missing where the shapes differ) leaves
+no output to match; ``probing_when_unnamed`` then calls the function once more on a probe with
+every dimension equal, where the slip runs, and names it from that output (both sides alike).
 """
 
 from __future__ import annotations
@@ -329,6 +333,8 @@ def probe_rng(t: Trial, function: str) -> np.random.Generator:
 
 
 def _probe(t: Trial, function: str, args: tuple, run: Callable[[], object]) -> str | None:
+    if function in t.missing:  # not there (absent, a stub, computing nothing): nothing to name
+        return None
     warnings, missing, absent = list(t.warnings), dict(t.missing), set(t.absent)
     named = None
     try:
