@@ -168,3 +168,11 @@ def test_the_zip_readme_keeps_50_autograded_and_asks_for_a_6_point_manual_questi
     assert "**Autograder points: 50.** Set the assignment's autograder to 50 points." in text
     assert "Add a separate, manually graded question worth 6 points" in text
     assert "the course total is then 56 points" in text
+
+
+def test_the_last_resort_results_of_run_autograder_use_the_same_format():
+    text = (REPO / "course" / "templates" / "gradescope" / "run_autograder").read_text()
+    last_resort = json.loads(text.split("<<'JSON'\n", 1)[1].split("\nJSON\n", 1)[0])
+    assert last_resort["output_format"] == last_resort["test_output_format"] == \
+        gradescope.OUTPUT_FORMAT
+    assert (last_resort["score"], last_resort["tests"]) == (0, [])
