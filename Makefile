@@ -88,5 +88,7 @@ clean:
 release: $(STAMP)
 	$(BIN)/python -m course release --out out/release
 
+# The grading seed must be explicit: `make gradescope SEED=N`, or seed = N in ./grader.toml
+# (the build refuses otherwise, naming both).
 gradescope: $(STAMP)
-	$(BIN)/python -m course gradescope --out out/gradescope
+	$(BIN)/python -m course gradescope --out out/gradescope $(if $(SEED),--seed $(SEED))

@@ -22,8 +22,22 @@ The zip's root (files, no enclosing folder):
 ``grader.toml``
     the grading seed and limits. It stays in the autograder's source folder, which students never
     see, and is passed to the grader with ``--config``: the seed is in no wheel and no release.
+    The build refuses to run without an explicit seed (``--seed N`` or grader.toml's ``seed``):
+    a silent default would be a seed written in the source code, known to anyone who reads it.
+``gradescope.json``
+    how results.json is shown: the visibility of the graded tests, whose inputs come from the
+    hidden seed (``--hidden-visibility``, default ``after_due_date``), and the output format
+    (``simple_format``: the feedback is plain text with line breaks, which Markdown would mangle,
+    ``x * W`` turning italic). ``run_grader.py`` also grades the submission on the public inputs
+    (the seed of the student's self-check) and adds those checks as ``visible`` tests worth no
+    points, so students see at once what their self-check would say.
 ``requirements.txt``
-    the wheel's runtime dependencies, installed into the venv.
+    the wheel's runtime dependencies and everything they need, pinned (``==``) to the versions
+    installed where the autograder was built and its tests ran, so the image cannot drift
+    between builds.
+``README.md``
+    for the instructor: the autograder's maximum is 50 points; the written answers (6 points)
+    are graded by hand in a separate manually graded question.
 ``vanishing_gradients-*.whl``
     built from this project with ``pip wheel --no-deps``: the grader, ``grader/data/*.npz`` and the
     reference ``solutions`` package the judge compares against.
@@ -43,6 +57,8 @@ from __future__ import annotations
 import argparse
 import email.parser
 import fnmatch
+import importlib.metadata
+import json
 import shutil
 import subprocess
 import sys
@@ -52,6 +68,10 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from grader.checking.judge import PUBLIC_SEED
 from grader.settings import CONFIG_NAME, Settings, SettingsError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,6 +83,15 @@ SCRIPTS = ("setup.sh", "run_autograder", "run_grader.py")
 # What the judge cannot work without, checked in the built wheel.
 REQUIRED_IN_WHEEL = ("grader/__init__.py", "grader/cli.py", "grader/inside/worker.py",
                      "grader/data/public_expected.npz", "solutions/__init__.py")
+# Gradescope's visibilities of a test (its autograder specification).
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+HIDDEN_VISIBILITY = "after_due_date"
+# Plain text with its line breaks kept: the feedback is not Markdown (see the module docstring).
+OUTPUT_FORMAT = "simple_format"
+OPTIONS_NAME = "gradescope.json"  # read by run_grader.py
+WRITTEN_POINTS = 6  # the three written questions, graded by hand
+NO_SEED = ("no grading seed: pass --seed N (make gradescope SEED=N) or set seed = N in "
+           "grader.toml; the build never falls back to the seed in the source code")
 
 
 class BuildError(Exception):
@@ -135,26 +164,71 @@ def wheel_requirements(wheel: Path) -> list[str]:
     return [r for r in message.get_all("Requires-Dist", []) if "extra ==" not in r]
 
 
+def pinned_requirements(requirements: list[str]) -> list[str]:
+    """``name==version`` for each of ``requirements`` (PEP 508 strings) and, recursively, for
+    everything they need, at the versions installed here (``importlib.metadata``), sorted by
+    name. Requirements whose markers do not hold here (another platform, an extra) are left
+    out. Raises BuildError for one that is not installed: its version could not be pinned."""
+    pins: dict[str, str] = {}
+    queue = [Requirement(r) for r in requirements]
+    while queue:
+        requirement = queue.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        name = canonicalize_name(requirement.name)
+        if name in pins:
+            continue
+        try:
+            distribution = importlib.metadata.distribution(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            raise BuildError(f"{requirement.name} (needed by the grader wheel) is not installed "
+                             "here, so its version cannot be pinned: run `make install`") from None
+        pins[name] = distribution.version
+        queue += [Requirement(r) for r in distribution.requires or []]
+    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
 def grading_config(config: Path | None = None, seed: int | None = None,
                    repo: Path = REPO) -> tuple[Settings, str]:
     """The settings for grader.toml and where the seed came from.
 
-    Order: ``seed`` if given; else the config file (``config``, or the instructor's
-    ``<repo>/grader.toml`` when it exists, as the grader's CLI reads it when run from the repo);
-    else the grader's default seed, so a Gradescope regrade matches ``python -m grader grade``.
-    The file is read by ``grader.settings.Settings.load``, the grader's own reader: a key the
-    grader would refuse stops the build.
+    Order: ``seed`` if given; else the config file's (``config``, or the instructor's
+    ``<repo>/grader.toml`` when it exists, as the grader's CLI reads it when run from the repo).
+    With neither, BuildError (``NO_SEED``): the grader's default seed is in its source code. The
+    file is read by ``grader.settings.Settings.load``, the grader's own reader: a key the grader
+    would refuse stops the build. The public seed is refused too: students see its inputs.
     """
     try:
         settings = Settings.load(config, folder=repo)
+        origin = f"{settings.source}" if "seed" in settings.values else ""
+        if seed is not None:
+            settings, origin = settings.with_seed(seed), "--seed"
     except SettingsError as error:
         raise BuildError(str(error)) from None
-    origin = f"{settings.source}" if "seed" in settings.values else ""
-    if seed is not None:
-        settings, origin = settings.with_seed(seed), "--seed"
     if "seed" not in settings.values:
-        origin = "the grader's default (grader.settings.DEFAULT_SEED)"
+        raise BuildError(NO_SEED)
+    if settings.seed == PUBLIC_SEED:
+        raise BuildError(f"the grading seed from {origin} is {PUBLIC_SEED}, the public seed whose "
+                         "inputs students see in the self-check: choose another")
     return settings, origin
+
+
+def instructor_readme(total: int) -> str:
+    """README.md of the zip: what the autograder scores, and what is left to do by hand."""
+    return f"""# Vanishing gradients: the Gradescope autograder
+
+Upload `autograder.zip` as the autograder of a Programming Assignment (base image Ubuntu 22.04).
+
+* **Autograder points: {total}.** Set the assignment's autograder to {total} points. Each graded
+  check's inputs come from the seed in `grader.toml` (hidden); those tests are shown to students
+  as `gradescope.json` says (`hidden_visibility`). The same checks on the public inputs, what the
+  student's self-check runs, are shown at once and are worth no points.
+* **Written answers: {WRITTEN_POINTS} points, graded by hand.** The three written questions (the
+  notebook's written-answer cells, or `answers.md` for students working in the modules) are not
+  autograded. Add a separate, manually graded question worth {WRITTEN_POINTS} points to the
+  assignment (Edit Outline, a question beside the autograder) and grade the answers there; the
+  course total is then {total + WRITTEN_POINTS} points.
+"""
 
 
 def config_text(settings: Settings) -> str:
@@ -173,24 +247,39 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = Fa
 
 
 def build_autograder(out: Path, seed: int | None = None, config: Path | None = None,
-                     repo: Path = REPO) -> Path:
-    """Write ``out/autograder.zip`` (see the module docstring); returns its path."""
+                     repo: Path = REPO, hidden_visibility: str = HIDDEN_VISIBILITY) -> Path:
+    """Write ``out/autograder.zip`` (see the module docstring); returns its path.
+
+    hidden_visibility: Gradescope's visibility of the graded (hidden-seed) tests, one of
+    ``VISIBILITIES``. Raises BuildError without a seed (``grading_config``).
+    """
+    if hidden_visibility not in VISIBILITIES:
+        raise BuildError(f"hidden visibility {hidden_visibility!r} is not one of Gradescope's: "
+                         f"{', '.join(VISIBILITIES)}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     settings, origin = grading_config(config, seed, repo)
+    out.mkdir(parents=True, exist_ok=True)
+    from grader.checking import checks  # noqa: F401 - registers the checks
+    from grader.checking.trial import REGISTRY
+
+    total = sum(c.points for c in REGISTRY.values())
     with tempfile.TemporaryDirectory(prefix="vg-autograder-") as temporary:
         wheel = build_wheel(Path(temporary), repo)
         check_wheel(wheel)
-        requirements = wheel_requirements(wheel)
+        requirements = pinned_requirements(wheel_requirements(wheel))
+        options = {"hidden_visibility": hidden_visibility, "output_format": OUTPUT_FORMAT}
         path = out / ZIP_NAME
         partial = path.with_suffix(".zip.partial")  # never leave a half-written zip under the name
         with zipfile.ZipFile(partial, "w") as archive:
             for name in SCRIPTS:
                 _add(archive, name, (TEMPLATES / name).read_bytes(), name in EXECUTABLES)
             _add(archive, CONFIG_NAME, config_text(settings).encode())
+            _add(archive, OPTIONS_NAME, (json.dumps(options, indent=2) + "\n").encode())
             _add(archive, "requirements.txt",
-                 ("# Runtime dependencies of the grader wheel (from its metadata).\n"
-                  + "".join(f"{r}\n" for r in requirements)).encode())
+                 ("# The grader wheel's runtime dependencies and theirs, pinned to the versions "
+                  "installed\n# where this autograder was built (python -m course gradescope)."
+                  "\n" + "".join(f"{r}\n" for r in requirements)).encode())
+            _add(archive, "README.md", instructor_readme(total).encode())
             _add(archive, wheel.name, wheel.read_bytes())
         partial.replace(path)
     print(f"grading seed from {origin}")
@@ -204,7 +293,12 @@ def register(commands) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("out/gradescope"),
                         help="folder for autograder.zip (default: out/gradescope)")
-    parser.add_argument("--seed", type=int, help="grading seed (default: from --config)")
+    parser.add_argument("--seed", type=int,
+                        help="grading seed; required unless --config (or ./grader.toml) sets one")
+    parser.add_argument("--hidden-visibility", choices=VISIBILITIES, default=HIDDEN_VISIBILITY,
+                        help="Gradescope visibility of the graded (hidden-seed) tests "
+                             f"(default: {HIDDEN_VISIBILITY}); the public-input tests are "
+                             "always visible")
     parser.add_argument("--config", type=Path,
                         help=f"instructor settings (default: {CONFIG_NAME} in the repository, "
                              "if present)")
@@ -214,7 +308,8 @@ def register(commands) -> None:
 def _run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
-        path = build_autograder(args.out, args.seed, args.config)
+        path = build_autograder(args.out, args.seed, args.config,
+                                hidden_visibility=args.hidden_visibility)
     except BuildError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ from grader.checking.diagnoses import LOG_OF_PROBABILITIES, VARIANTS, diagnose, 
 from grader.checking.trial import LiveExpected, RecordedExpected, _assert_unchanged
 from grader.public.engine import self_check
 from grader.student.loader import reference_functions
-from tests.corpus.build import build_submission, load_entries
+from tests.corpus.build import build_submission, load_entries, parse_entry
 from tests.helpers import grade_in_process, scaled
 
 BUGS = load_entries("bug")
@@ -69,7 +69,28 @@ NAMED = {
     "numgrad_only_1d": (
         "numerical_gradient", "perturbs a whole row at a time: for an n-d x, x[i] is a row; step "
         "every entry, for idx in np.ndindex(x.shape)"),
+    # These four raise on the checks' non-square inputs: named from the square probe.
+    "dense_backward_dx_no_transpose": (
+        "dense_backward", "misses a transpose in dx: dx = dout @ W.T"),
+    "dense_forward_transposed_weight": (
+        "dense_forward", "uses x @ W.T: W is stored (fan_in, fan_out) here, (D, M), so out = "
+        "x @ W + b"),
+    "mlp_backward_off_by_one_cache": (
+        "mlp_backward", "applies each layer's activation backward after that layer's "
+        "dense_backward (one layer late): walking back, a hidden layer's activation backward "
+        "comes before its dense_backward"),
+    "init_nonzero_bias": (
+        "init_params", "gives the biases random start values; biases start at zero, "
+        "np.zeros(fan_out): the random weights already make the units differ"),
+    # Not a misconception (He et al. 2015: fan-in or fan-out both work); the spec asks fan-in.
+    "init_he_fan_out": (
+        "init_params", "scales He init by fan_out: the assignment asks for fan-in, "
+        "N(0, 2 / fan_in) (He et al. show fan-out also works, but the checks use fan-in)"),
 }
+# The one blamed check left without a diagnosis, and why: sigmoid_stability's NaN branch
+# (grader/checking/checks/activations.py) raises before any comparison, so nothing is matched
+# there; the same bug is named, in the same words on both sides, by its own check, sigmoid.
+UNNAMED = {("sigmoid_exp_ratio_nan", "sigmoid_stability")}
 
 
 @pytest.mark.parametrize("entry", BUGS, ids=[e.slug for e in BUGS])
@@ -82,6 +103,11 @@ def test_each_corpus_bug_gets_the_same_diagnosis_from_the_self_check(entry, tmp_
         # Where the self-check judges the check at all, it names what the grader names.
         if not checked[name].passed:
             assert checked[name].diagnosis == graded[name].diagnosis, name
+        # Every corpus bug is named, on every check it costs.
+        if (entry.slug, name) not in UNNAMED:
+            assert graded[name].diagnosis is not None, name
+        else:
+            assert graded[name].diagnosis is None, "named now: drop it from UNNAMED"
     # The checks a bug costs in the grader are judged, not waived, by the self-check too.
     assert {n for n in entry.blames if not checked[n].passed} == set(entry.blames)
     if entry.slug in NAMED:
@@ -92,6 +118,150 @@ def test_each_corpus_bug_gets_the_same_diagnosis_from_the_self_check(entry, tmp_
 
 def test_every_named_entry_is_in_the_corpus():
     assert set(NAMED) <= {e.slug for e in BUGS}
+    assert {slug for slug, _ in UNNAMED} <= {e.slug for e in BUGS}
+
+
+# --- more slips of the same functions, one submission each, both sides --------------------------
+
+# (module, blamed check, the student's function, the diagnosis both sides must give). The ones
+# that raise on the checks' own inputs are named from the probe with every dimension equal.
+SLIPS = {
+    "dense_forward_w_times_x": ("layers", "dense_forward", """
+def dense_forward(x, W, b):
+    return W @ x + b, (x, W)
+""", "computes W @ x, in the wrong order: the examples are the rows of x, so out = x @ W + b"),
+    "dense_forward_elementwise": ("layers", "dense_forward", """
+def dense_forward(x, W, b):
+    return x * W + b, (x, W)
+""", "computes x * W, an elementwise product: the layer is the matrix product x @ W + b"),
+    "dense_forward_bias_column": ("layers", "dense_forward", """
+def dense_forward(x, W, b):
+    return x @ W + b.reshape(-1, 1), (x, W)
+""", "applies b along the wrong axis: b (M,) is added to every row, out = x @ W + b"),
+    "dense_forward_minus_bias": ("layers", "dense_forward", """
+def dense_forward(x, W, b):
+    return x @ W - b, (x, W)
+""", "gives the bias the wrong sign: out = x @ W + b"),
+    "dense_backward_dw_no_transpose": ("layers", "dense_backward", """
+def dense_backward(dout, cache):
+    x, W = cache
+    return dout @ W.T, x @ dout, dout.sum(axis=0)
+""", "misses a transpose in dW: dW = x.T @ dout"),
+    "dense_backward_w_times_dout": ("layers", "dense_backward", """
+def dense_backward(dout, cache):
+    x, W = cache
+    return W @ dout, x.T @ dout, dout.sum(axis=0)
+""", "computes dx as W @ dout, in the wrong order: dx = dout @ W.T, shape (N, D)"),
+    "dense_backward_dw_mean": ("layers", "dense_backward", """
+def dense_backward(dout, cache):
+    x, W = cache
+    return dout @ W.T, x.T @ dout / x.shape[0], dout.sum(axis=0)
+""", "divides dW by the batch size; it must be a plain sum over the batch (the loss already "
+        "averages)"),
+    "dense_backward_swapped_order": ("layers", "dense_backward", """
+def dense_backward(dout, cache):
+    x, W = cache
+    return x.T @ dout, dout @ W.T, dout.sum(axis=0)
+""", "returns (dW, dx, db): the order is dx, dW, db"),
+    "mlp_backward_no_activation": ("network", "mlp_backward", """
+def mlp_backward(dout, caches):
+    grads, g = [], dout
+    for dense_part, _ in caches[::-1]:
+        g, dW, db = dense_backward(g, dense_part)
+        grads.insert(0, (dW, db))
+    return grads
+""", "skips the activations' backward: walking back, a hidden layer's da becomes dz = "
+        "activation_backward(da, cache) before its dense_backward"),
+    "mlp_backward_dout_everywhere": ("network", "mlp_backward", """
+def mlp_backward(dout, caches):
+    grads = []
+    for dense_part, act_part in caches[::-1]:
+        g = dout if act_part is None else activation_backward(dout, act_part)
+        _, dW, db = dense_backward(g, dense_part)
+        grads.insert(0, (dW, db))
+    return grads
+""", "gives every layer dout itself: each layer's backward starts from the gradient the layer "
+        "above it passed back"),
+    "init_constant_bias": ("network", "init_params", """
+def init_params(layer_sizes, activation, rng):
+    params = []
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        if activation in ("sigmoid", "tanh"):
+            a = np.sqrt(6.0 / (n_in + n_out))
+            W = rng.uniform(-a, a, size=(n_in, n_out))
+        else:
+            W = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))
+        params.append((W, np.full(n_out, 0.1)))
+    return params
+""", "gives every bias the start value 0.1; biases start at zero, np.zeros(fan_out)"),
+    "init_he_variance_as_scale": ("network", "init_params", """
+def init_params(layer_sizes, activation, rng):
+    params = []
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        if activation in ("sigmoid", "tanh"):
+            a = np.sqrt(6.0 / (n_in + n_out))
+            W = rng.uniform(-a, a, size=(n_in, n_out))
+        else:
+            W = rng.normal(0.0, 2.0 / n_in, size=(n_in, n_out))
+        params.append((W, np.zeros(n_out)))
+    return params
+""", "uses the variance 2 / fan_in as the scale of rng.normal, which takes the standard "
+        "deviation: scale = sqrt(2 / fan_in)"),
+    "init_lecun_for_relu": ("network", "init_params", """
+def init_params(layer_sizes, activation, rng):
+    params = []
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        if activation in ("sigmoid", "tanh"):
+            a = np.sqrt(6.0 / (n_in + n_out))
+            W = rng.uniform(-a, a, size=(n_in, n_out))
+        else:
+            W = rng.normal(0.0, np.sqrt(1.0 / n_in), size=(n_in, n_out))
+        params.append((W, np.zeros(n_out)))
+    return params
+""", "uses the variance 1 / fan_in (LeCun's); He init for ReLU layers doubles it, 2 / fan_in, "
+        "because a ReLU passes on half of its input"),
+    "init_glorot_one_sided": ("network", "init_params", """
+def init_params(layer_sizes, activation, rng):
+    params = []
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        if activation in ("sigmoid", "tanh"):
+            a = np.sqrt(6.0 / (n_in + n_out))
+            W = rng.uniform(0.0, a, size=(n_in, n_out))
+        else:
+            W = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))
+        params.append((W, np.zeros(n_out)))
+    return params
+""", "draws from U(0, a): Glorot uniform is symmetric about 0, U(-a, a) with "
+        "a = sqrt(6 / (fan_in + fan_out))"),
+    "init_glorot_bound_not_rooted": ("network", "init_params", """
+def init_params(layer_sizes, activation, rng):
+    params = []
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        if activation in ("sigmoid", "tanh"):
+            a = 6.0 / (n_in + n_out)
+            W = rng.uniform(-a, a, size=(n_in, n_out))
+        else:
+            W = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))
+        params.append((W, np.zeros(n_out)))
+    return params
+""", "uses 6 / (fan_in + fan_out) as the bound a; the bound is its square root, "
+        "a = sqrt(6 / (fan_in + fan_out))"),
+}
+
+
+@pytest.mark.parametrize("slug", sorted(SLIPS))
+def test_each_further_slip_costs_its_own_check_and_is_named_alike_on_both_sides(slug, tmp_path):
+    module, blamed, code, words = SLIPS[slug]
+    source = tmp_path / f"{slug}.py"
+    imports = "import numpy as np\n" if module == "network" else ""
+    source.write_text(f"# module: {module}\n# blames: {blamed}\n# why: {slug}\n{imports}{code}")
+    folder = build_submission(parse_entry(source, "bug"), tmp_path / "submission")
+    graded = {r.name: r for r in grade_in_process(folder)}
+    checked = {r.name: r for r in self_check(folder)}
+    assert {n for n, r in graded.items() if not r.passed} == {blamed}
+    # The self-check fails only the slip's own check (what builds on it waits, unjudged).
+    assert {n for n, r in checked.items() if not r.passed and not r.waiting} == {blamed}
+    assert graded[blamed].diagnosis == checked[blamed].diagnosis == words
 
 
 # --- recorded variants: the same answer without the reference ---------------------------------
@@ -259,3 +429,46 @@ def test_right_slopes_in_an_integer_dtype_earn_the_points_with_a_note(slug, tmp_
             "derivative is a float array like its input; return floats, e.g. "
             "np.where(z > 0, 1.0, 0.0) or (z > 0).astype(z.dtype)"]
         assert sum(r.score for r in results) == sum(r.max_score for r in results)
+
+
+# --- the square probes: every layer slip named alike, live and recorded -------------------------
+
+def _values(output) -> np.ndarray:
+    """Every number of an output (an array, or a tuple of arrays), in one flat array."""
+    items = output if isinstance(output, tuple) else (output,)
+    return np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in items])
+
+
+@settings(max_examples=scaled(15), derandomize=True, deadline=None, database=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 5), depth=st.integers(2, 4),
+       activation=st.sampled_from(["sigmoid", "tanh", "relu", "leaky_relu"]))
+def test_layer_slips_on_a_square_probe_are_named_alike_without_the_reference(
+        seed, n, depth, activation):
+    # Every dimension equal: the slips with a transpose or an axis wrong run there.
+    rng = np.random.default_rng(seed)
+    x, W, b, dout = (rng.normal(size=(n, n)), rng.normal(size=(n, n)), rng.normal(size=n),
+                     rng.normal(size=(n, n)))
+    params = [(rng.normal(size=(n, n)), rng.normal(size=n)) for _ in range(depth)]
+    cases = [("dense_forward", (x, W, b)), ("dense_backward", (x, W, b, dout)),
+             ("mlp_backward", (x, params, activation, dout))]
+    recorded = _recorded(cases)
+    rights = {"dense_forward": R.dense_forward(x, W, b)[0],
+              "dense_backward": R.dense_backward(dout, R.dense_forward(x, W, b)[1]),
+              "mlp_backward": tuple(a for pair in R.mlp_backward(
+                  dout, R.mlp_forward(x, params, activation)[1]) for a in pair)}
+    for function, args in cases:
+        outputs = variant_outputs(function, args, R)
+        assert [label for label, _ in outputs] == [label for label, _ in VARIANTS[function]]
+        for label, output in outputs:
+            live = diagnose(function, args, output, R)
+            assert live == diagnose(function, args, output, None,
+                                    recorded.variants(function, args))
+            # Named as itself, unless an earlier slip gives the same numbers on this input.
+            # (In a net of two layers, an activation's backward one layer late is the first
+            # layer's, whose result nothing uses: the same gradients as skipping them all.)
+            assert live == label or np.allclose(_values(dict(outputs)[live]), _values(output))
+        # The right answer is named only where the slip changes nothing on this input (a ReLU
+        # net whose units are all off, say; the checks' probe uses tanh).
+        named = diagnose(function, args, rights[function], R)
+        assert named is None or np.allclose(_values(dict(outputs)[named]),
+                                            _values(rights[function])), function

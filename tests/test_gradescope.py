@@ -8,6 +8,7 @@ submission per run with ``AUTOGRADER_ROOT`` pointing at that folder. Times are p
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -30,7 +31,9 @@ EXAMPLES = REPO / "examples"
 TOTAL = sum(c.points for c in REGISTRY.values())
 SEED = 918273645  # distinctive, so a leak into anything a student sees would be found
 BUGGY_FAILS = {"sigmoid_grad", "dense_backward", "mse_loss", "mlp_forward", "numerical_gradient"}
-ZIP_ROOT = {"setup.sh", "run_autograder", "run_grader.py", "grader.toml", "requirements.txt"}
+ZIP_ROOT = {"setup.sh", "run_autograder", "run_grader.py", "grader.toml", "gradescope.json",
+            "requirements.txt", "README.md"}
+PUBLIC = "public inputs: "
 INSTALL_LIMIT = 60.0  # seconds: setup.sh's venv and pip part must stay well under a minute
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 
@@ -111,12 +114,20 @@ def validate(data: dict) -> dict:
     assert isinstance(data["execution_time"], int | float) and data["execution_time"] >= 0
     assert isinstance(data["output"], str) and data["output"]
     assert isinstance(data["tests"], list)
+    assert data["output_format"] == data["test_output_format"] == "simple_format"
     for test in data["tests"]:
-        assert {"name", "score", "max_score", "status", "output", "visibility", "tags"} <= set(test)
+        assert {"name", "score", "max_score", "status", "output", "visibility", "tags",
+                "output_format"} <= set(test)
         assert isinstance(test["name"], str) and test["name"]
         assert 0 <= test["score"] <= test["max_score"]
         assert test["status"] in ("passed", "failed")
-        assert (test["status"] == "passed") == (test["score"] == test["max_score"])
+        assert test["output_format"] == "simple_format"
+        if test["name"].startswith(PUBLIC):
+            # The self-check's inputs: shown at once, worth nothing (the status says it all).
+            assert (test["score"], test["max_score"], test["visibility"]) == (0, 0, "visible")
+            assert "public" in test["tags"]
+        else:
+            assert (test["status"] == "passed") == (test["score"] == test["max_score"])
         assert isinstance(test["output"], str)
         assert test["visibility"] in VISIBILITIES
         assert isinstance(test["tags"], list) and all(isinstance(t, str) for t in test["tags"])
@@ -126,8 +137,14 @@ def validate(data: dict) -> dict:
     return data
 
 
-def failed(data: dict) -> set[str]:
-    return {t["name"].split()[0] for t in data["tests"] if t["status"] == "failed"}
+def failed(data: dict, public: bool = False) -> set[str]:
+    """The checks failed on the hidden inputs (or, with ``public``, on the public ones)."""
+    return {t["name"].removeprefix(PUBLIC).split()[0] for t in data["tests"]
+            if t["status"] == "failed" and t["name"].startswith(PUBLIC) == public}
+
+
+def visibilities(data: dict) -> dict[str, str]:
+    return {t["name"]: t["visibility"] for t in data["tests"]}
 
 
 def test_zip_root_holds_the_scripts_config_and_wheel(autograder):
@@ -140,7 +157,14 @@ def test_zip_root_holds_the_scripts_config_and_wheel(autograder):
             assert (infos[name].external_attr >> 16) & 0o111 == 0o111, f"{name} not executable"
         assert tomllib.loads(archive.read("grader.toml").decode())["seed"] == SEED
         requirements = archive.read("requirements.txt").decode()
-        assert "numpy" in requirements
+        pins = dict(line.split("==") for line in requirements.splitlines()
+                    if line and not line.startswith("#"))
+        assert {"numpy", "matplotlib", "rich"} <= set(pins)
+        assert all(version == importlib.metadata.version(name) for name, version in pins.items())
+        assert json.loads(archive.read("gradescope.json")) == {
+            "hidden_visibility": "after_due_date", "output_format": "simple_format"}
+        assert "manually graded question worth 6 points" in " ".join(
+            archive.read("README.md").decode().split())
         wheel_path = Path(archive.extract(wheels[0], autograder.parent / "unpacked"))
     with zipfile.ZipFile(wheel_path) as wheel:
         names = set(wheel.namelist())
@@ -170,15 +194,19 @@ def test_setup_installs_the_grader_outside_a_fresh_venv(installed):
 def test_correct_sample_earns_full_marks(installed):
     data, stdout = run_autograder(installed, "correct", folder=EXAMPLES / "correct")
     assert data["score"] == TOTAL
-    assert failed(data) == set()
-    assert len(data["tests"]) == len(REGISTRY)
+    assert failed(data) == set() and failed(data, public=True) == set()
+    # Every check twice: graded on the hidden inputs (shown after the due date), and on the
+    # public inputs (shown at once, no points).
+    names = [f"{c.name} ({c.points} pts)" for c in REGISTRY.values()]
+    assert visibilities(data) == {**{n: "after_due_date" for n in names},
+                                  **{PUBLIC + n: "visible" for n in names}}
     assert "grading" in stdout  # the grader's log reaches Gradescope's instructor-only stdout
 
 
 def test_buggy_sample_fails_exactly_its_five_checks(installed):
     # Uploaded as a zip of the exercises folder: Gradescope unpacks it, keeping the folder.
     data, _ = run_autograder(installed, "buggy", folder=EXAMPLES / "buggy", into="exercises")
-    assert failed(data) == BUGGY_FAILS
+    assert failed(data) == BUGGY_FAILS == failed(data, public=True)
     # Partial credit: dense_backward keeps dx and dW (3 of 4), mse_loss its value (1 of 2).
     kept = {"dense_backward": 3, "mse_loss": 1}
     lost = sum(REGISTRY[name].points - kept.get(name, 0) for name in BUGGY_FAILS)
@@ -226,7 +254,14 @@ def test_finished_release_notebook_earns_full_marks(installed, tmp_path):
 def test_empty_or_garbage_submission_scores_zero(installed, label, files):
     data, _ = run_autograder(installed, label, files=files)
     assert data["score"] == 0
-    assert len(data["tests"]) == len(REGISTRY)
+    if label == "garbage":
+        # Modules by name: the grader grades them, every check at 0, on both sets of inputs.
+        assert len(data["tests"]) == 2 * len(REGISTRY)
+        assert set(visibilities(data).values()) == {"after_due_date", "visible"}
+    else:
+        # Nothing to grade: one test per check at 0, each with the reason, shown at once.
+        assert len(data["tests"]) == len(REGISTRY)
+        assert set(visibilities(data).values()) == {"visible"}
 
 
 def test_submission_cannot_reach_the_reference(installed):

@@ -349,9 +349,9 @@ def test_the_gradescope_build_writes_what_the_grader_reads(tmp_path):
     assert Settings.load(written) == Settings({"seed": 41, "memory_mb": 512}, written)
     chosen, origin = gradescope.grading_config(seed=7, repo=tmp_path)
     assert (chosen.seed, origin) == (7, "--seed")
-    chosen, origin = gradescope.grading_config(repo=tmp_path / "empty")
-    assert (chosen.seed, origin) == (DEFAULT_SEED, "the grader's default "
-                                                   "(grader.settings.DEFAULT_SEED)")
+    # No seed anywhere: refused (#12), never the default seed written in the source code.
+    with pytest.raises(gradescope.BuildError, match="^no grading seed: pass --seed N"):
+        gradescope.grading_config(repo=tmp_path / "empty")
 
 
 def test_the_release_looks_for_the_seeds_the_grader_uses(tmp_path):

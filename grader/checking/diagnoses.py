@@ -11,16 +11,26 @@ stores the outputs next to the expected values (``variant_outputs``; keyed by th
 so a reworded diagnosis needs a new recording). The self-check matches the student's output
 against those recorded outputs, and so names each misconception in the grader's words without
 shipping a line of reference code.
+
+A slip that raises on the checks' own inputs (a transpose missing where the shapes differ) leaves
+no output to match; ``probing_when_unnamed`` then calls the function once more on a probe with
+every dimension equal, where the slip runs, and names it from that output (both sides alike).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.checking.compare import relative_difference
+from grader.checking.compare import CheckFailed, relative_difference
 from grader.spec.functions import probe_points
+
+if TYPE_CHECKING:  # the Trial's module imports this one
+    from grader.checking.trial import Trial
 
 Variant = Callable[..., object]
 
@@ -80,12 +90,33 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
         ("computes exp(z) / (1 + exp(z)) for every z, which is inf / inf = NaN for large z",
          lambda R, z: np.exp(z) / (1 + np.exp(z))),
     ],
+    # The slips with a transpose or an axis wrong raise on the checks' non-square cases; they
+    # run, and are named, on a probe with every dimension equal (``probing_when_unnamed``).
     "dense_forward": [
         ("forgets the bias b", lambda R, x, W, b: x @ W),
+        ("uses x @ W.T: W is stored (fan_in, fan_out) here, (D, M), so out = x @ W + b",
+         lambda R, x, W, b: x @ W.T + b),
+        ("computes W @ x, in the wrong order: the examples are the rows of x, so out = "
+         "x @ W + b",
+         lambda R, x, W, b: W @ x + b),
+        ("computes x * W, an elementwise product: the layer is the matrix product x @ W + b",
+         lambda R, x, W, b: x * W + b),
+        ("applies b along the wrong axis: b (M,) is added to every row, out = x @ W + b",
+         lambda R, x, W, b: x @ W + b[:, None]),
+        ("gives the bias the wrong sign: out = x @ W + b", lambda R, x, W, b: x @ W - b),
     ],
     "dense_backward": [
         ("misses a transpose in dx: dx = dout @ W.T",
          lambda R, x, W, b, d: (d @ W, x.T @ d, d.sum(axis=0))),
+        ("misses a transpose in dW: dW = x.T @ dout",
+         lambda R, x, W, b, d: (d @ W.T, x @ d, d.sum(axis=0))),
+        ("computes dx as W @ dout, in the wrong order: dx = dout @ W.T, shape (N, D)",
+         lambda R, x, W, b, d: (W @ d, x.T @ d, d.sum(axis=0))),
+        ("divides dW by the batch size; it must be a plain sum over the batch (the loss "
+         "already averages)",
+         lambda R, x, W, b, d: (d @ W.T, x.T @ d / x.shape[0], d.sum(axis=0))),
+        ("returns (dW, dx, db): the order is dx, dW, db",
+         lambda R, x, W, b, d: (x.T @ d, d @ W.T, d.sum(axis=0))),
         ("transposes dW: dW = x.T @ dout has the shape of W",
          lambda R, x, W, b, d: (d @ W.T, d.T @ x, d.sum(axis=0))),
         ("sums db over axis 1, the units; db sums dout over the batch, axis 0",
@@ -135,6 +166,19 @@ VARIANTS: dict[str, list[tuple[str, Variant]]] = {
                                                   params[1:], name)[0] if len(params) > 1
          else None),
     ],
+    # Written on the reference's caches (its own layout), for the slips of the walk back.
+    "mlp_backward": [
+        ("skips the activations' backward: walking back, a hidden layer's da becomes dz = "
+         "activation_backward(da, cache) before its dense_backward",
+         lambda R, x, params, name, d: _walk_back(R, x, params, name, d, "never")),
+        ("applies each layer's activation backward after that layer's dense_backward (one "
+         "layer late): walking back, a hidden layer's activation backward comes before its "
+         "dense_backward",
+         lambda R, x, params, name, d: _walk_back(R, x, params, name, d, "late")),
+        ("gives every layer dout itself: each layer's backward starts from the gradient the "
+         "layer above it passed back",
+         lambda R, x, params, name, d: _walk_back(R, x, params, name, d, "dout")),
+    ],
 }
 
 
@@ -152,6 +196,27 @@ def _unshifted(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarra
     probs = exps / np.sum(exps, axis=1, keepdims=True)
     loss = float(-np.mean(np.log(probs[np.arange(logits.shape[0]), labels])))
     return loss, (probs - _onehot(labels, logits.shape[1])) / logits.shape[0]
+
+
+def _walk_back(R, x: np.ndarray, params, name: str, dout: np.ndarray, slip: str) -> tuple:
+    """The flat (dW_1, db_1, dW_2, ...) of a backward pass through the reference's layers with
+    one slip: ``never`` calls the activations' backward, calls it one layer ``late`` (after the
+    layer's dense_backward), or feeds ``dout`` to every layer."""
+    # Written unlike any reference line on purpose: this file ships to students.
+    layers = R.mlp_forward(x, params, name)[1]
+    flat: list[np.ndarray] = []
+    g = dout
+    for dense, act in layers[::-1]:
+        start = dout if slip == "dout" else g
+        if act is not None and slip in ("never", "late"):
+            dz = start
+        else:
+            dz = start if act is None else R.activation_backward(start, act)
+        g, dW, db = R.dense_backward(dz, dense)
+        if slip == "late" and act is not None:
+            g = R.activation_backward(g, act)
+        flat[:0] = [dW, db]
+    return tuple(flat)
 
 
 def _derivative(R, name: str):
@@ -234,6 +299,64 @@ def diagnose(function: str, args: tuple, got, reference,
         if _matches(got, output):
             return label
     return no_maths(args, got)
+
+
+@contextmanager
+def probing_when_unnamed(t: Trial, function: str, args: tuple,
+                         run: Callable[[], object]) -> Iterator[None]:
+    """Around a check's body: when it fails with no diagnosis, run the student's ``function`` once
+    more on the probe ``args`` (``run()`` calls it and returns its output in the structure of the
+    variants) and name the known wrong variant that output equals, if any.
+
+    Why: a slip with a transpose or an axis wrong raises on the checks' non-square inputs, so
+    there is no output to compare; on a probe where every dimension is equal it runs, and its
+    output shows which slip it is. Only a variant of ``VARIANTS`` is named there (never
+    ``no_maths``), and the probe changes no verdict: it runs after the failure, and whatever it
+    adds to the trial (warnings, functions found missing) is dropped again. Entering notes the
+    probe's variants when recording (the reference passes, so its probe never runs), so the
+    self-check names the same slip from the recorded outputs.
+    """
+    with t.diagnosing(function, args, None):
+        pass  # entering records the probe's variant outputs when recording; nothing fails here
+    try:
+        yield
+    except CheckFailed as failure:
+        if failure.diagnosis is None:
+            failure.diagnosis = _probe(t, function, args, run)
+        raise
+
+
+def probe_rng(t: Trial, function: str) -> np.random.Generator:
+    """A generator for ``function``'s probe inputs, apart from the check's own ``t.rng``: drawing
+    them leaves every case the check draws (and so every recorded value) as it was."""
+    return np.random.default_rng([t.seed, zlib.crc32(f"probe {function}".encode())])
+
+
+def _probe(t: Trial, function: str, args: tuple, run: Callable[[], object]) -> str | None:
+    if function in t.missing:  # not there (absent, a stub, computing nothing): nothing to name
+        return None
+    warnings, missing, absent = list(t.warnings), dict(t.missing), set(t.absent)
+    named = None
+    try:
+        try:
+            got = run()
+        except CheckFailed:
+            raise
+        except Exception:  # noqa: BLE001 - an output of another structure names nothing
+            return None
+        # diagnosing names a failure raised inside it: raise one to hear the name.
+        with t.diagnosing(function, args, got):
+            raise CheckFailed("probe")
+    except CheckFailed as failure:
+        named = failure.diagnosis
+    finally:
+        t.warnings[:] = warnings
+        t.missing.clear()
+        t.missing.update(missing)
+        t.absent.clear()
+        t.absent.update(absent)
+    known = {label for label, _ in VARIANTS.get(function, [])}
+    return named if named in known else None
 
 
 def reversed_layers(grads, expected) -> str | None:

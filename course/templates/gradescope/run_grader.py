@@ -28,6 +28,14 @@ EXTRA_SECONDS = 240.0
 FALLBACK_SUBMISSION_SECONDS = 120.0
 ASK_INSTRUCTOR = ("This is not caused by your code: please tell your instructor, who can see the "
                   "details.")
+# Written by ``python -m course gradescope`` beside grader.toml: how results.json is shown.
+OPTIONS_NAME = "gradescope.json"
+DEFAULT_OPTIONS = {"hidden_visibility": "after_due_date", "output_format": "simple_format"}
+# The whole run must end inside Gradescope's 10 minutes; the public-input run (informative, no
+# points) gets what the graded run left of this, and is skipped below a useful minimum.
+RUN_BUDGET_SECONDS = 540.0
+MIN_PUBLIC_SECONDS = 30.0
+PUBLIC_PREFIX = "public inputs: "
 
 
 def exercise_modules() -> tuple[str, ...]:
@@ -119,10 +127,45 @@ def grading_timeout(config: Path) -> float:
     return budget + EXTRA_SECONDS
 
 
-def run_grader(target: Path, results: Path, config: Path, timeout: float) -> tuple[int | None, str]:
-    """Run ``python -m grader grade``; returns (exit status or None on timeout, its output)."""
+def read_options(source: Path) -> dict:
+    """The build's display options (``gradescope.json``), the defaults for any it lacks."""
+    try:
+        loaded = json.loads((source / OPTIONS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        loaded = {}
+    return DEFAULT_OPTIONS | {k: v for k, v in loaded.items() if k in DEFAULT_OPTIONS}
+
+
+def shown_as(data: dict, options: dict, public: dict | None) -> dict:
+    """results.json as Gradescope shows it: the graded tests (inputs from the hidden seed) with
+    the build's visibility, then, when the public-input run gave them, the same checks on the
+    public inputs (the student's own self-check) as visible tests worth no points, and the
+    output format on the whole and on every test."""
+    form = options["output_format"]
+    for test in data.get("tests", []):
+        test["visibility"] = options["hidden_visibility"]
+        test["output_format"] = form
+    for test in (public or {}).get("tests", []):
+        data["tests"].append(test | {
+            "name": PUBLIC_PREFIX + test["name"], "score": 0, "max_score": 0,
+            "visibility": "visible", "output_format": form,
+            "tags": [*test.get("tags", []), "public"]})
+    data["output_format"] = form
+    data["test_output_format"] = form
+    if public is None and data.get("tests"):
+        data["output"] = (data.get("output", "") + "\nThe checks on the public inputs (what "
+                          "the self-check runs) could not be shown this time.").strip()
+    return data
+
+
+def run_grader(target: Path, results: Path, config: Path, timeout: float,
+               seed: int | None = None) -> tuple[int | None, str]:
+    """Run ``python -m grader grade``; returns (exit status or None on timeout, its output).
+    seed: instead of the config's (the public-input run)."""
     command = [sys.executable, "-P", "-m", "grader", "grade", str(target), "--results",
                str(results), "--config", str(config), "--workers", "1"]
+    if seed is not None:
+        command += ["--seed", str(seed)]
     # A session of its own, so a timeout can end the judge and every worker it started.
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -133,6 +176,26 @@ def run_grader(target: Path, results: Path, config: Path, timeout: float) -> tup
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
         return None, output
+
+
+def public_results(target: Path, results: Path, config: Path, spent: float) -> dict | None:
+    """The grader's results on the public inputs (the seed of the student's self-check), or
+    None when there is no time left for them or the run fails (the graded results stand)."""
+    from grader.checking.judge import PUBLIC_SEED
+
+    timeout = min(grading_timeout(config), RUN_BUDGET_SECONDS - spent)
+    if timeout < MIN_PUBLIC_SECONDS:
+        print(f"run_grader: no time left for the public-input run ({spent:.0f} s spent)")
+        return None
+    path = results.with_name("public_results.json")
+    status, output = run_grader(target, path, config, timeout, seed=PUBLIC_SEED)
+    if status != 0 or not valid_results(path):
+        print(output, end="")
+        print(f"run_grader: public-input run exit status {status}; shown without it")
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.unlink()
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         status, output = run_grader(target, results, config, grading_timeout(config))
         print(output, end="")
         if status == 0 and valid_results(results):
+            data = json.loads(results.read_text(encoding="utf-8"))
+            public = public_results(target, results, config, time.monotonic() - started)
+            results.write_text(json.dumps(shown_as(data, read_options(root / "source"), public),
+                                          indent=2) + "\n", encoding="utf-8")
             return 0
         if status is None:
             # The grader limits every call of student code itself, so this is the grader's fault.
@@ -166,8 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             message = f"The autograder failed while grading (score 0 for now). {ASK_INSTRUCTOR}"
         print(f"run_grader: grader exit status {status}; writing a score of 0")
-    results.write_text(json.dumps(failure_results(message, time.monotonic() - started),
-                                  indent=2) + "\n", encoding="utf-8")
+    data = failure_results(message, time.monotonic() - started)
+    # Nothing hidden is in it (every check at 0 with the reason): shown now, in the same format.
+    form = read_options(root / "source")["output_format"]
+    data["output_format"] = data["test_output_format"] = form
+    for test in data["tests"]:
+        test["output_format"] = form
+    results.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

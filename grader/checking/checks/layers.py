@@ -20,6 +20,7 @@ from grader.checking.checks.helpers import (
     require_tested,
 )
 from grader.checking.compare import CheckFailed, assert_close, relative_difference
+from grader.checking.diagnoses import probe_rng, probing_when_unnamed
 from grader.checking.trial import Trial, check
 from grader.spec.api import ACTIVATION_NAMES
 
@@ -37,6 +38,14 @@ def _dense_cases(t: Trial) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
 @check("dense_forward", 2)
 def check_dense_forward(t: Trial) -> None:
     """dense_forward(x, W, b) returns out = x @ W + b, shape (N, M)"""
+    rng = probe_rng(t, "dense_forward")
+    probe = (rng.normal(size=(3, 3)), rng.normal(size=(3, 3)), rng.normal(size=3))
+    with probing_when_unnamed(t, "dense_forward", probe,
+                              lambda: t.call("dense_forward", *probe)[0]):
+        _check_dense_forward(t)
+
+
+def _check_dense_forward(t: Trial) -> None:
     for x, W, b in _dense_cases(t):
         out, _ = t.call("dense_forward", x, W, b, inputs={"x": x, "W": W, "b": b})
         expected = t.expect("dense_forward", (x, W, b), lambda R, x=x, W=W, b=b:
@@ -57,6 +66,19 @@ def _own_numerical_dense(t: Trial, x, W, b, dout) -> tuple[list[np.ndarray], boo
 @check("dense_backward", 4, depends=("dense_forward",), parts={"dx": 1, "dW": 2, "db": 1})
 def check_dense_backward(t: Trial) -> None:
     """dense_backward returns dx (N, D), dW (D, M) and db (M,) of out = x @ W + b"""
+    rng = probe_rng(t, "dense_backward")
+    probe = (rng.normal(size=(3, 3)), rng.normal(size=(3, 3)), rng.normal(size=3),
+             rng.normal(size=(3, 3)))
+
+    def run() -> tuple:
+        x, W, b, dout = probe
+        return tuple(t.call("dense_backward", dout, t.call("dense_forward", x, W, b)[1]))
+
+    with probing_when_unnamed(t, "dense_backward", probe, run):
+        _check_dense_backward(t)
+
+
+def _check_dense_backward(t: Trial) -> None:
     hints = {
         "dx": "dx = dout @ W.T has the shape of x (N, D)",
         "dW": "dW = x.T @ dout has the shape of W (D, M)",

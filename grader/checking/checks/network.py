@@ -30,7 +30,7 @@ from grader.checking.compare import (
     relative_difference,
     show,
 )
-from grader.checking.diagnoses import reversed_layers
+from grader.checking.diagnoses import probe_rng, probing_when_unnamed, reversed_layers
 from grader.checking.trial import Trial, check
 from grader.spec.api import ACTIVATION_NAMES
 from grader.spec.protocol import RngSeed
@@ -66,7 +66,9 @@ def check_init_params(t: Trial) -> None:
             if W.dtype != np.float64 or b.dtype != np.float64:
                 raise CheckFailed(f"{where}: W and b must be float64, got {W.dtype}, {b.dtype}")
             if np.any(b != 0):
-                raise CheckFailed(f"{where}: biases must start at zero, got {show(b)}")
+                raise CheckFailed(f"{where}: biases must start at zero, got {show(b)}\n"
+                                  "  hint: b = np.zeros(fan_out)",
+                                  diagnosis=_bias_diagnosis(b))
             mean, var, kurtosis = _moments(W)
             if activation in ("sigmoid", "tanh"):
                 limit = np.sqrt(6.0 / (fan_in + fan_out))
@@ -121,7 +123,15 @@ def _init_diagnosis(var: float, kurtosis: float, fan_in: int, fan_out: int,
         return "uses unscaled standard-normal weights: activations and gradients explode"
     if activation in ("relu", "leaky_relu"):
         if near(var, 2.0 / fan_out):
-            return "scales He init by fan_out; it is N(0, 2 / fan_in)"
+            # Not a misconception: He et al. (2015) show either fan works; the spec says fan-in.
+            return ("scales He init by fan_out: the assignment asks for fan-in, N(0, 2 / fan_in) "
+                    "(He et al. show fan-out also works, but the checks use fan-in)")
+        if near(var, (2.0 / fan_in) ** 2):
+            return ("uses the variance 2 / fan_in as the scale of rng.normal, which takes the "
+                    "standard deviation: scale = sqrt(2 / fan_in)")
+        if near(var, 1.0 / fan_in):
+            return ("uses the variance 1 / fan_in (LeCun's); He init for ReLU layers doubles "
+                    "it, 2 / fan_in, because a ReLU passes on half of its input")
         if near(var, 2.0 / fan_in) and kurtosis < 2.2:
             return "draws He weights from a uniform distribution; He init here is normal"
         if near(var, 2.0 / (fan_in + fan_out)):
@@ -132,9 +142,24 @@ def _init_diagnosis(var: float, kurtosis: float, fan_in: int, fan_out: int,
             return "draws Glorot weights from a normal distribution; here it is uniform on (-a, a)"
         if near(var, limit_sq):
             return "draws from N(0, a^2): a is the bound of U(-a, a), not a standard deviation"
+        if near(var, limit_sq / 12) and kurtosis < 2.2:
+            return ("draws from U(0, a): Glorot uniform is symmetric about 0, U(-a, a) with "
+                    "a = sqrt(6 / (fan_in + fan_out))")
+        if near(var, limit_sq**2 / 3) and kurtosis < 2.2:
+            return ("uses 6 / (fan_in + fan_out) as the bound a; the bound is its square root, "
+                    "a = sqrt(6 / (fan_in + fan_out))")
         if near(var, 2.0 / fan_in):
             return "uses He init for a sigmoid/tanh layer; these use Glorot uniform"
     return None
+
+
+def _bias_diagnosis(b: np.ndarray) -> str:
+    """Name the nonzero start of a bias vector b (M,), read from its values."""
+    if np.all(b == b.reshape(-1)[0]):
+        return (f"gives every bias the start value {float(b.reshape(-1)[0]):g}; biases start at "
+                "zero, np.zeros(fan_out)")
+    return ("gives the biases random start values; biases start at zero, np.zeros(fan_out): "
+            "the random weights already make the units differ")
 
 
 def _random_params(rng: np.random.Generator, sizes: list[int]) -> list[tuple]:
@@ -300,7 +325,16 @@ def _own_numerical_mlp(t: Trial, x, params, activation, dout,
 @check("mlp_backward", 4, depends=("mlp_forward", "dense_backward", "activation_backward"))
 def check_mlp_backward(t: Trial) -> None:
     """mlp_backward: per-layer (dW, db) in the order of params, right in every layer"""
-    _probing_for_nothing(t, "mlp_backward", lambda: _check_mlp_backward(t))
+    # Every width equal, so a walk back with a layer's steps out of order runs and is named.
+    rng = probe_rng(t, "mlp_backward")
+    x, params, dout = rng.normal(size=(4, 3)), _random_params(rng, [3, 3, 3, 3]), \
+        rng.normal(size=(4, 3))
+
+    def run() -> tuple:
+        return _flat(t.call("mlp_backward", dout, t.call("mlp_forward", x, params, "tanh")[1]))
+
+    with probing_when_unnamed(t, "mlp_backward", (x, params, "tanh", dout), run):
+        _probing_for_nothing(t, "mlp_backward", lambda: _check_mlp_backward(t))
 
 
 def _check_mlp_backward(t: Trial) -> None:
