@@ -83,6 +83,8 @@ SLOW: dict[str, str] = {
         "self-check and grader on every degenerate module (40 cases, 5 s)",
     "tests/test_selfcheck_agrees.py::test_one_degenerate_function_fails_its_own_checks_only":
         "self-check and grader on every degenerate function (152 cases, 20 s)",
+    "tests/test_readme.py::test_the_instructor_section_runs_as_one_script":
+        "the README's instructor commands, top to bottom, in a bare shell (60 s)",
     "tests/test_class_end_to_end.py":
         "a class of 30 graded, marked, penalised, overridden and exported (15 s)",
     "tests/test_class_report.py::test_the_report_of_a_real_class_renders_in_a_browser":

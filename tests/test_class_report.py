@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import statistics
@@ -172,8 +173,10 @@ def _browser(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
 
 
 def realistic_class(folder: Path) -> Path:
-    """correct, buggy, half done, a stub, an empty notebook, an unreadable notebook."""
+    """correct, buggy, half done, a stub, an empty notebook, an unreadable notebook, an honest
+    variant (fay) and gus's near-copy of it (renamed, reordered, comments changed)."""
     from tests.corpus.build import build_submission, load_entries
+    from tests.test_similarity import copy_via_ast, plant
 
     examples = REPO / "examples"
     for name in ("correct", "buggy", "half_done"):
@@ -185,6 +188,9 @@ def realistic_class(folder: Path) -> Path:
                     ignore=shutil.ignore_patterns("__pycache__", "experiments.py"))
     (folder / "empty.ipynb").write_bytes(b"")
     (folder / "garbled.ipynb").write_bytes(b"\x89PNG not a notebook")
+    honest = {e.slug: e for e in load_entries("correct")}
+    build_submission(honest["dense_einsum"], folder / "fay")
+    plant(folder / "fay", folder / "gus", copy_via_ast, seed=3)
     return folder
 
 
@@ -195,18 +201,32 @@ def test_the_report_of_a_real_class_renders_in_a_browser(tmp_path):
 
     roster = realistic_class(tmp_path / "class")
     book, out = tmp_path / "book.db", tmp_path / "report"
+    config = tmp_path / "grader.toml"
+    config.write_text("[late]\ndeadline = 2030-01-01T23:59:00+00:00\npenalty_per_day = 10\n")
+    times = tmp_path / "times.csv"  # eli handed in half a day late: one day's 10% of 50
+    times.write_text("student,submitted_at\neli,2030-01-02T12:00:00+00:00\n")
     assert main(["grade", str(roster), "--gradebook", str(book), "--feedback",
-                 str(tmp_path / "feedback"), "--summary", str(out), "--no-sandbox"]) == 0
+                 str(tmp_path / "feedback"), "--summary", str(out), "--no-sandbox",
+                 "--config", str(config), "--times", str(times)]) == 0
     page = out / "report.html"
     dom = _browser("--dump-dom", "--virtual-time-budget=5000", page.as_uri())
     assert dom.returncode == 0, dom.stderr
     text = dom.stdout
     assert 'data-images="ok-1"' in text  # the embedded histogram decoded
     headline = dict(re.findall(r'data-label="([^"]+)">([^<]+)</b>', text))
-    assert headline["submissions"] == "8"
-    assert headline["could not be graded"] == "2"  # the empty module set and the garbled file
+    assert headline["submissions"] == "10"
+    assert headline["could not be graded"] == "2"  # the empty and the garbled notebook
     assert headline["not attempted"] == "1"  # the stub
-    assert headline["graded"] == "5"
+    assert headline["graded"] == "7"
+    similar = re.search(r'<table id="similar">.*?</table>', text, re.S).group()
+    pairs = set(re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td>", similar))
+    # The planted copy, and the three samples of examples/ (one author wrote them all).
+    assert pairs == {("fay", "gus"), ("buggy", "correct"), ("buggy", "half_done"),
+                     ("correct", "half_done")}
+    students = re.search(r'<table id="students">.*?</table>', text, re.S).group()
+    eli = re.search(r"<tr><td><a [^>]*>eli</a></td>.*?</tr>", students, re.S).group()
+    assert re.findall(r'<td class="num">([^<]+)</td>', eli) == ["49 / 50", "–", "5",
+                                                                "44 / 50"]
     assert re.findall(r'<tr data-check="([^"]+)"', text) == [c.name for c in CHECKS]
     checks_table = re.search(r'<table id="checks">.*?</table>', text, re.S).group()
     assert "could not be read" not in checks_table  # listed once, under could not be graded
@@ -218,7 +238,7 @@ def test_the_report_of_a_real_class_renders_in_a_browser(tmp_path):
     # Every feedback link points at a file that exists.
     links = re.findall(r'href="([^"]+\.md)"', text)
     assert links and all((out / link).is_file() for link in links)
-    shot = tmp_path / "report.png"
+    shot = Path(os.environ.get("VG_REPORT_SCREENSHOT", tmp_path / "report.png"))
     done = _browser(f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri())
     assert done.returncode == 0 and shot.stat().st_size > 20_000, done.stderr
     (out / "summary.md").read_text(encoding="utf-8")  # the terminal version beside it

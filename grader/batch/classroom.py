@@ -209,7 +209,8 @@ def _grade(options: GradeOptions, run: Run) -> int:
             _report(options, recorder.results, skipped, gradebook, class_list)
             print(f"error: {error}", file=sys.stderr)
             return 2
-    _report(options, recorder.results, skipped, gradebook, class_list)
+    similar = similar_pairs(paths) if options.summary and len(paths) > 1 else []
+    _report(options, recorder.results, skipped, gradebook, class_list, similar)
     return 0
 
 
@@ -436,9 +437,29 @@ def _grade_all(run: Run, todo: list[Path], options: GradeOptions,
         grade_pooled(run, todo, workers, (seed, limits, options.sandbox, measure), finish)
 
 
+def similar_pairs(paths: list[Path]) -> list[tuple[str, str, float]]:
+    """The pairs of submissions sharing their own code (``batch.similarity``), for the class
+    report; none, with a note, where copydetect is not installed."""
+    try:
+        from grader.batch.similarity import compare_class
+    except ModuleNotFoundError:
+        print("note: copydetect is not installed: the class report lists no similar pairs",
+              file=sys.stderr)
+        return []
+    try:
+        result = compare_class(paths, progress=len(paths) >= 20 and sys.stderr.isatty())
+    except ModuleNotFoundError:
+        print("note: copydetect is not installed: the class report lists no similar pairs",
+              file=sys.stderr)
+        return []
+    return [(pair.a, pair.b, pair.score) for pair in result.pairs]
+
+
 def _report(options: GradeOptions, results: list[SubmissionResult], skipped: list[str],
-            gradebook: Gradebook | None, class_list: ClassList | None = None) -> None:
-    """Print the score table and write the exports asked for."""
+            gradebook: Gradebook | None, class_list: ClassList | None = None,
+            similar: list[tuple[str, str, float]] | None = None) -> None:
+    """Print the score table and write the exports asked for; ``similar``: the pairs the class
+    report lists."""
     from grader.batch.report import score_table, write_results_json
 
     if options.results:
@@ -464,7 +485,9 @@ def _report(options: GradeOptions, results: list[SubmissionResult], skipped: lis
 
             class_totals = totals(gradebook, policy=Policy.from_settings(options.settings))
             written = write_reports(analyse(gradebook, feedback=options.feedback,
-                                            class_totals=class_totals), Path(options.summary))
+                                            class_totals=class_totals,
+                                            similar_pairs=similar or ()),
+                                    Path(options.summary))
             print(f"class report: {written['html']} (and {written['markdown'].name} "
                   "for a terminal)")
         if options.gradebook is not None:

@@ -52,6 +52,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -61,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.batch.identity import csv_cell, expand, submission_name, visible
+from grader.batch.identity import csv_cell, submission_name, visible
 from grader.batch.submissions import MAX_SOURCE_BYTES, one_line, prepare
 from grader.spec.api import MODULES
 from grader.student.loader import NOTEBOOK_MODULE, SOLUTIONS_DIR, SubmissionError
@@ -514,6 +515,16 @@ def write_csv(pairs: Sequence[Pair], path: Path) -> Path:
     return path
 
 
+def _submissions(paths: list[Path], where: Path) -> list[Path]:
+    """One path per student: a folder of submissions as it is, an unpacked Canvas or Moodle
+    download staged into ``where``, one folder per student (``batch.lms``), as grading reads
+    them."""
+    from grader.batch.lms import discover, stage
+
+    found, _ = discover(paths)
+    return [stage(item, where) for item in found]
+
+
 def run(paths: Sequence[Path], threshold: float = DEFAULT_THRESHOLD,
         out: Path | None = None) -> int:
     """``similar``: print the pairs at or above ``threshold`` (and write them to ``out``)."""
@@ -524,11 +535,16 @@ def run(paths: Sequence[Path], threshold: float = DEFAULT_THRESHOLD,
         print(f"error: no such file or folder: {', '.join(map(visible, absent))}",
               file=sys.stderr)
         return 2
-    try:
-        found = expand(list(paths))
-    except BatchRefused as refusal:
-        print(f"error: {visible(str(refusal), keep=chr(10))}", file=sys.stderr)
-        return 2
+    with tempfile.TemporaryDirectory(prefix="vg-similar-") as staging:
+        try:
+            found = _submissions(list(paths), Path(staging))
+        except BatchRefused as refusal:
+            print(f"error: {visible(str(refusal), keep=chr(10))}", file=sys.stderr)
+            return 2
+        return _compare_and_say(found, threshold, out)
+
+
+def _compare_and_say(found: list[Path], threshold: float, out: Path | None) -> int:
     try:
         import copydetect  # noqa: F401 - the course extra's; say so before reading a class
     except ModuleNotFoundError:
