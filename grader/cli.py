@@ -43,6 +43,26 @@ DEFAULT_ASSIGNMENT = "Vanishing gradients"
 # ``export`` or ``merge`` never load the judge or the sandbox.
 
 
+def _no_gradebook(path: Path) -> bool:
+    """True, after saying so, when ``path`` is no gradebook (opening it would make an empty
+    one, and a typo would then export or report nothing without a word)."""
+    if path.is_file():
+        return False
+    print(f"{path}: no such gradebook", file=sys.stderr)
+    return True
+
+
+def _policy(config: Path | None):
+    """The points policy of ``config`` (grader.toml), or None after printing why not."""
+    from grader.batch.policy import Policy
+
+    try:
+        return Policy.from_settings(Settings.load(config))
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+
+
 def _at_least_one(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -93,8 +113,7 @@ def override(args: argparse.Namespace) -> int:
     """``override``: set (or --clear) a student's total by hand, with the reason."""
     from grader.batch.gradebook import Gradebook
 
-    if not args.gradebook.is_file():
-        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+    if _no_gradebook(args.gradebook):
         return 2
     with Gradebook(args.gradebook) as gradebook:
         names = {name for name, _, _ in gradebook.scores()}
@@ -141,8 +160,7 @@ def manual(args: argparse.Namespace) -> int:
     from grader.batch.gradebook import Gradebook
     from grader.batch.written import ManualError, import_manual
 
-    if not args.gradebook.is_file():
-        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+    if _no_gradebook(args.gradebook):
         return 2
     with Gradebook(args.gradebook) as gradebook:
         try:
@@ -192,8 +210,7 @@ def export(args: argparse.Namespace) -> int:
     from grader.batch.identity import BatchRefused
     from grader.batch.roster import RosterError
 
-    if not args.gradebook.is_file():  # opening it would make an empty one
-        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+    if _no_gradebook(args.gradebook):
         return 2
     students, status = _read_roster(args.roster)
     if status:
@@ -208,12 +225,8 @@ def export(args: argparse.Namespace) -> int:
         except BatchRefused as refusal:
             print(_visible(str(refusal)), file=sys.stderr)
             return 2
-    from grader.batch.policy import Policy
-
-    try:
-        policy = Policy.from_settings(Settings.load(args.config))
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
+    policy = _policy(args.config)
+    if policy is None:
         return 2
     options = ExportOptions(format=args.format, assignment=args.assignment,
                             assignment_id=args.assignment_id or "", identifier=args.identifier,
@@ -239,8 +252,7 @@ def prune(args: argparse.Namespace) -> int:
     from grader.batch.gradebook import Gradebook
     from grader.batch.identity import BatchRefused
 
-    if not args.gradebook.is_file():
-        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+    if _no_gradebook(args.gradebook):
         return 2
     if not args.class_dir.is_dir():
         print(f"{args.class_dir}: no such class folder", file=sys.stderr)
@@ -306,16 +318,12 @@ def report(args: argparse.Namespace) -> int:
     from grader.batch.class_report import analyse, write_reports
     from grader.batch.gradebook import Gradebook
 
-    if not args.gradebook.is_file():  # opening it would make an empty one
-        print(f"{args.gradebook}: no such gradebook", file=sys.stderr)
+    if _no_gradebook(args.gradebook):
         return 2
-    from grader.batch.policy import Policy
     from grader.batch.totals import totals
 
-    try:
-        policy = Policy.from_settings(Settings.load(args.config))
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
+    policy = _policy(args.config)
+    if policy is None:
         return 2
     with Gradebook(args.gradebook) as gradebook:
         analysis = analyse(gradebook, pass_mark=args.pass_mark, feedback=args.feedback,
