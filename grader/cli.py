@@ -320,14 +320,15 @@ def report(args: argparse.Namespace) -> int:
 
     if _no_gradebook(args.gradebook):
         return 2
-    from grader.batch.totals import totals
-
+    students, status = _read_roster(args.roster)
+    if status:
+        return status
     policy = _policy(args.config)
     if policy is None:
         return 2
     with Gradebook(args.gradebook) as gradebook:
         analysis = analyse(gradebook, pass_mark=args.pass_mark, feedback=args.feedback,
-                           class_totals=totals(gradebook, policy=policy))
+                           policy=policy, students=students)
         written = write_reports(analysis, args.out)
     print(f"class report: {written['html']} (and {written['markdown'].name} for a terminal)")
     return 0
@@ -458,6 +459,7 @@ def parser() -> argparse.ArgumentParser:
                          help="the share of the maximum that passes (default 0.5)")
     command.add_argument("--config", type=Path,
                          help=f"instructor settings: the late policy (default ./{CONFIG_NAME})")
+    _roster_options(command)
     command.set_defaults(run=report)
 
     command = commands.add_parser("prune", help="remove gradebook rows whose submission is "

@@ -205,9 +205,15 @@ def test_the_report_of_a_real_class_renders_in_a_browser(tmp_path):
     config.write_text("[late]\ndeadline = 2030-01-01T23:59:00+00:00\npenalty_per_day = 10\n")
     times = tmp_path / "times.csv"  # eli handed in half a day late: one day's 10% of 50
     times.write_text("student,submitted_at\neli,2030-01-02T12:00:00+00:00\n")
+    names = ["buggy", "correct", "dana", "eli", "empty", "fay", "garbled", "gus", "half_done",
+             "stub"]
+    class_list = tmp_path / "roster.csv"  # everyone, and hal, who handed nothing in
+    class_list.write_text("id,name,email,submission\n" + "".join(
+        f"S{i},{n.title()} Student,{n}@uni.edu,{n}\n" for i, n in enumerate([*names, "hal"])))
     assert main(["grade", str(roster), "--gradebook", str(book), "--feedback",
                  str(tmp_path / "feedback"), "--summary", str(out), "--no-sandbox",
-                 "--config", str(config), "--times", str(times)]) == 0
+                 "--config", str(config), "--times", str(times), "--roster",
+                 str(class_list)]) == 0
     page = out / "report.html"
     dom = _browser("--dump-dom", "--virtual-time-budget=5000", page.as_uri())
     assert dom.returncode == 0, dom.stderr
@@ -218,13 +224,18 @@ def test_the_report_of_a_real_class_renders_in_a_browser(tmp_path):
     assert headline["could not be graded"] == "2"  # the empty and the garbled notebook
     assert headline["not attempted"] == "1"  # the stub
     assert headline["graded"] == "7"
+    assert headline["no submission"] == "1"  # hal
+    # At or above 25 of 50: buggy 40, correct 50, dana 48, eli 44 (late), fay and gus 50.
+    assert headline["passed, of everyone"] == "6 of 11"
     similar = re.search(r'<table id="similar">.*?</table>', text, re.S).group()
     pairs = set(re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td>", similar))
     # The planted copy, and the three samples of examples/ (one author wrote them all).
     assert pairs == {("fay", "gus"), ("buggy", "correct"), ("buggy", "half_done"),
                      ("correct", "half_done")}
     students = re.search(r'<table id="students">.*?</table>', text, re.S).group()
-    eli = re.search(r"<tr><td><a [^>]*>eli</a></td>.*?</tr>", students, re.S).group()
+    assert '<tr class="absent"><td>Hal Student</td><td>S10</td>' in students
+    eli = re.search(r"<tr><td>Eli Student</td><td>S3</td><td><a [^>]*>eli</a></td>.*?</tr>",
+                    students, re.S).group()
     assert re.findall(r'<td class="num">([^<]+)</td>', eli) == ["49 / 50", "–", "5",
                                                                 "44 / 50"]
     assert re.findall(r'<tr data-check="([^"]+)"', text) == [c.name for c in CHECKS]
@@ -239,9 +250,13 @@ def test_the_report_of_a_real_class_renders_in_a_browser(tmp_path):
     links = re.findall(r'href="([^"]+\.md)"', text)
     assert links and all((out / link).is_file() for link in links)
     shot = Path(os.environ.get("VG_REPORT_SCREENSHOT", tmp_path / "report.png"))
-    done = _browser(f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri())
+    done = _browser(f"--screenshot={shot}", "--window-size=1280,3200", page.as_uri())
     assert done.returncode == 0 and shot.stat().st_size > 20_000, done.stderr
-    (out / "summary.md").read_text(encoding="utf-8")  # the terminal version beside it
+    assert "## No submission\n\n- Hal Student (S10)" in (out / "summary.md").read_text(
+        encoding="utf-8")
+    # The late student's feedback says the total every export gives.
+    feedback = next((tmp_path / "feedback").glob("eli*.md")).read_text(encoding="utf-8")
+    assert ("**Your total: 44 / 50** (autograded 49 / 50, late penalty −5)" in feedback)
 
 
 def test_write_reports_writes_the_three_files(tmp_path):

@@ -33,8 +33,10 @@ from pathlib import Path
 
 from grader.batch.gradebook import Gradebook
 from grader.batch.identity import visible
+from grader.batch.policy import Policy
 from grader.batch.results import OUTCOMES
-from grader.batch.totals import StudentTotal, totals
+from grader.batch.roster import Student
+from grader.batch.totals import StudentTotal
 
 DEFAULT_PASS_MARK = 0.5
 # Long enough for a diagnosis sentence; longer text is shortened at a word boundary.
@@ -83,7 +85,23 @@ class ClassAnalysis:
     not_attempted: list[str]
     pass_mark: float
     feedback_links: dict[str, str] = field(default_factory=dict)
-    similar_pairs: list[tuple[str, str, float]] = field(default_factory=list)
+    # (submission, submission, similarity in [0, 1], where they match)
+    similar_pairs: list[tuple[str, str, float, str]] = field(default_factory=list)
+    # The students table: roster order with the students who handed nothing in, then the
+    # submissions on no roster row (``exports.Row``); without a roster, every submission.
+    rows: list = field(default_factory=list)
+    has_roster: bool = False
+
+    @property
+    def no_submission(self) -> list:
+        """The roster's students who handed nothing in."""
+        return [row for row in self.rows if row.identity is None]
+
+    @property
+    def passed(self) -> int:
+        """How many reached the pass mark, of everyone counted (``headline``)."""
+        return sum(t.total >= self.pass_mark * t.max_total for t in self.totals
+                   if t.submission not in self.ungraded)
 
     @property
     def scores(self) -> list[float]:
@@ -137,14 +155,17 @@ def shorten(text: str, width: int = REASON_WIDTH) -> str:
 
 def analyse(gradebook: Gradebook, *, pass_mark: float = DEFAULT_PASS_MARK,
             feedback: Path | None = None,
-            similar_pairs: Sequence[tuple[str, str, float]] = (),
-            class_totals: Sequence[StudentTotal] | None = None) -> ClassAnalysis:
+            similar_pairs: Sequence[tuple] = (),
+            policy: Policy | None = None,
+            students: Sequence[Student] | None = None) -> ClassAnalysis:
     """The class report's data from ``gradebook``.
 
     feedback: the feedback folder (its ``index.csv`` says which file is whose) for the links;
-    similar_pairs: (submission, submission, similarity in [0, 1]) above the threshold;
-    class_totals: the totals to show (default ``totals(gradebook)``).
+    similar_pairs: (submission, submission, similarity in [0, 1][, where]) above the
+    threshold; policy: the points policy whose late rule the totals apply; students: the
+    roster (its names and ids in the table, and who handed nothing in).
     """
+    from grader.batch.exports import export_rows
     from grader.batch.report import read_index
 
     rows = gradebook.check_rows(with_outcome=True)
@@ -179,10 +200,13 @@ def analyse(gradebook: Gradebook, *, pass_mark: float = DEFAULT_PASS_MARK,
 
         for cell, file_name, _plot in read_index(feedback):
             links[csv_text(cell)] = str(Path(feedback) / file_name)
+    rows, _ = export_rows(gradebook, students, policy=policy)
+    pairs = [(*pair[:3], pair[3] if len(pair) > 3 else "") for pair in similar_pairs]
     return ClassAnalysis(
-        totals=list(class_totals) if class_totals is not None else totals(gradebook),
+        totals=[row.total for row in rows if row.total is not None],
         checks=list(checks.values()), ungraded=ungraded, not_attempted=not_attempted,
-        pass_mark=pass_mark, feedback_links=links, similar_pairs=list(similar_pairs))
+        pass_mark=pass_mark, feedback_links=links, similar_pairs=pairs, rows=rows,
+        has_roster=students is not None)
 
 
 def histogram_png(analysis: ClassAnalysis) -> bytes:
@@ -229,14 +253,20 @@ def _number(value: float | None) -> str:
 
 def headline(analysis: ClassAnalysis) -> list[tuple[str, str]]:
     """The numbers at the top of both reports, as (label, value)."""
+    everyone = len(analysis.totals) + len(analysis.no_submission)
+    numbers = []
+    if analysis.has_roster:
+        numbers.append(("no submission", str(len(analysis.no_submission))))
     return [
         ("submissions", str(len(analysis.totals))),
+        *numbers,
         ("graded", str(len(analysis.scores))),
         ("not attempted", str(len(analysis.not_attempted))),
         ("could not be graded", str(len(analysis.ungraded))),
         ("mean", f"{_number(analysis.mean)} / {analysis.max_total}"),
         ("median", f"{_number(analysis.median)} / {analysis.max_total}"),
-        (f"pass rate (≥ {analysis.pass_mark:.0%})", _percent(analysis.pass_rate)),
+        (f"pass rate (≥ {analysis.pass_mark:.0%}) of the graded", _percent(analysis.pass_rate)),
+        ("passed, of everyone", f"{analysis.passed} of {everyone}"),
     ]
 
 
@@ -342,24 +372,41 @@ def render_html(analysis: ClassAnalysis, title: str = "Class report",
 
     if analysis.similar_pairs:
         parts.append("<h2>Similar submissions</h2>")
+        parts.append('<p class="muted">Pairs sharing their own code (the given code and the '
+                     "reference solution do not count): a lead to read, not a verdict.</p>")
         parts.append('<table id="similar"><tr><th>submission</th><th>submission</th>'
-                     "<th>similarity</th></tr>")
-        parts += [f'<tr><td>{_e(a)}</td><td>{_e(b)}</td><td class="num">{score:.0%}</td></tr>'
-                  for a, b, score in analysis.similar_pairs]
+                     "<th>similarity</th><th>where</th></tr>")
+        parts += [f'<tr><td>{_e(a)}</td><td>{_e(b)}</td><td class="num">{score:.0%}</td>'
+                  f'<td class="text">{_e(where)}</td></tr>'
+                  for a, b, score, where in analysis.similar_pairs]
         parts.append("</table>")
 
     parts.append("<h2>Students</h2>")
-    parts.append('<table id="students"><tr><th>submission</th><th>auto</th><th>manual</th>'
-                 "<th>late penalty</th><th>total</th><th>note</th></tr>")
-    for t in analysis.totals:
+    roster_heads = "<th>student</th><th>id</th>" if analysis.has_roster else ""
+    parts.append(f'<table id="students"><tr>{roster_heads}<th>submission</th><th>auto</th>'
+                 "<th>manual</th><th>late penalty</th><th>total</th><th>note</th></tr>")
+    for row in analysis.rows:
+        cells = ""
+        if analysis.has_roster:
+            student = row.student
+            cells = (f"<td>{_e(student.name) if student else '–'}</td>"
+                     f"<td>{_e(student.id) if student else '–'}</td>")
+        t = row.total
+        if t is None:  # on the roster, handed nothing in
+            parts.append(f'<tr class="absent">{cells}<td>–</td><td class="num">–</td>'
+                         '<td class="num">–</td><td class="num">–</td><td class="num">–</td>'
+                         f"<td>{_e(row.status)}</td></tr>")
+            continue
         name = (f'<a href="{_e(links[t.submission])}">{_e(t.submission)}</a>'
                 if t.submission in links else _e(t.submission))
-        note = t.error or (f"override: {t.override_reason}" if t.override is not None else "")
+        notes = [t.error, f"override: {t.override_reason}" if t.override is not None else "",
+                 row.status if row.status not in ("graded", "not graded") else ""]
         manual = f"{t.manual:g} / {t.manual_max}" if t.manual_max else "–"
         parts.append(
-            f'<tr><td>{name}</td><td class="num">{t.auto:g} / {t.auto_max}</td>'
+            f'<tr>{cells}<td>{name}</td><td class="num">{t.auto:g} / {t.auto_max}</td>'
             f'<td class="num">{manual}</td><td class="num">{t.late_penalty:g}</td>'
-            f'<td class="num">{t.total:g} / {t.max_total}</td><td>{_e(note)}</td></tr>')
+            f'<td class="num">{t.total:g} / {t.max_total}</td>'
+            f'<td class="text">{_e("; ".join(n for n in notes if n))}</td></tr>')
     parts.append("</table></body></html>")
     return "\n".join(parts) + "\n"
 
@@ -403,7 +450,12 @@ def render_markdown(analysis: ClassAnalysis, histogram: str | None = None,
     if analysis.similar_pairs:
         lines += ["", "## Similar submissions", ""]
         lines += [f"- {md_inline(a)} and {md_inline(b)}: {score:.0%}"
-                  for a, b, score in analysis.similar_pairs]
+                  + (f" ({md_inline(shorten(where, 160))})" if where else "")
+                  for a, b, score, where in analysis.similar_pairs]
+    if analysis.no_submission:
+        lines += ["", "## No submission", ""]
+        lines += [f"- {md_inline(row.student.name)} ({md_inline(row.student.id)})"
+                  for row in analysis.no_submission]
     lines += ["", "## Students", "", "| submission | auto | manual | late penalty | total |",
               "|---|---|---|---|---|"]
     for t in analysis.totals:
@@ -416,8 +468,52 @@ def render_markdown(analysis: ClassAnalysis, histogram: str | None = None,
     return "\n".join(lines) + "\n"
 
 
+TOTAL_MARK = ("<!-- total -->", "<!-- /total -->")
+
+
+def total_line(t: StudentTotal) -> str:
+    """The student's grade in one Markdown sentence, as every export counts it."""
+    from grader.batch.report import md_inline
+
+    parts = [f"autograded {t.auto:g} / {t.auto_max}"]
+    if t.manual_max:
+        parts.append(f"written answers {t.manual:g} / {t.manual_max}")
+    if t.late_penalty:
+        parts.append(f"late penalty −{t.late_penalty:g}")
+    line = f"**Your total: {t.total:g} / {t.max_total}** ({', '.join(parts)})"
+    if t.override is not None:
+        line += f"; set by hand: {md_inline(t.override_reason)}"
+    return line
+
+
+def update_feedback_totals(analysis: ClassAnalysis) -> int:
+    """Write each student's total (written marks, late penalty, override) into their feedback
+    file, below its title, between ``TOTAL_MARK`` comments (replaced on every run). Only where
+    the total is not just the autograded score. Returns how many files were updated."""
+    updated = 0
+    for t in analysis.totals:
+        target = analysis.feedback_links.get(t.submission)
+        plain = not (t.manual_max or t.late_penalty or t.override is not None)
+        if target is None or not Path(target).is_file():
+            continue
+        text = Path(target).read_text(encoding="utf-8")
+        start, end = TOTAL_MARK
+        if start in text:  # an earlier run's block: replaced
+            before, _, rest = text.partition(start)
+            text = before.rstrip("\n") + "\n" + rest.partition(end)[2].lstrip("\n")
+        if plain and start not in text:
+            continue
+        title, _, body = text.partition("\n")
+        block = "" if plain else f"\n{start}\n{total_line(t)}\n{end}\n"
+        Path(target).write_text(f"{title}\n{block}{body}", encoding="utf-8")
+        updated += 1
+    return updated
+
+
 def write_reports(analysis: ClassAnalysis, folder: Path) -> dict[str, Path]:
-    """Write ``report.html``, ``summary.md`` and ``score_histogram.png`` into ``folder``."""
+    """Write ``report.html``, ``summary.md`` and ``score_histogram.png`` into ``folder``, and
+    each student's total into their feedback file (``update_feedback_totals``)."""
+    update_feedback_totals(analysis)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "score_histogram.png").write_bytes(histogram_png(analysis))

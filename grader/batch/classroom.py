@@ -437,7 +437,7 @@ def _grade_all(run: Run, todo: list[Path], options: GradeOptions,
         grade_pooled(run, todo, workers, (seed, limits, options.sandbox, measure), finish)
 
 
-def similar_pairs(paths: list[Path]) -> list[tuple[str, str, float]]:
+def similar_pairs(paths: list[Path]) -> list[tuple[str, str, float, str]]:
     """The pairs of submissions sharing their own code (``batch.similarity``), for the class
     report; none, with a note, where copydetect is not installed."""
     try:
@@ -452,12 +452,12 @@ def similar_pairs(paths: list[Path]) -> list[tuple[str, str, float]]:
         print("note: copydetect is not installed: the class report lists no similar pairs",
               file=sys.stderr)
         return []
-    return [(pair.a, pair.b, pair.score) for pair in result.pairs]
+    return [(pair.a, pair.b, pair.score, pair.where()) for pair in result.pairs]
 
 
 def _report(options: GradeOptions, results: list[SubmissionResult], skipped: list[str],
             gradebook: Gradebook | None, class_list: ClassList | None = None,
-            similar: list[tuple[str, str, float]] | None = None) -> None:
+            similar: list[tuple[str, str, float, str]] | None = None) -> None:
     """Print the score table and write the exports asked for; ``similar``: the pairs the class
     report lists."""
     from grader.batch.report import score_table, write_results_json
@@ -481,12 +481,11 @@ def _report(options: GradeOptions, results: list[SubmissionResult], skipped: lis
             print(f"grades: {path}")
         if options.summary:
             from grader.batch.class_report import analyse, write_reports
-            from grader.batch.totals import totals
 
-            class_totals = totals(gradebook, policy=Policy.from_settings(options.settings))
+            students = class_list.students if class_list is not None else None
             written = write_reports(analyse(gradebook, feedback=options.feedback,
-                                            class_totals=class_totals,
-                                            similar_pairs=similar or ()),
+                                            policy=Policy.from_settings(options.settings),
+                                            similar_pairs=similar or (), students=students),
                                     Path(options.summary))
             print(f"class report: {written['html']} (and {written['markdown'].name} "
                   "for a terminal)")
