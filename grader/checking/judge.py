@@ -313,7 +313,9 @@ def _blame(check: Check, result: CheckResult,
         retry.notes.insert(0, blame_note(stand_ins, failed, words))
         if retry.passed or not retry.internal_error:
             result = retry
-    if not result.passed:
+    if not result.passed and not result.absent:
+        # (A function that is absent or still its stub fails whatever comes before it: no
+        # upstream failure can explain that, so none is named.)
         nearest = [d for d in check.depends if d in failed] or broken_upstream
         result.notes.insert(0, f"{_join(nearest)} failed {_its(nearest)} own {words.noun}; "
                                "this failure may come from there: fix that first")
