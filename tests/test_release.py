@@ -418,3 +418,47 @@ def test_release_notebook_works_in_the_bundle(release, tmp_path):
               and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
     outcomes = run_notebook(copy, solved)
     assert {cell: outcomes[cell] for cell in tests if outcomes[cell] != "ok"} == {}
+
+
+def test_the_bundle_ships_exactly_the_figures_its_markdown_shows(release):
+    """docs/figures/ in the bundle is the set LESSON.md (and the other shipped Markdown) links,
+    each present; the instructor's class report, which sits in the same folder, is not."""
+    from course.notebook import FIGURE_LINK
+
+    folder, archive = release
+    linked = {match[2] for name in ("LESSON.md", "answers.md", "README.md")
+              for match in FIGURE_LINK.finditer((folder / name).read_text(encoding="utf-8"))}
+    assert linked, "LESSON.md shows no study figure"
+    shipped = {p.relative_to(folder).as_posix()
+               for p in (folder / "docs").rglob("*") if p.is_file()}
+    assert shipped == linked
+    assert not (folder / "docs" / "figures" / "class_report.png").exists()
+    with zipfile.ZipFile(archive) as bundle:
+        assert not any(n.endswith("class_report.png") for n in bundle.namelist())
+    for relative in linked:  # the same bytes as the repository's figure
+        assert (folder / relative).read_bytes() == (REPO / relative).read_bytes()
+
+
+@pytest.mark.parametrize("text, figures", [
+    ("no figure here", []),
+    ("![a](docs/figures/lr_sweep.png)", ["docs/figures/lr_sweep.png"]),
+    ("![a](docs/figures/b.png) and ![c](docs/figures/a.png) ![d](docs/figures/b.png)",
+     ["docs/figures/a.png", "docs/figures/b.png"]),
+    ("[not an image](docs/figures/class_report.png)", []),
+    ("![elsewhere](other/x.png) ![web](https://example.org/docs/figures/x.png)", []),
+])
+def test_linked_figures_reads_image_links_under_docs_figures(text, figures):
+    from course.release import linked_figures
+
+    assert linked_figures(text) == figures
+    assert linked_figures(text, text) == figures  # each figure once
+
+
+def test_a_linked_figure_that_is_missing_stops_the_release(tmp_path, monkeypatch):
+    from course import lesson_md, release
+
+    monkeypatch.setattr(lesson_md, "render_lesson",
+                        lambda: "![gone](docs/figures/no_such_figure.png)\n")
+    monkeypatch.setattr(release, "notebook_release", lambda target: None)
+    with pytest.raises(release.ReleaseError, match="docs/figures/no_such_figure.png"):
+        release.build_bundle(tmp_path / "bundle")
