@@ -462,3 +462,50 @@ def test_a_linked_figure_that_is_missing_stops_the_release(tmp_path, monkeypatch
     monkeypatch.setattr(release, "notebook_release", lambda target: None)
     with pytest.raises(release.ReleaseError, match="docs/figures/no_such_figure.png"):
         release.build_bundle(tmp_path / "bundle")
+
+
+def test_the_readme_submits_the_written_answers_and_names_no_one_platform(release):
+    """The modules path hands in answers.md with exercises/ (the zip command says both, and
+    what it makes holds both), and the README does not assume Gradescope."""
+    folder, _ = release
+    readme = (folder / "README.md").read_text()
+    submit = readme.split("## Submit", 1)[1]
+    assert "`zip -r submission.zip exercises answers.md`" in submit
+    for platform in ("Gradescope", "Canvas", "Moodle"):
+        assert platform in submit
+    assert "Upload to the assignment on Gradescope" not in readme
+    if shutil.which("zip"):
+        work = folder.parent / "zip-check"
+        shutil.copytree(folder, work)
+        subprocess.run(["zip", "-qr", "submission.zip", "exercises", "answers.md"], cwd=work,
+                       check=True, timeout=60)
+        with zipfile.ZipFile(work / "submission.zip") as made:
+            names = set(made.namelist())
+        assert "answers.md" in names and "exercises/network.py" in names
+        shutil.rmtree(work)
+
+
+SHIPPED_TEXT = ("README.md", "LESSON.md", "answers.md", "exercises/*.py")
+
+
+def test_what_students_read_names_no_course_tool_and_quotes_the_run_time_honestly(release):
+    """Students have no solutions/, bench/ or `python -m course`: the README, LESSON.md, the
+    stubs and every cell of the notebook name none of them; the full run's time is the
+    reference's on quiet cores, with what a student's code on a busy machine may take."""
+    folder, _ = release
+    texts = {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+             for pattern in SHIPPED_TEXT for p in sorted(folder.glob(pattern))}
+    for notebook in folder.glob("*.ipynb"):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            texts[f"{notebook.name}:{cell['id']}"] = "".join(cell["source"])
+    assert len(texts) > 20
+    for where, text in texts.items():
+        for tool in ("bench/", "python -m course", "solutions/", "jupyter notebook"):
+            assert tool not in text, (where, tool)
+    readme = texts["README.md"]
+    assert "about 17 s with the reference solutions on 2 quiet cores" in " ".join(readme.split())
+    assert "up to about 30 s" in " ".join(readme.split())
+    settings_cell = next(t for w, t in texts.items() if w.endswith(":experiment_settings"))
+    assert "up to about 30 s" in settings_cell and "quiet" in settings_cell
+    setup_cell = next(t for w, t in texts.items() if w.endswith(":setup"))
+    assert "jupyter lab" in setup_cell
