@@ -20,7 +20,7 @@ import argparse
 import re
 from pathlib import Path
 
-from course.notebook import NARRATIVE, Block, narrative_files, parse_narrative
+from course.notebook import NARRATIVE, Block, _checks_of, narrative_files, parse_narrative
 
 # The notebook's experiment cells and the command that makes the same figures from the modules.
 EXPERIMENT_COMMANDS = {
@@ -51,7 +51,10 @@ NOTEBOOK_INSTRUCTIONS = "**How this notebook works**"
 
 
 def _blocks(narrative: Path) -> list[Block]:
-    return [block for path in narrative_files(narrative) for block in parse_narrative(path)]
+    """The narrative's blocks as the modules path reads them: without the notebook-only ones
+    (``<!-- notebook only -->``), with the lesson-only ones."""
+    return [block for path in narrative_files(narrative) for block in parse_narrative(path)
+            if block.shown_in("lesson")]
 
 
 def _points() -> dict[str, int]:
@@ -103,20 +106,48 @@ def _points_text(points: int) -> str:
     return f"{points} point" + ("" if points == 1 else "s")
 
 
+def _order_of_work(blocks: list[Block]) -> list[tuple[str, list[str]]]:
+    """The order of work: runs of consecutive exercises of one module, in the narrative's order
+    (later exercises call earlier ones, so the order matters more than the grouping), with the
+    checks of the whole network (``<!-- test: ... -->``) where the narrative puts them. Each
+    entry: where the work is, and the exercise or check names; every check's points are
+    counted once, under its own function (see ``_with_points``) or as a network check."""
+    order: list[tuple[str, list[str]]] = []
+    for block in blocks:
+        if block.kind == "exercise":
+            where = f"`exercises/{_module_of(block.arg)}.py`"
+        elif block.kind == "test":
+            where = "Checks of your whole network"
+        else:
+            continue
+        if order and order[-1][0] == where:
+            order[-1][1].append(block.arg)
+        else:
+            order.append((where, [block.arg]))
+    return order
+
+
+def _with_points(name: str, points: dict[str, int]) -> str:
+    """An exercise or check with its points; an exercise with checks of its own besides its
+    namesake (``sigmoid`` and ``sigmoid_stability``) shows each, so the list adds up."""
+    own = [check for check in _checks_of(name) if check != name] if name in _functions() else []
+    text = f"`{name}` ({_points_text(points.get(name, 0))})"
+    return text + "".join(f" and its `{check}` check ({_points_text(points[check])})"
+                          for check in own)
+
+
+def _functions() -> set[str]:
+    from grader.spec.api import FUNCTIONS
+
+    return set(FUNCTIONS)
+
+
 def render_lesson(narrative: Path = NARRATIVE) -> str:
     """LESSON.md's text (see the module docstring)."""
     blocks = _blocks(narrative)
     points = _points()
-    exercises = [b.arg for b in blocks if b.kind == "exercise"]
     written = _answers(blocks)
-    # Runs of consecutive exercises of one module, in the narrative's order (later exercises
-    # call earlier ones, so the order matters more than the grouping).
-    order: list[tuple[str, list[str]]] = []
-    for name in exercises:
-        if order and order[-1][0] == _module_of(name):
-            order[-1][1].append(name)
-        else:
-            order.append((_module_of(name), [name]))
+    order = _order_of_work(blocks)
     lines = [
         "# The lesson: vanishing gradients",
         "",
@@ -138,15 +169,17 @@ def render_lesson(narrative: Path = NARRATIVE) -> str:
         "## Order of work",
         "",
     ]
-    for number, (module, names) in enumerate(order, start=1):
-        listed = ", ".join(f"`{n}` ({_points_text(points.get(n, 0))})" for n in names)
-        lines.append(f"{number}. `exercises/{module}.py`: {listed}")
+    for number, (where, names) in enumerate(order, start=1):
+        lines.append(f"{number}. {where}: {', '.join(_with_points(n, points) for n in names)}")
     lines += [
         f"{len(order) + 1}. The experiments: `python -m exercises.experiments` (all figures, in "
         "`experiment_outputs/`; `--quick` for a smoke test, "
         "`--only flow|dial|speed|training|saturation` for one).",
         f"{len(order) + 2}. The written questions, in `answers.md` "
         f"({_points_text(sum(p for _, p, _ in written))} in all, marked by hand).",
+        "",
+        f"The code is worth {_points_text(sum(points.values()))}: every check's points are listed "
+        "above, under the function it checks.",
         "",
         "Check yourself at any time with `python -m pytest grader/selfcheck.py` "
         "(`-k NAME` for one function). The Python snippets below run in a Python session started "
@@ -157,6 +190,7 @@ def render_lesson(narrative: Path = NARRATIVE) -> str:
         "```",
         "",
     ]
+    shown: set[str] = set()
     for block in blocks:
         if block.kind == "markdown":
             lines += [_for_modules(block.text), ""]
@@ -171,7 +205,12 @@ def render_lesson(narrative: Path = NARRATIVE) -> str:
             lines += ["> The experiments live in `lesson/`; they run on your functions and have "
                       "no network code of their own.", ""]
         elif block.kind == "code" and block.arg in EXPERIMENT_COMMANDS:
-            lines += [f"> Run: `{EXPERIMENT_COMMANDS[block.arg]}`", ""]
+            # Several notebook cells can come from one command (flow and headline): the
+            # modules path runs it once, so the command is said once.
+            command = EXPERIMENT_COMMANDS[block.arg]
+            lines += [f"> Run: `{command}`" if command not in shown
+                      else "> (The same run as above draws this figure.)", ""]
+            shown.add(command)
         elif block.kind == "code" and block.arg not in NOTEBOOK_ONLY:
             lines += ["```python", block.text, "```", ""]
         elif block.kind == "answer":

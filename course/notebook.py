@@ -26,6 +26,11 @@ each alone on its line:
     <!-- answer: ID points=N -->      the Markdown up to <!-- end answer --> is a model answer to a
                                       written question: a manually graded cell worth N points
     <!-- cell -->                     start a new Markdown cell
+    <!-- notebook only -->            the Markdown and code up to <!-- end --> belong to the
+                                      notebook alone (LESSON.md leaves them out: text about
+                                      cells, globals(), Jupyter)
+    <!-- lesson only -->              the Markdown and code up to <!-- end --> belong to
+                                      LESSON.md alone (the modules path's wording)
 
 Experiments: the notebook is self-contained. The experiment code is copied, by the same ``ast``
 extraction, from the modules of the package ``lesson`` into one read-only cell (only what the
@@ -98,6 +103,10 @@ ANSWER_STUB = "YOUR ANSWER HERE"
 
 DIRECTIVE = re.compile(r"^<!--\s*(?P<kind>[a-z]+)(?:\s*:\s*(?P<arg>.*?))?\s*-->\s*$")
 END_ANSWER = re.compile(r"^<!--\s*end answer\s*-->\s*$")
+# A region for one path only: its blocks carry options["only"] = "notebook" or "lesson".
+ONLY_BEGIN = re.compile(r"^<!--\s*(?P<path>notebook|lesson)\s+only\s*-->\s*$")
+ONLY_END = re.compile(r"^<!--\s*end\s*-->\s*$")
+PATHS = ("notebook", "lesson")
 FENCE_OPEN = re.compile(r"^```python\s*$")
 FENCE_CLOSE = re.compile(r"^```\s*$")
 GRADE_ID = re.compile(r"^[a-zA-Z0-9_\-]+$")
@@ -269,8 +278,8 @@ def experiment_library(lesson: Path = LESSON, roots: Iterable[str] = EXPERIMENT_
                 imports.insert(0 if future else len(imports), definition.source)
     parts = ["\n".join(imports)] + [d.source for d in definitions if d.name in wanted]
     header = (
-        "# The experiments (read-only), copied from the package `lesson` by\n"
-        "# `python -m course notebook`. They run on the implementation they are given: the\n"
+        "# The experiments (read-only), copied from the package `lesson` that came with this\n"
+        "# notebook. They run on the implementation they are given: the\n"
         "# cells below pass Implementation.of(globals()), the functions you wrote above."
     )
     if renames:
@@ -380,8 +389,8 @@ def setup_source(exercises: dict[str, ModuleSource]) -> str:
         "    raise ImportError(\n"
         '        "The test cells need the grader/ folder that came with this notebook. Start "\n'
         '        "Jupyter in the folder you unpacked (the one that holds grader/ and this "\n'
-        '        "notebook), with its packages installed: pip install -r requirements.txt, "\n'
-        '        "then jupyter notebook."\n'
+        '        "notebook), with its packages installed: pip install -r requirements.txt "\n'
+        '        "jupyterlab, then jupyter lab."\n'
         "    ) from error"
     )
 
@@ -401,6 +410,11 @@ class Block:
     where: str = ""
     options: dict[str, str] = field(default_factory=dict)
 
+    def shown_in(self, path: str) -> bool:
+        """Whether this block belongs to ``path`` ("notebook" or "lesson"): every block does,
+        except those of a ``<!-- notebook only -->`` or ``<!-- lesson only -->`` region."""
+        return self.options.get("only", path) == path
+
 
 def parse_narrative(path: Path, render: bool = True) -> Iterator[Block]:
     """The blocks of one narrative file, in order (see the module docstring for the syntax).
@@ -412,17 +426,40 @@ def parse_narrative(path: Path, render: bool = True) -> Iterator[Block]:
     lines = (measured.render(text, source=path.name) if render else text).splitlines()
     markdown: list[str] = []
     i = 0
+    # The path of the open notebook-only / lesson-only region, and where it opened.
+    only: tuple[str, str] | None = None
+
+    def options() -> dict[str, str]:
+        return {"only": only[0]} if only else {}
 
     def flush() -> Iterator[Block]:
         text = "\n".join(markdown).strip("\n")
         markdown.clear()
         if text.strip():
-            yield Block("markdown", text=text, where=f"{path.name}:{i + 1}")
+            yield Block("markdown", text=text, where=f"{path.name}:{i + 1}", options=options())
 
     while i < len(lines):
         line = lines[i]
         where = f"{path.name}:{i + 1}"
+        if region := ONLY_BEGIN.match(line.strip()):
+            if only:
+                raise NotebookError(f"{where}: <!-- {region['path']} only --> inside the "
+                                    f"<!-- {only[0]} only --> of {only[1]}: close it first")
+            yield from flush()
+            only, i = (region["path"], where), i + 1
+            continue
+        if ONLY_END.match(line.strip()):
+            if not only:
+                raise NotebookError(f"{where}: <!-- end --> closes no <!-- notebook only --> "
+                                    "or <!-- lesson only -->")
+            yield from flush()
+            only, i = None, i + 1
+            continue
         match = DIRECTIVE.match(line.strip())
+        if match and only and match["kind"] not in ("cell", "code"):
+            # Exercises, tests and questions carry points: both paths must have the same ones.
+            raise NotebookError(f"{where}: <!-- {match['kind']} --> inside <!-- {only[0]} only "
+                                f"--> ({only[1]}): only Markdown and code cells may be")
         if FENCE_OPEN.match(line):
             raise NotebookError(f"{where}: a ```python block needs a <!-- code: ID --> line "
                                 "above it (every code cell has a grade_id)")
@@ -451,7 +488,7 @@ def parse_narrative(path: Path, render: bool = True) -> Iterator[Block]:
             if i >= len(lines):
                 raise NotebookError(f"{where}: the ```python block never ends")
             i += 1
-            yield Block("code", arg, "\n".join(body), where)
+            yield Block("code", arg, "\n".join(body), where, options())
         elif kind == "answer":
             name, *settings = arg.split()
             options = dict(s.split("=", 1) for s in settings if "=" in s)
@@ -467,6 +504,8 @@ def parse_narrative(path: Path, render: bool = True) -> Iterator[Block]:
             yield Block("answer", name, "\n".join(body).strip("\n"), where, options)
         else:
             raise NotebookError(f"{where}: unknown directive {kind!r}")
+    if only:
+        raise NotebookError(f"{only[1]}: <!-- {only[0]} only --> needs <!-- end -->")
     yield from flush()
 
 
@@ -563,6 +602,8 @@ class _Builder:
             self.test(check_name, where)
 
     def block(self, block: Block) -> None:
+        if not block.shown_in("notebook"):
+            return
         if block.kind == "markdown":
             self.markdown(block.text)
         elif block.kind == "setup":

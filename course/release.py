@@ -129,6 +129,15 @@ def readme(notebook: Path | None, repo: Path = REPO) -> str:
     )
 
 
+def linked_figures(*texts: str) -> list[str]:
+    """The figures under ``docs/figures/`` that the given Markdown texts show, as repository
+    paths (``docs/figures/lr_sweep.png``), sorted, each once; the notebook embeds the same
+    links (``course.notebook.FIGURE_LINK``), so both paths show the same figures."""
+    from course.notebook import FIGURE_LINK
+
+    return sorted({match[2] for text in texts for match in FIGURE_LINK.finditer(text)})
+
+
 def build_bundle(folder: Path, repo: Path = REPO) -> list[Path]:
     """Write the bundle's files into ``folder`` (which must be empty); returns them."""
     grader_dir = repo / "grader"
@@ -158,14 +167,21 @@ def build_bundle(folder: Path, repo: Path = REPO) -> list[Path]:
     # The lesson and the written questions for the modules path, from the notebook's narrative.
     from course import lesson_md
 
-    put("LESSON.md", lesson_md.render_lesson())
-    # The study figures LESSON.md shows, at the same path as in the repository.
-    for figure in sorted((repo / "docs" / "figures").glob("*.png")):
-        put(f"docs/figures/{figure.name}", source=figure)
-    put("answers.md", lesson_md.render_answers())
+    lesson_text, answers_text = lesson_md.render_lesson(), lesson_md.render_answers()
+    readme_text = readme(notebook, repo)
+    put("LESSON.md", lesson_text)
+    put("answers.md", answers_text)
     put("requirements.txt", "".join(f"{r}\n" for r in requirements(repo)))
     put("pytest.ini", source=TEMPLATES / "pytest.ini")
-    put("README.md", readme(notebook, repo))
+    put("README.md", readme_text)
+    # The study figures the shipped Markdown shows, at the same path as in the repository; only
+    # those: docs/figures/ also holds the instructor's figures (the class report), not the class's.
+    for relative in linked_figures(lesson_text, answers_text, readme_text):
+        source = repo / relative
+        if not source.is_file():
+            raise ReleaseError(f"LESSON.md shows {relative}, which does not exist "
+                               "(make study draws the figures)")
+        put(relative, source=source)
     check_clean(folder, repo)
     return written
 

@@ -1,6 +1,6 @@
 # Your workspace: replace each `raise NotImplementedError(...)` with your code.
 # Self-check: python -m pytest grader/selfcheck.py   (add -k NAME for one function)
-# (Generated from solutions/ by `python -m course stubs`.)
+# Keep each function's name and parameters: the grader and the experiments call them.
 """Activation functions and their derivatives.
 
 Every function is elementwise: it accepts an array of any shape (0-d to n-d) and returns an array of

@@ -1,6 +1,6 @@
 # Your workspace: replace each `raise NotImplementedError(...)` with your code.
 # Self-check: python -m pytest grader/selfcheck.py   (add -k NAME for one function)
-# (Generated from solutions/ by `python -m course stubs`.)
+# Keep each function's name and parameters: the grader and the experiments call them.
 """Layers as forward/backward pairs, and the two losses.
 
 A forward function returns ``(out, cache)``; its backward takes the upstream gradient and that

@@ -1,6 +1,6 @@
 # Your workspace: replace each `raise NotImplementedError(...)` with your code.
 # Self-check: python -m pytest grader/selfcheck.py   (add -k NAME for one function)
-# (Generated from solutions/ by `python -m course stubs`.)
+# Keep each function's name and parameters: the grader and the experiments call them.
 """A multilayer perceptron built from the layers: initialisation, forward and backward pass.
 
 ``params`` is a list of ``(W, b)`` pairs, one per layer, first layer first. Every layer but the

@@ -7,8 +7,9 @@
 A failure says which function, on which input, expected vs got, the error measure and a hint.
 A test whose function builds on one that fails its own test is skipped, "not checked yet: needs
 X, which fails its own check": without the reference solutions nothing can stand in for X, so
-the self-check cannot tell whether this function is right; fix X first. The instructor's grading
-runs these same checks with other random inputs.
+the self-check cannot tell whether this function is right; fix X first. A test that passes with
+a note (relu_grad returning booleans: right values, but return floats) shows the note in the
+score table at the end. The instructor's grading runs these same checks with other random inputs.
 """
 
 import pytest

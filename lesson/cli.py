@@ -141,7 +141,8 @@ def _package(name: str) -> Implementation:
         return Implementation.load(name)
     except ModuleNotFoundError as absent:
         raise SystemExit(f"--on {name}: no such package here ({absent}); run this from the "
-                         "folder that holds it (exercises/, solutions/)") from None
+                         f"folder that holds the package's folder ({name}/, e.g. exercises/)"
+                         ) from None
 
 
 def run(argv: Sequence[str] | None = None, implementation: Implementation | None = None,

@@ -389,7 +389,8 @@ def plot_training(data: dict, path) -> Path:
     fig.suptitle(
         f"Spirals ({len(data['train_rows'])} training points, {len(data['heldout_rows'])} held "
         f"out, {round(1 / data['chance'])} classes): {data['depth']} hidden layers x "
-        f"{data['width']}, minibatch SGD; curves: training accuracy during each epoch"
+        # Two lines: on one the title is wider than the figure and cut off at both edges.
+        f"{data['width']}, minibatch SGD\ncurves: training accuracy during each epoch"
     )
     return _save(fig, path)
 

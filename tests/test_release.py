@@ -418,3 +418,94 @@ def test_release_notebook_works_in_the_bundle(release, tmp_path):
               and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
     outcomes = run_notebook(copy, solved)
     assert {cell: outcomes[cell] for cell in tests if outcomes[cell] != "ok"} == {}
+
+
+def test_the_bundle_ships_exactly_the_figures_its_markdown_shows(release):
+    """docs/figures/ in the bundle is the set LESSON.md (and the other shipped Markdown) links,
+    each present; the instructor's class report, which sits in the same folder, is not."""
+    from course.notebook import FIGURE_LINK
+
+    folder, archive = release
+    linked = {match[2] for name in ("LESSON.md", "answers.md", "README.md")
+              for match in FIGURE_LINK.finditer((folder / name).read_text(encoding="utf-8"))}
+    assert linked, "LESSON.md shows no study figure"
+    shipped = {p.relative_to(folder).as_posix()
+               for p in (folder / "docs").rglob("*") if p.is_file()}
+    assert shipped == linked
+    assert not (folder / "docs" / "figures" / "class_report.png").exists()
+    with zipfile.ZipFile(archive) as bundle:
+        assert not any(n.endswith("class_report.png") for n in bundle.namelist())
+    for relative in linked:  # the same bytes as the repository's figure
+        assert (folder / relative).read_bytes() == (REPO / relative).read_bytes()
+
+
+@pytest.mark.parametrize("text, figures", [
+    ("no figure here", []),
+    ("![a](docs/figures/lr_sweep.png)", ["docs/figures/lr_sweep.png"]),
+    ("![a](docs/figures/b.png) and ![c](docs/figures/a.png) ![d](docs/figures/b.png)",
+     ["docs/figures/a.png", "docs/figures/b.png"]),
+    ("[not an image](docs/figures/class_report.png)", []),
+    ("![elsewhere](other/x.png) ![web](https://example.org/docs/figures/x.png)", []),
+])
+def test_linked_figures_reads_image_links_under_docs_figures(text, figures):
+    from course.release import linked_figures
+
+    assert linked_figures(text) == figures
+    assert linked_figures(text, text) == figures  # each figure once
+
+
+def test_a_linked_figure_that_is_missing_stops_the_release(tmp_path, monkeypatch):
+    from course import lesson_md, release
+
+    monkeypatch.setattr(lesson_md, "render_lesson",
+                        lambda: "![gone](docs/figures/no_such_figure.png)\n")
+    monkeypatch.setattr(release, "notebook_release", lambda target: None)
+    with pytest.raises(release.ReleaseError, match="docs/figures/no_such_figure.png"):
+        release.build_bundle(tmp_path / "bundle")
+
+
+def test_the_readme_submits_the_written_answers_and_names_no_one_platform(release):
+    """The modules path hands in answers.md with exercises/ (the zip command says both, and
+    what it makes holds both), and the README does not assume Gradescope."""
+    folder, _ = release
+    readme = (folder / "README.md").read_text()
+    submit = readme.split("## Submit", 1)[1]
+    assert "`zip -r submission.zip exercises answers.md`" in submit
+    for platform in ("Gradescope", "Canvas", "Moodle"):
+        assert platform in submit
+    assert "Upload to the assignment on Gradescope" not in readme
+    if shutil.which("zip"):
+        work = folder.parent / "zip-check"
+        shutil.copytree(folder, work)
+        subprocess.run(["zip", "-qr", "submission.zip", "exercises", "answers.md"], cwd=work,
+                       check=True, timeout=60)
+        with zipfile.ZipFile(work / "submission.zip") as made:
+            names = set(made.namelist())
+        assert "answers.md" in names and "exercises/network.py" in names
+        shutil.rmtree(work)
+
+
+SHIPPED_TEXT = ("README.md", "LESSON.md", "answers.md", "exercises/*.py")
+
+
+def test_what_students_read_names_no_course_tool_and_quotes_the_run_time_honestly(release):
+    """Students have no solutions/, bench/ or `python -m course`: the README, LESSON.md, the
+    stubs and every cell of the notebook name none of them; the full run's time is the
+    reference's on quiet cores, with what a student's code on a busy machine may take."""
+    folder, _ = release
+    texts = {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+             for pattern in SHIPPED_TEXT for p in sorted(folder.glob(pattern))}
+    for notebook in folder.glob("*.ipynb"):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            texts[f"{notebook.name}:{cell['id']}"] = "".join(cell["source"])
+    assert len(texts) > 20
+    for where, text in texts.items():
+        for tool in ("bench/", "python -m course", "solutions/", "jupyter notebook"):
+            assert tool not in text, (where, tool)
+    readme = texts["README.md"]
+    assert "about 17 s with the reference solutions on 2 quiet cores" in " ".join(readme.split())
+    assert "up to about 30 s" in " ".join(readme.split())
+    settings_cell = next(t for w, t in texts.items() if w.endswith(":experiment_settings"))
+    assert "up to about 30 s" in settings_cell and "quiet" in settings_cell
+    setup_cell = next(t for w, t in texts.items() if w.endswith(":setup"))
+    assert "jupyter lab" in setup_cell

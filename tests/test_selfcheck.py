@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.checking.trial import REGISTRY
 from grader.public.engine import self_check
@@ -93,3 +95,63 @@ def test_self_check_agrees_with_the_corpus(entry, tmp_path):
         if result.status == "wait":
             assert set(result.waiting) <= set(entry.blames), (name, result.feedback)
             assert result.feedback.startswith("not checked yet: needs "), result.feedback
+
+
+def test_a_passing_check_shows_its_note_in_the_summary(tmp_path):
+    """relu_grad returning booleans earns its points; the note saying "return floats" must reach
+    the student, although pytest prints nothing for a test that passes."""
+    entry = next(e for e in load_entries("correct") if e.slug == "act_relu_grad_boolean")
+    folder = build_submission(entry, tmp_path / entry.slug)
+    done = run_selfcheck("--submission", str(folder))
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "self-check score: 50 / 50 points" in done.stdout
+    assert re.search(r"^  ok   relu_grad +2/2 +note: relu_grad returns dtype bool: its values are "
+                     r"right and earn the points, but .*return floats", done.stdout, re.M), \
+        done.stdout[-3000:]
+
+
+@pytest.mark.parametrize("entry", load_entries("correct"), ids=lambda e: e.slug)
+def test_every_note_of_a_passing_check_is_in_the_table(entry, tmp_path):
+    """Over the correct corpus: each check is one table row, and every note of a passing check is
+    printed (once, after "note: ") under that row, before the next row."""
+    from grader.conftest import table_lines
+
+    results = self_check(build_submission(entry, tmp_path / entry.slug))
+    for result in results:
+        lines = table_lines(result)
+        assert re.match(rf"^  (ok  |FAIL|wait) {result.name} +{result.score}/{result.max_score}",
+                        lines[0])
+        assert not any(re.match(r"^  (ok  |FAIL|wait) ", line) for line in lines[1:])
+        shown = "\n".join(lines)
+        if result.status == "pass":
+            for note in result.notes:
+                assert shown.count(f"note: {note.splitlines()[0]}") >= 1, (result.name, note)
+        else:
+            assert "note: " not in shown  # a failure's notes are in its failure message
+
+
+@settings(derandomize=True, deadline=None, max_examples=60)
+@given(status=st.sampled_from(["pass", "fail", "wait"]),
+       notes=st.lists(st.text(st.characters(codec="ascii", exclude_characters="\r\x0b\x0c\x1c\x1d"
+                                            "\x1e\x85"), max_size=30), max_size=4))
+def test_table_lines_for_generated_notes(status, notes):
+    """Generated notes, one or several, some spanning lines: a passing check's rows hold every
+    line of every note, the mark and score only on the first row; other verdicts show no note."""
+    from grader.checking.judge import CheckResult
+    from grader.conftest import table_lines
+
+    result = CheckResult("relu_grad", "t", 2, 2 if status == "pass" else 0, status == "pass",
+                         feedback="not checked yet: needs x" if status == "wait" else "",
+                         notes=list(notes), waiting=("relu",) if status == "wait" else ())
+    lines = table_lines(result)
+    mark = {"pass": "ok  ", "fail": "FAIL", "wait": "wait"}[status]
+    assert lines[0].startswith(f"  {mark} relu_grad ")
+    assert all(not line.startswith("  ok  ") for line in lines[1:])
+    if status != "pass" or not notes:
+        assert len(lines) == 1
+        return
+    assert sum(line[38:].startswith("note: ") for line in lines) == len(notes)
+    body = [line[38:] for line in lines]
+    for note in notes:
+        for text in note.splitlines():
+            assert any(text in row for row in body), (note, lines)
