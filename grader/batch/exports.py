@@ -18,9 +18,10 @@ Formats and the documentation they follow:
   User ID, SIS Login ID, Section``, then one assignment column named ``<name> (<assignment
   id>)`` (without an id Canvas offers to create the assignment), and a second row
   ``Points Possible`` holding the maximum (``max_total``). ``ID`` is Canvas's user id (the
-  roster's ``canvas id``, else the user id of the Canvas download), ``SIS User ID`` the roster's
-  id, ``SIS Login ID`` its ``sis login id``. A student with no submission has an empty score,
-  which Canvas leaves unchanged on import.
+  roster's ``canvas id``, else the user id of the Canvas download, else a roster
+  ``submission`` cell of digits, the LMS user id, so also for a student with no submission),
+  ``SIS User ID`` the roster's id, ``SIS Login ID`` its ``sis login id``. A student with no
+  submission has an empty score, which Canvas leaves unchanged on import.
 * ``moodle``: Moodle's CSV grade import (MoodleDocs "Grade import": the preview maps one column
   to identify users -- "Email address" to useremail or "ID number" to useridnumber -- and each
   grade column to a grade item; a feedback column may be mapped to the item's feedback, and
@@ -189,13 +190,25 @@ def canvas_column(options: ExportOptions) -> str:
         else options.assignment
 
 
+def canvas_user(student: Student | None, row: Row) -> str:
+    """Canvas's user id for ``row``: the roster's ``canvas id``, else the user id of the
+    Canvas download, else a roster ``submission`` cell that is all digits (how a roster names
+    a Canvas user id, ``roster.user_ids``), so a student with no submission is still found."""
+    if student is not None and student.canvas_id:
+        return student.canvas_id
+    if row.lms_user:
+        return row.lms_user
+    cell = student.submission.strip() if student is not None else ""
+    return cell if cell.isascii() and cell.isdigit() else ""
+
+
 def _canvas(rows: Sequence[Row], options: ExportOptions) -> list[list[object]]:
     table: list[list[object]] = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
                                   canvas_column(options)],
                                  ["    Points Possible", "", "", "", "", _max_total(rows)]]
     for row in rows:
         s = row.student
-        table.append([s.name if s else row.identity, (s.canvas_id if s else "") or row.lms_user,
+        table.append([s.name if s else row.identity, canvas_user(s, row),
                       s.id if s else "", s.login if s else "", s.section if s else "",
                       points(row.total.total) if row.total else ""])
     return table
