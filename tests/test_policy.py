@@ -318,3 +318,87 @@ def test_merging_shards_keeps_their_times_marks_and_overrides(tmp_path, capsys):
         assert book.submitted_times()["alice"] == BASE + timedelta(days=1)
         assert book.manual_scores() == [("alice", "q1", 2.0, 2.0)]
         assert book.overrides() == {"alice": (44.0, "reason")}
+
+
+# --- where submission times come from, and what the instructor is told ---------------------------
+
+LATE_TOML = "[late]\ndeadline = 2026-12-01T23:59:00+00:00\npenalty_per_day = 10\n"
+MTIME_WARNING = (
+    "warning: the late policy takes the submission time of {n} submission(s) from their files' "
+    "modification times (mtime); copying the files (cp -r, unzipping, a download) resets "
+    "mtimes and makes students look late: give the real times with --times CSV (student, "
+    "submitted_at columns, e.g. from the LMS) or --submitted-at TIME")
+LMS_NOTE = (
+    "note: {n} submission(s) of an LMS download have no submission time (the files' times are "
+    "the download's, not the students'): they are not penalised as late; give their times "
+    "with --times CSV or --submitted-at TIME")
+FLAG_WARNING = (
+    "warning: {n} student(s) are marked late by Canvas (LATE_ in the file name) but no "
+    "submission time was given, so they are not penalised: {names}; give their times with "
+    "--times CSV")
+
+
+@pytest.mark.parametrize("late_policy", [False, True])
+@pytest.mark.parametrize("layout", ["folders", "canvas", "moodle"])
+@pytest.mark.parametrize("given", ["nothing", "times", "submitted_at", "some times"])
+def test_times_their_origin_and_the_warnings(tmp_path, late_policy, layout, given):
+    """Every layout x every way of giving times x with/without [late]: plain folders fall back
+    to the mtime (warned, with a late policy); LMS downloads never do (no time: noted, not
+    penalised; Canvas's LATE_ with no time: warned by name); a given time is kept with its
+    origin."""
+    from grader.batch.classroom import ClassList, GradeOptions, record_times
+    from grader.batch.lms import Found
+
+    names = ["ann", "bob", "cat"]
+    paths = []
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "activations.py").write_text("x = 1\n")
+        paths.append(tmp_path / name)
+    late = {"bob", "cat"} if layout == "canvas" else set()
+    found = [Found(n, layout, [p], [p.name], "1" if layout != "folders" else "", n in late)
+             for n, p in zip(names, paths, strict=True)]
+    config = tmp_path / "grader.toml"
+    config.write_text(LATE_TOML if late_policy else "")
+    times = {"ann": BASE, "bob": BASE, "cat": BASE} if given == "times" else (
+        {"ann": BASE} if given == "some times" else None)
+    options = GradeOptions(paths=tuple(paths), settings=Settings.load(config), times=times,
+                           submitted_at=BASE if given == "submitted_at" else None)
+    with Gradebook(Path(":memory:")) as book:
+        said = record_times(book, paths, options, ClassList(found, None))
+        recorded = book.submission_times()
+    timed = set(times or {}) | (set(names) if given == "submitted_at" else set())
+    untimed = [n for n in names if n not in timed]
+    origin = "flag" if given == "submitted_at" else "times"
+    for name in timed:
+        assert recorded[name] == (BASE, origin)
+    expected = []
+    if layout == "folders":
+        assert {n: o for n, (_, o) in recorded.items() if n in untimed} == {
+            n: "mtime" for n in untimed}
+        if untimed:
+            expected.append(MTIME_WARNING.format(n=len(untimed)))
+    else:
+        assert set(recorded) == timed  # a download's mtime is never a submission time
+        if untimed:
+            expected.append(LMS_NOTE.format(n=len(untimed)))
+        flagged = sorted(n for n in untimed if n in late)
+        if flagged:
+            expected.append(FLAG_WARNING.format(n=len(flagged), names=", ".join(flagged)))
+    assert said == (expected if late_policy else [])
+
+
+def test_a_copied_class_is_warned_about_once_on_stderr(tmp_path, capsys):
+    """Through the CLI: a class folder graded with a late policy and no times says so once."""
+    import shutil
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    shutil.copytree(examples / "buggy", tmp_path / "class" / "bob")
+    config = tmp_path / "grader.toml"
+    config.write_text(LATE_TOML)
+    assert main(["grade", str(tmp_path / "class"), "--config", str(config), "--gradebook",
+                 str(tmp_path / "book.sqlite"), "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err.count(MTIME_WARNING.format(n=1)) == 1
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        assert book.submission_times()["bob"][1] == "mtime"

@@ -328,6 +328,13 @@ class Gradebook:
         return {name: datetime.fromisoformat(when) for name, when in
                 self.db.execute("SELECT submission, submitted_at FROM submitted_times")}
 
+    def submission_times(self) -> dict[str, tuple[datetime, str]]:
+        """Each submission's recorded (time, origin): origin "times" (--times), "flag"
+        (--submitted-at) or "mtime" (the file's modification time), for reports to show
+        where a late penalty's time came from."""
+        return {name: (datetime.fromisoformat(when), origin) for name, when, origin in
+                self.db.execute("SELECT submission, submitted_at, origin FROM submitted_times")}
+
     def set_manual(self, rows: Iterable[tuple[str, str, float, float]]) -> int:
         """Record marks of written answers, (submission, question, points, max), in one
         transaction; a mark given again replaces the old one. Returns how many."""
