@@ -17,7 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.batch.gradebook import Gradebook
-from grader.batch.policy import LatePolicy, Policy, PolicyError, parse_moment, read_times
+from grader.batch.policy import (
+    LatePolicy,
+    Policy,
+    PolicyError,
+    parse_moment,
+    policy_text,
+    read_times,
+    stored_settings,
+)
 from grader.batch.results import SubmissionResult
 from grader.batch.totals import totals
 from grader.checking.judge import CheckResult
@@ -402,3 +410,103 @@ def test_a_copied_class_is_warned_about_once_on_stderr(tmp_path, capsys):
     assert err.count(MTIME_WARNING.format(n=1)) == 1
     with Gradebook(tmp_path / "book.sqlite") as book:
         assert book.submission_times()["bob"][1] == "mtime"
+        # grade keeps the policy it graded with, for export/report without --config
+        assert book.policy() == policy_text(Settings.load(config))
+
+
+# --- the policy a class was graded with, kept in the gradebook ---------------------------------
+
+def _toml(deadline: datetime, percent: int, max_days: int | None, extensions: dict,
+          points: int | None) -> str:
+    text = "seed = 3\n"
+    if points is not None:
+        text += f"[points]\nsigmoid = {points}\n"
+    text += f"[late]\ndeadline = {deadline.isoformat()}\npenalty_per_day = {percent}\n"
+    text += f"max_days = {max_days}\n" if max_days is not None else ""
+    if extensions:
+        text += "[extensions]\n" + "".join(f'"{k}" = {v.isoformat()}\n'
+                                             for k, v in extensions.items())
+    return text
+
+
+POLICIES = st.builds(_toml, MOMENTS, st.integers(0, 100), st.none() | st.integers(0, 9),
+                     st.dictionaries(st.sampled_from(["alice", "Bob Li", "ü.x"]), MOMENTS,
+                                     max_size=3),
+                     st.none() | st.integers(0, 9))
+
+
+@settings(derandomize=True, deadline=None, max_examples=scaled(60))
+@given(POLICIES)
+def test_a_stored_policy_reads_back_as_the_same_policy(text):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "grader.toml"
+        config.write_text(text, encoding="utf-8")
+        loaded = Settings.load(config)
+    stored = policy_text(loaded)
+    back = stored_settings(stored)
+    assert policy_text(back) == stored
+    assert Policy.from_settings(back) == Policy.from_settings(loaded)
+
+
+def _graded_book(tmp_path: Path, config_text: str | None) -> Path:
+    """A gradebook with bob one day late (40/50), graded under ``config_text``'s policy."""
+    path = tmp_path / "book.sqlite"
+    with Gradebook(path) as book:
+        book.record(_result("bob", 40))
+        book.set_submitted_at("bob", BASE + timedelta(hours=1), "times")
+        if config_text is not None:
+            (tmp_path / "graded.toml").write_text(config_text)
+            book.set_policy(policy_text(Settings.load(tmp_path / "graded.toml")))
+    return path
+
+
+GRADED = "[late]\ndeadline = 2026-12-01T23:59:00+00:00\npenalty_per_day = 10\n"
+
+
+@pytest.mark.parametrize("command", ["export", "report"])
+@pytest.mark.parametrize("stored,given,applied,said", [
+    (GRADED, None, 5, ["late policy: as graded (stored in the gradebook)"]),
+    (GRADED, GRADED, 5, []),
+    (GRADED, GRADED.replace("= 10", "= 20"), 10, ["note: the policy of {config} differs from "
+     "the one the class was graded with (stored in the gradebook); {config}'s applies"]),
+    (GRADED, "", 0, ["note: the policy of {config} differs from the one the class was graded "
+                     "with (stored in the gradebook); {config}'s applies"]),
+    (None, None, 0, []),  # graded before the policy was stored: nothing to apply
+    ("", None, 0, []),  # graded without a policy
+    ("", GRADED, 5, ["note: the policy of {config} differs from the one the class was graded "
+                     "with (stored in the gradebook); {config}'s applies"]),
+])
+def test_export_and_report_apply_the_policy_the_class_was_graded_with(
+        tmp_path, monkeypatch, capsys, command, stored, given, applied, said):
+    monkeypatch.chdir(tmp_path)  # no ./grader.toml
+    book = _graded_book(tmp_path, stored)
+    args = [command, str(book)]
+    args += ["--csv", str(tmp_path / "out.csv")] if command == "export" else [
+        "--out", str(tmp_path / "report")]
+    config = tmp_path / "given.toml"
+    if given is not None:
+        config.write_text(given)
+        args += ["--config", str(config)]
+    seen = []
+    import grader.batch.totals as totals_module
+
+    real = totals_module.totals
+
+    def spy(gradebook, *, policy=None):
+        rows = real(gradebook, policy=policy)
+        seen.extend(r.late_penalty for r in rows)
+        return rows
+
+    monkeypatch.setattr(totals_module, "totals", spy)
+    if command == "export":
+        import grader.batch.exports as exports_module
+
+        monkeypatch.setattr(exports_module, "totals", spy)
+    assert main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    wanted = [line.format(config=config) for line in said]
+    assert [line for line in err if line.startswith(("late policy:", "note: the policy"))] \
+        == wanted
+    assert seen and set(seen) == {applied}  # 10% (or 20%) of 50 for one day late

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, TextIO
 from grader import __version__
 from grader.batch.gradebook import Gradebook
 from grader.batch.identity import BatchRefused, check_unique, submission_name, visible
-from grader.batch.policy import Policy, submission_mtime
+from grader.batch.policy import Policy, policy_text, submission_mtime
 from grader.batch.pool import Interrupted, Run, grade_pooled
 from grader.batch.results import SubmissionResult
 from grader.batch.run import grade_submission, judge_failed, sandbox_description
@@ -192,6 +192,7 @@ def _grade(options: GradeOptions, run: Run) -> int:
     progress = Progress(len(paths))
     policy = Policy.from_settings(options.settings)
     if gradebook is not None:
+        gradebook.set_policy(policy_text(options.settings))  # for export/report without --config
         for line in record_times(gradebook, paths, options, class_list):
             print(line, file=sys.stderr)
     todo, skipped = _changed(paths, gradebook, options.settings.seed, progress,

@@ -74,6 +74,12 @@ CREATE TABLE IF NOT EXISTS manual_scores (
     max_points REAL NOT NULL,
     PRIMARY KEY (submission, question)
 );
+-- What the class was graded with: "policy" (batch.policy.policy_text), so an export or a
+-- report without --config applies the same late policy.
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS overrides (
     submission TEXT PRIMARY KEY,
     score REAL NOT NULL,
@@ -335,6 +341,17 @@ class Gradebook:
         return {name: (datetime.fromisoformat(when), origin) for name, when, origin in
                 self.db.execute("SELECT submission, submitted_at, origin FROM submitted_times")}
 
+    def set_policy(self, text: str) -> None:
+        """Keep the points policy the class is graded with (``policy.policy_text``); the
+        latest ``grade`` wins."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('policy', ?)", (text,))
+
+    def policy(self) -> str | None:
+        """The stored points policy (``policy.policy_text``), None when never graded here."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'policy'").fetchone()
+        return None if row is None else row[0]
+
     def set_manual(self, rows: Iterable[tuple[str, str, float, float]]) -> int:
         """Record marks of written answers, (submission, question, points, max), in one
         transaction; a mark given again replaces the old one. Returns how many."""
@@ -367,14 +384,20 @@ class Gradebook:
                 self.db.execute("SELECT submission, score, reason FROM overrides")}
 
     def merge_policy_from(self, other: Path) -> None:
-        """Copy another gradebook's (a shard's) times, marks and overrides: what this one
-        already holds stays, except that an explicit time replaces a file's mtime."""
+        """Copy another gradebook's (a shard's) times, marks, overrides and stored policy:
+        what this one already holds stays, except that an explicit time replaces a file's
+        mtime."""
         source = sqlite3.connect(Path(other))
         try:
             try:
                 times = source.execute("SELECT * FROM submitted_times").fetchall()
                 marks = source.execute("SELECT * FROM manual_scores").fetchall()
                 overrides = source.execute("SELECT * FROM overrides").fetchall()
+                try:
+                    policy = source.execute("SELECT value FROM meta WHERE key = 'policy'"
+                                            ).fetchone()
+                except sqlite3.OperationalError:  # a shard written before the table existed
+                    policy = None
             except sqlite3.OperationalError:  # a gradebook written before the tables existed
                 return
         finally:
@@ -388,6 +411,8 @@ class Gradebook:
                                     (name, when, origin))
             self.db.executemany("INSERT OR IGNORE INTO manual_scores VALUES (?, ?, ?, ?)", marks)
             self.db.executemany("INSERT OR IGNORE INTO overrides VALUES (?, ?, ?, ?)", overrides)
+            if policy is not None:  # the shards were graded with one policy: keep the first
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('policy', ?)", policy)
 
 
 def _add_outcome_column(db: sqlite3.Connection) -> None:

@@ -129,6 +129,43 @@ class Policy:
                        grader_version=self.version(result.grader_version))
 
 
+# --- the policy a class was graded with (kept in its gradebook) -------------------------------
+
+POLICY_TABLES = ("points", "parts", "late", "extensions")
+_MOMENTS = {"late": ("deadline",), "extensions": None}  # None: every value is a date-time
+
+
+def policy_text(settings: Settings) -> str:
+    """The points policy of ``settings`` (its [points], [parts], [late], [extensions]) as
+    canonical JSON, date-times in ISO 8601: what ``grade`` stores in the gradebook, and equal
+    text for equal policies (``export``/``report`` compare a --config with it)."""
+    def plain(value):
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    tables = {name: {key: ({k: plain(v) for k, v in value.items()} if isinstance(value, dict)
+                           else plain(value)) for key, value in settings.tables[name].items()}
+              for name in POLICY_TABLES if settings.tables.get(name)}
+    return json.dumps(tables, sort_keys=True, ensure_ascii=False)
+
+
+def stored_settings(text: str) -> Settings:
+    """The settings whose policy ``policy_text`` wrote (``source``: the gradebook), checked
+    again by ``Policy.from_settings`` when they are used; PolicyError for text it did not
+    write."""
+    try:
+        tables = json.loads(text)
+        for name, keys in _MOMENTS.items():
+            table = tables.get(name, {})
+            for key in (keys if keys is not None else list(table)):
+                if key in table:
+                    table[key] = datetime.fromisoformat(table[key])
+    except (ValueError, TypeError, AttributeError) as error:
+        raise PolicyError(f"the policy stored in the gradebook cannot be read: {error}") from None
+    if not isinstance(tables, dict) or set(tables) - set(POLICY_TABLES):
+        raise PolicyError("the policy stored in the gradebook cannot be read")
+    return Settings(source=Path("the gradebook's stored policy"), tables=tables)
+
+
 # --- submission times ------------------------------------------------------------------------
 
 def parse_moment(text: str, where: str) -> datetime:
