@@ -273,7 +273,9 @@ def test_the_policy_through_grade_reaches_the_gradebook_and_the_totals(tmp_path,
     examples = Path(__file__).resolve().parent.parent / "examples"
     shutil.copytree(examples / "buggy", tmp_path / "class" / "bob")
     config = tmp_path / "grader.toml"
-    config.write_text(EXAMPLE)  # dense_backward worth 8, db weighing 2 of 4: db costs 4
+    # dense_backward worth 8, db weighing 2 of 4: db costs 4. The class is bob alone, so
+    # EXAMPLE's extensions (alice, "bob smith": no such submission) would be refused.
+    config.write_text(EXAMPLE.split("[extensions]")[0])
     times = tmp_path / "times.csv"
     times.write_text("student,submitted_at\nbob,2026-12-02T00:30:00+00:00\n")  # 1 day late
     scores = tmp_path / "scores.csv"
@@ -301,7 +303,8 @@ def test_the_policy_through_grade_reaches_the_gradebook_and_the_totals(tmp_path,
     # The same policy again: unchanged, skipped; another one: graded again.
     assert main(args[:-4]) == 0
     assert "1 unchanged submission(s) skipped" in capsys.readouterr().out
-    config.write_text(EXAMPLE.replace("dense_backward = 8", "dense_backward = 4"))
+    config.write_text(EXAMPLE.split("[extensions]")[0].replace("dense_backward = 8",
+                                                                "dense_backward = 4"))
     assert main(args[:-4]) == 0
     assert "bob         39/50" in capsys.readouterr().out  # db now costs 2 of 4
     with Gradebook(book) as opened:
@@ -396,6 +399,9 @@ def test_times_their_origin_and_the_warnings(tmp_path, late_policy, layout, give
     assert said == (expected if late_policy else [])
 
 
+FILE_TIME = datetime(2026, 12, 5, tzinfo=UTC)
+
+
 def test_a_copied_class_is_warned_about_once_on_stderr(tmp_path, capsys):
     """Through the CLI: a class folder graded with a late policy and no times says so once."""
     import shutil
@@ -403,13 +409,27 @@ def test_a_copied_class_is_warned_about_once_on_stderr(tmp_path, capsys):
     examples = Path(__file__).resolve().parent.parent / "examples"
     shutil.copytree(examples / "buggy", tmp_path / "class" / "bob")
     config = tmp_path / "grader.toml"
-    config.write_text(LATE_TOML)
+    import os
+
+    for path in [tmp_path / "class" / "bob", *(tmp_path / "class" / "bob").rglob("*")]:
+        os.utime(path, (FILE_TIME.timestamp(), FILE_TIME.timestamp()))
+    # An extension keyed by the roster's name: grade stores whose it is.
+    config.write_text(LATE_TOML + '[extensions]\n"Bob Smith" = 2026-12-09T00:00:00+00:00\n')
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,email,submission\nS2,Bob Smith,bob@uni.edu,bob\n")
     assert main(["grade", str(tmp_path / "class"), "--config", str(config), "--gradebook",
-                 str(tmp_path / "book.sqlite"), "--workers", "1"]) == 0
+                 str(tmp_path / "book.sqlite"), "--workers", "1", "--roster", str(roster)]) == 0
     err = capsys.readouterr().err
     assert err.count(MTIME_WARNING.format(n=1)) == 1
     with Gradebook(tmp_path / "book.sqlite") as book:
         assert book.submission_times()["bob"][1] == "mtime"
+        assert book.extension_keys() == {"Bob Smith": "bob"}
+        assert book.submitted_times()["bob"] == FILE_TIME
+        # without the roster, totals still find bob's extension: 4 days late, not penalised
+        (bob,) = totals(book, policy=Policy.from_settings(Settings.load(config)))
+        assert bob.late_penalty == 0
+        (bob,) = totals(book, policy=Policy(late=LatePolicy(BASE, 10)))
+        assert bob.late_penalty == 20  # without it: 4 started days x 10% of 50
         # grade keeps the policy it graded with, for export/report without --config
         assert book.policy() == policy_text(Settings.load(config))
 
@@ -510,3 +530,140 @@ def test_export_and_report_apply_the_policy_the_class_was_graded_with(
     assert [line for line in err if line.startswith(("late policy:", "note: the policy"))] \
         == wanted
     assert seen and set(seen) == {applied}  # 10% (or 20%) of 50 for one day late
+
+
+# --- [extensions] keys: an identity, or with a roster a row's id, name, email or submission ----
+
+from grader.batch.policy import resolve_extensions  # noqa: E402
+from grader.batch.roster import Matching, Student  # noqa: E402
+
+ROSTER = [
+    Student("S1", "Ann Lee", "ann@uni.edu", "ann_1001", line=2),
+    Student("S2", "Bob Smith", "Bob.Smith@uni.edu", "1002", line=3),
+    Student("S3", "Cat Wu", "cat@uni.edu", "", line=4),  # no submission handed in
+    Student("S4", "Li Na", "li1@uni.edu", "li_a", line=5),
+    Student("S5", "Li Na", "li2@uni.edu", "li_b", line=6),  # the same name twice
+]
+IDENTITIES = {"ann_1001", "smithbob_1002", "li_a", "li_b", "stranger"}
+MATCHING = Matching(by_student={"S1": "ann_1001", "S2": "smithbob_1002", "S4": "li_a",
+                                "S5": "li_b"}, unknown=["stranger"], no_submission=[ROSTER[2]])
+ALL_KEYS = "is a submission's identity (as the score table shows it) or a roster id, name, email"
+NO_ROSTER = ("matches no submission: a key is a submission's identity (as the score table shows "
+             "it); with --roster, also a roster id, name, email or submission cell")
+
+
+@pytest.mark.parametrize(("key", "identity"), [
+    ("ann_1001", "ann_1001"), ("stranger", "stranger"),  # identities, on the roster or not
+    ("S1", "ann_1001"), ("s1", "ann_1001"),  # roster id (case ignored when nothing exact)
+    ("Ann Lee", "ann_1001"), ("ANN LEE", "ann_1001"), (" Ann Lee ", "ann_1001"),  # name
+    ("ann@uni.edu", "ann_1001"), ("bob.smith@UNI.edu", "smithbob_1002"),  # email
+    ("1002", "smithbob_1002"),  # the submission cell: the LMS user id
+    ("li1@uni.edu", "li_a"), ("S5", "li_b"),  # the ambiguous name's students, keyed clearly
+])
+def test_an_extension_key_finds_its_students_submission(key, identity):
+    resolved = resolve_extensions({key: BASE}, IDENTITIES, ROSTER, MATCHING, where="g.toml")
+    assert (resolved.by_identity, resolved.keys, resolved.problems) == (
+        {identity: BASE}, {key: identity}, [])
+    late = LatePolicy(BASE - timedelta(days=3), 10, None, {key: BASE}).resolved(resolved)
+    assert late.due(identity) == BASE
+
+
+@pytest.mark.parametrize(("key", "problem"), [
+    ("zed", f"g.toml: [extensions] 'zed' matches no submission and no roster row: a key "
+            f"{ALL_KEYS} or submission cell"),
+    ("ann", f"g.toml: [extensions] 'ann' matches no submission and no roster row: a key "
+            f"{ALL_KEYS} or submission cell"),  # not a prefix, not a glob
+    ("Li Na", "g.toml: [extensions] 'Li Na' matches 2 roster rows (ids S4, S5): key it by the "
+              "student's id"),
+])
+def test_an_extension_key_finding_nobody_or_several_is_named(key, problem):
+    resolved = resolve_extensions({key: BASE}, IDENTITIES, ROSTER, MATCHING, where="g.toml")
+    assert (resolved.by_identity, resolved.problems) == ({}, [problem])
+
+
+def test_a_roster_row_without_a_submission_and_two_keys_for_one_student():
+    resolved = resolve_extensions({"Cat Wu": BASE}, IDENTITIES, ROSTER, MATCHING)
+    assert (resolved.by_identity, resolved.problems) == ({}, [])  # nothing to extend
+    resolved = resolve_extensions({"S1": BASE, "ann@uni.edu": BASE + timedelta(days=1)},
+                                  IDENTITIES, ROSTER, MATCHING, where="g.toml")
+    assert resolved.by_identity == {"ann_1001": BASE + timedelta(days=1)}  # the later
+    assert resolved.problems == ["g.toml: [extensions] 'S1' and 'ann@uni.edu' both name "
+                                 "'ann_1001': keep one"]
+    # Without a roster only identities (and keys a grade resolved before) are keys.
+    resolved = resolve_extensions({"S1": BASE, "Bob Smith": BASE}, IDENTITIES,
+                                  known={"Bob Smith": "smithbob_1002"}, where="g.toml")
+    assert resolved.by_identity == {"smithbob_1002": BASE}
+    assert resolved.problems == [f"g.toml: [extensions] 'S1' {NO_ROSTER}"]
+
+
+KEY_KINDS = st.sampled_from(["identity", "id", "name", "email", "submission", "upper", "junk"])
+
+
+@PROFILE
+@given(st.lists(st.tuples(st.integers(0, 4), KEY_KINDS), max_size=6), st.booleans())
+def test_every_extension_key_is_applied_named_as_a_problem_or_has_no_submission(picks, roster):
+    """Generated keys of every kind: each ends up extending a recorded submission, or in one
+    problem line naming it, or (on the roster, nothing handed in) extends nobody; never a key
+    silently dropped, never an extension for a submission that does not exist."""
+    extensions = {}
+    for index, kind in picks:
+        s = ROSTER[index]
+        key = {"identity": MATCHING.by_student.get(s.id, "stranger"), "id": s.id, "name": s.name,
+               "email": s.email, "submission": s.submission or s.id, "upper": s.id.lower(),
+               "junk": f"nobody{index}"}[kind]
+        extensions[key] = BASE + timedelta(hours=index)
+    resolved = resolve_extensions(extensions, IDENTITIES, ROSTER if roster else None,
+                                  MATCHING if roster else None)
+    assert set(resolved.by_identity) <= IDENTITIES
+    for key in extensions:
+        named = [line for line in resolved.problems if repr(key) in line]
+        on_roster_without_work = roster and key in {"S3", "Cat Wu", "cat@uni.edu", "s3"}
+        assert key in resolved.keys or named or on_roster_without_work, key
+        if key in IDENTITIES:
+            assert resolved.keys[key] == key
+    assert set(resolved.keys.values()) == set(resolved.by_identity)
+
+
+def test_grade_refuses_an_extension_for_nobody_and_export_warns(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    shutil.copytree(examples / "buggy", tmp_path / "class" / "bob")
+    config = tmp_path / "grader.toml"
+    config.write_text(GRADED + "[extensions]\nzed = 2026-12-05T00:00:00+00:00\n")
+    book = tmp_path / "book.sqlite"
+    assert main(["grade", str(tmp_path / "class"), "--config", str(config), "--gradebook",
+                 str(book)]) == 2
+    assert capsys.readouterr().err == (f"error: {config}: [extensions] 'zed' {NO_ROSTER}\n")
+    assert not book.exists()  # refused before anything is graded or written
+    # export: the same key is a warning, and the export is written
+    _graded_book(tmp_path, GRADED)
+    out = tmp_path / "out.csv"
+    assert main(["export", str(book), "--csv", str(out), "--config", str(config)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert f"warning: {config}: [extensions] 'zed' {NO_ROSTER}" in err
+    assert out.is_file()
+
+
+def test_export_with_a_roster_applies_an_extension_keyed_by_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    book = _graded_book(tmp_path, GRADED)  # bob: one hour late, 40/50
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id;name;email;submission\nS2;Bob Smith;bob@uni.edu;bob\n")
+    out = tmp_path / "out.csv"
+    for key in ("Bob Smith", "S2", "bob@uni.edu", "BOB@uni.edu", "bob"):
+        config = tmp_path / "given.toml"
+        config.write_text(GRADED + f'[extensions]\n"{key}" = 2026-12-03T00:00:00+00:00\n')
+        assert main(["export", str(book), "--csv", str(out), "--config", str(config),
+                     "--roster", str(roster)]) == 0
+        assert not [line for line in capsys.readouterr().err.splitlines()
+                    if line.startswith("warning")]
+        import csv
+
+        rows = list(csv.DictReader(out.open()))
+        assert rows[0]["score"] == "40", key  # the extension holds: no late penalty
+    config.write_text(GRADED)
+    assert main(["export", str(book), "--csv", str(out), "--config", str(config)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["score"] == "35"  # without it: 10% of 50 for a started day

@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, TextIO
 from grader import __version__
 from grader.batch.gradebook import Gradebook
 from grader.batch.identity import BatchRefused, check_unique, submission_name, visible
-from grader.batch.policy import Policy, policy_text, submission_mtime
+from grader.batch.policy import (
+    Extensions,
+    Policy,
+    policy_text,
+    resolve_extensions,
+    submission_mtime,
+)
 from grader.batch.pool import Interrupted, Run, grade_pooled
 from grader.batch.results import SubmissionResult
 from grader.batch.run import grade_submission, judge_failed, sandbox_description
@@ -179,6 +185,7 @@ def _say_interrupted(run: Run, signum: int) -> None:
 
 def _grade(options: GradeOptions, run: Run) -> int:
     paths, class_list = _submissions(options)
+    extensions = _extensions(options, paths, class_list)
     print(f"grading {len(paths)} submission(s) with grader {__version__}; student code runs in "
           f"{sandbox_description(options.sandbox)}", file=sys.stderr)
     where = options.gradebook
@@ -193,6 +200,7 @@ def _grade(options: GradeOptions, run: Run) -> int:
     policy = Policy.from_settings(options.settings)
     if gradebook is not None:
         gradebook.set_policy(policy_text(options.settings))  # for export/report without --config
+        gradebook.set_extension_keys(extensions.keys)  # whose extension each key is
         for line in record_times(gradebook, paths, options, class_list):
             print(line, file=sys.stderr)
     todo, skipped = _changed(paths, gradebook, options.settings.seed, progress,
@@ -214,6 +222,38 @@ def _grade(options: GradeOptions, run: Run) -> int:
     similar = similar_pairs(paths) if options.summary and len(paths) > 1 else []
     _report(options, recorder.results, skipped, gradebook, class_list, similar)
     return 0
+
+
+def _extensions(options: GradeOptions, paths: list[Path], class_list: ClassList) -> Extensions:
+    """[extensions] keyed by submission identity (``policy.resolve_extensions``), before
+    anything is graded; Refused, one line per key, for a key that finds no student (it would
+    be silently ignored) or finds several. A shard sees only its own submissions, so there a
+    key matching nothing is another shard's student, not a mistake; a run writing neither a
+    gradebook nor a CSV or class report applies no late policy, and is not refused."""
+    policy = Policy.from_settings(options.settings)
+    identities = {submission_name(p) for p in paths}
+    if options.gradebook is not None and Path(options.gradebook).is_file():
+        with Gradebook(options.gradebook) as earlier:  # graded before: still this class
+            identities |= set(earlier.names())
+            known = earlier.extension_keys()
+    else:
+        known = {}
+    matching = None
+    if class_list.students is not None:
+        from grader.batch.roster import Candidate, match
+
+        matching = match(class_list.students, [Candidate(f.identity, tuple(f.names), f.lms_user)
+                                               for f in class_list.found.values()])
+    resolved = resolve_extensions(policy.late.extensions, identities, class_list.students,
+                                  matching, known, policy.source)
+    problems = resolved.problems
+    if options.shard:
+        problems = [line for line in problems if line not in resolved.unknown.values()]
+    if options.gradebook is None and not (options.csv or options.summary):
+        problems = []  # nothing this run writes applies the late policy
+    if problems:
+        raise Refused("\n".join(f"error: {shown(line, sys.stderr)}" for line in problems))
+    return resolved
 
 
 def record_times(gradebook: Gradebook, paths: list[Path], options: GradeOptions,

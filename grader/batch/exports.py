@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.batch.gradebook import Gradebook, write_csv
-from grader.batch.policy import Policy
+from grader.batch.policy import Policy, resolve_extensions
 from grader.batch.roster import Candidate, Matching, Student, match
 from grader.batch.totals import StudentTotal, totals
 
@@ -256,14 +256,32 @@ def _moodle(gradebook: Gradebook, rows: Sequence[Row], options: ExportOptions,
     return table
 
 
+def export_policy(gradebook: Gradebook, options: ExportOptions,
+                  students: Sequence[Student] | None) -> tuple[Policy | None, list[str]]:
+    """``options.policy`` with its [extensions] keyed by submission identity: a key may be an
+    identity, a key an earlier ``grade`` resolved, or with a roster a row's id, name, email or
+    submission cell (``policy.resolve_extensions``); and one line per key that finds nobody
+    (printed as a warning: the export still runs, those extensions apply to no one)."""
+    policy = options.policy
+    if policy is None or not policy.late.extensions:
+        return policy, []
+    names = [n for n in gradebook.names() if options.present is None or n in options.present]
+    matching = (match(students, [c for c in candidates(gradebook) if c.identity in names])
+                if students is not None else None)
+    extensions = resolve_extensions(policy.late.extensions, names, students, matching,
+                                    gradebook.extension_keys(), policy.source)
+    return replace(policy, late=policy.late.resolved(extensions)), extensions.problems
+
+
 def export(gradebook: Gradebook, path: Path, options: ExportOptions = ExportOptions(),
            students: Sequence[Student] | None = None) -> tuple[Path, list[str]]:
     """Write the gradebook to ``path`` in ``options.format``; returns the path and the lines to
     print (counts, the students with no submission, the submissions not on the roster)."""
     if options.format not in FORMATS:
         raise ValueError(f"unknown export format {options.format!r} (one of {FORMATS})")
-    rows, matching = export_rows(gradebook, students, options.present, options.policy)
-    said = [count_line(rows)]
+    policy, problems = export_policy(gradebook, options, students)
+    rows, matching = export_rows(gradebook, students, options.present, policy)
+    said = [count_line(rows), *(f"warning: {line}" for line in problems)]
     if matching is not None:
         said += [f"  no submission: {r.student.id} ({r.student.name})" for r in rows
                  if r.status == NO_SUBMISSION and r.student]

@@ -352,6 +352,19 @@ class Gradebook:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'policy'").fetchone()
         return None if row is None else row[0]
 
+    def set_extension_keys(self, keys: dict[str, str]) -> None:
+        """Keep which submission each [extensions] key named (``policy.Extensions.keys``),
+        added to those kept before (a key given again takes its new submission)."""
+        merged = self.extension_keys() | {fs_text(k): fs_text(v) for k, v in keys.items()}
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('extension_keys', ?)",
+                            (json.dumps(merged, sort_keys=True),))
+
+    def extension_keys(self) -> dict[str, str]:
+        """[extensions] key -> the submission identity a ``grade`` resolved it to."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'extension_keys'").fetchone()
+        return {} if row is None else json.loads(row[0])
+
     def set_manual(self, rows: Iterable[tuple[str, str, float, float]]) -> int:
         """Record marks of written answers, (submission, question, points, max), in one
         transaction; a mark given again replaces the old one. Returns how many."""
@@ -394,10 +407,9 @@ class Gradebook:
                 marks = source.execute("SELECT * FROM manual_scores").fetchall()
                 overrides = source.execute("SELECT * FROM overrides").fetchall()
                 try:
-                    policy = source.execute("SELECT value FROM meta WHERE key = 'policy'"
-                                            ).fetchone()
+                    meta = dict(source.execute("SELECT key, value FROM meta"))
                 except sqlite3.OperationalError:  # a shard written before the table existed
-                    policy = None
+                    meta = {}
             except sqlite3.OperationalError:  # a gradebook written before the tables existed
                 return
         finally:
@@ -411,8 +423,11 @@ class Gradebook:
                                     (name, when, origin))
             self.db.executemany("INSERT OR IGNORE INTO manual_scores VALUES (?, ?, ?, ?)", marks)
             self.db.executemany("INSERT OR IGNORE INTO overrides VALUES (?, ?, ?, ?)", overrides)
-            if policy is not None:  # the shards were graded with one policy: keep the first
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('policy', ?)", policy)
+            if "policy" in meta:  # the shards were graded with one policy: keep the first
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('policy', ?)",
+                                (meta["policy"],))
+        if "extension_keys" in meta:  # each shard resolved its own students' keys
+            self.set_extension_keys(json.loads(meta["extension_keys"]))
 
 
 def _add_outcome_column(db: sqlite3.Connection) -> None:
