@@ -320,12 +320,21 @@ def test_merging_shards_keeps_their_times_marks_and_overrides(tmp_path, capsys):
         book.set_submitted_at("alice", BASE + timedelta(days=1), "times")
         book.set_manual([("alice", "q1", 2, 2)])
         book.set_override("alice", 44, "reason")
+        book.set_policy('{"late": {}}')
+        book.set_extension_keys({"Alice A": "alice"})
+    other = tmp_path / "other.sqlite"
+    with Gradebook(other) as book:
+        book.record(_result("bob", 30))
+        book.set_policy('{"late": {}}')
+        book.set_extension_keys({"S2": "bob"})
     target = tmp_path / "all.sqlite"
     with Gradebook(target) as book:
         book.record(_result("bob", 30))
         book.set_submitted_at("alice", BASE, "mtime")  # an explicit time from the shard wins
-    assert main(["merge", str(target), str(shard)]) == 0
+    assert main(["merge", str(target), str(shard), str(other)]) == 0
     with Gradebook(target) as book:
+        assert book.policy() == '{"late": {}}'  # the policy the shards were graded with
+        assert book.extension_keys() == {"Alice A": "alice", "S2": "bob"}  # each shard's
         assert book.submitted_times()["alice"] == BASE + timedelta(days=1)
         assert book.manual_scores() == [("alice", "q1", 2.0, 2.0)]
         assert book.overrides() == {"alice": (44.0, "reason")}
