@@ -54,8 +54,8 @@ def totals(gradebook: Gradebook, *, policy: Policy | None = None) -> list[Studen
     policy or a time). override: the score set with ``grader override``, and its reason.
     """
     policy = policy or Policy()
-    # [extensions] keyed as the instructor wrote them: by identity, or by the roster names an
-    # earlier grade or export resolved (``policy.resolve_extensions``; kept in the gradebook).
+    # [extensions] keyed as the instructor wrote them: by identity, or by a roster id, name or
+    # email an earlier grade resolved (``policy.resolve_extensions``; kept in the gradebook).
     late = policy.late.resolved(resolve_extensions(
         policy.late.extensions, gradebook.names(), known=gradebook.extension_keys()))
     errors = gradebook.errors()
@@ -70,8 +70,7 @@ def totals(gradebook: Gradebook, *, policy: Policy | None = None) -> list[Studen
     rows = []
     for name, score, possible in gradebook.scores():
         manual = whole(marks.get(name, 0.0))
-        penalty = late.penalty(name, times.get(name), possible + manual_max,
-                                      score + manual)
+        penalty = late.penalty(name, times.get(name), possible + manual_max, score + manual)
         override, reason = overrides.get(name, (None, ""))
         rows.append(StudentTotal(name, whole(score), whole(possible), manual, manual_max,
                                  penalty, None if override is None else whole(override), reason,
