@@ -20,7 +20,9 @@ The zip's root (files, no enclosing folder):
     ``python -m grader grade SUBMISSION --results ... --config grader.toml``, and writes the
     score-0 results.json when that fails.
 ``grader.toml``
-    the grading seed and limits. It stays in the autograder's source folder, which students never
+    the grading seed, limits and ``[points]``/``[parts]``; not ``[late]`` or ``[extensions]``,
+    which Gradescope's run never applies (the build says so: set the late policy in
+    Gradescope). It stays in the autograder's source folder, which students never
     see, and is passed to the grader with ``--config``: the seed is in no wheel and no release.
     The build refuses to run without an explicit seed (``--seed N`` or grader.toml's ``seed``):
     a silent default would be a seed written in the source code, known to anyone who reads it.
@@ -55,6 +57,7 @@ outside the sandbox's view; only the judge, started with that folder on ``PYTHON
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import email.parser
 import fnmatch
 import importlib.metadata
@@ -231,6 +234,27 @@ Upload `autograder.zip` as the autograder of a Programming Assignment (base imag
 """
 
 
+# Tables Gradescope's run never applies: it grades one submission into results.json, and the
+# late policy is Gradescope's own (the assignment's settings), applied to that score.
+NOT_ON_GRADESCOPE = ("late", "extensions")
+NOT_APPLIED = ("[late] is not applied on Gradescope: set the assignment's late policy in "
+               "Gradescope")
+
+
+def gradescope_settings(settings: Settings) -> tuple[Settings, list[str]]:
+    """``settings`` as the zip's grader.toml holds them: without ``[late]`` and
+    ``[extensions]`` (``NOT_ON_GRADESCOPE``), so the file does not claim a policy nobody
+    applies; and the lines to print (``NOT_APPLIED`` when either table was set)."""
+    dropped = [name for name in NOT_ON_GRADESCOPE if settings.tables.get(name)]
+    if not dropped:
+        return settings, []
+    kept = {name: table for name, table in settings.tables.items()
+            if name not in NOT_ON_GRADESCOPE}
+    left_out = " and ".join(f"[{name}]" for name in dropped)
+    return (dataclasses.replace(settings, tables=kept),
+            [f"{NOT_APPLIED} ({left_out} left out of the zip's {CONFIG_NAME})"])
+
+
 def config_text(settings: Settings) -> str:
     """grader.toml's text: a comment saying what it is, then one ``key = value`` per setting."""
     return settings.toml("Grading settings for `python -m grader grade --config` (Gradescope "
@@ -258,6 +282,9 @@ def build_autograder(out: Path, seed: int | None = None, config: Path | None = N
                          f"{', '.join(VISIBILITIES)}")
     out = Path(out)
     settings, origin = grading_config(config, seed, repo)
+    settings, said = gradescope_settings(settings)
+    for line in said:
+        print(line)
     out.mkdir(parents=True, exist_ok=True)
     from grader.checking import checks  # noqa: F401 - registers the checks
     from grader.checking.trial import REGISTRY

@@ -52,12 +52,31 @@ def _no_gradebook(path: Path) -> bool:
     return True
 
 
-def _policy(config: Path | None):
-    """The points policy of ``config`` (grader.toml), or None after printing why not."""
-    from grader.batch.policy import Policy
+def _policy(config: Path | None, gradebook: Path | None = None):
+    """The points policy for ``export``/``report``, or None after printing why not: that of
+    ``config`` (or ./grader.toml); with neither, the one ``grade`` stored in ``gradebook``
+    (said on stderr), so forgetting --config never drops the late policy silently. A given
+    policy that differs from the stored one wins, and that is said too."""
+    from grader.batch.gradebook import Gradebook
+    from grader.batch.policy import Policy, policy_text, stored_settings
 
     try:
-        return Policy.from_settings(Settings.load(config))
+        settings = Settings.load(config)
+        stored = None
+        if gradebook is not None:
+            with Gradebook(gradebook) as book:
+                stored = book.policy()
+        if stored is None:
+            return Policy.from_settings(settings)
+        if settings.source is None:  # no --config and no ./grader.toml
+            if stored != policy_text(settings):
+                print("late policy: as graded (stored in the gradebook)", file=sys.stderr)
+            return Policy.from_settings(stored_settings(stored))
+        if stored != policy_text(settings):
+            print(f"note: the policy of {settings.source} differs from the one the class was "
+                  f"graded with (stored in the gradebook); {settings.source}'s applies",
+                  file=sys.stderr)
+        return Policy.from_settings(settings)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return None
@@ -225,7 +244,7 @@ def export(args: argparse.Namespace) -> int:
         except BatchRefused as refusal:
             print(_visible(str(refusal)), file=sys.stderr)
             return 2
-    policy = _policy(args.config)
+    policy = _policy(args.config, args.gradebook)
     if policy is None:
         return 2
     options = ExportOptions(format=args.format, assignment=args.assignment,
@@ -323,7 +342,7 @@ def report(args: argparse.Namespace) -> int:
     students, status = _read_roster(args.roster)
     if status:
         return status
-    policy = _policy(args.config)
+    policy = _policy(args.config, args.gradebook)
     if policy is None:
         return 2
     with Gradebook(args.gradebook) as gradebook:

@@ -128,9 +128,12 @@ TABLES: tuple[Table, ...] = (
     Table("late", "late", "the late policy: " + "; ".join(
           f"`{key}`: {meaning}" for key, (_, meaning) in LATE_KEYS.items()),
           "[late]\ndeadline = 2026-12-01T23:59:00+00:00\npenalty_per_day = 10\nmax_days = 5"),
-    Table("extensions", "datetime", "a student's own deadline (by submission or roster name), "
-          "which replaces `[late] deadline` for them", "[extensions]\n"
-          "alice = 2026-12-03T23:59:00+00:00"),
+    Table("extensions", "datetime", "a student's own deadline, which replaces `[late] "
+          "deadline` for them. A key is a submission's identity (as the score table shows it) "
+          "or, with `--roster`, a roster row's id, name, email or submission cell (exact, else "
+          "ignoring case); `grade` refuses a key that finds no submission and no roster row, or "
+          "several rows, and `export` warns about it (quote a key with spaces: `\"Bob Smith\"`)",
+          "[extensions]\nalice = 2026-12-03T23:59:00+00:00"),
 )
 TABLE_NAMES = {table.name: table for table in TABLES}
 

@@ -256,7 +256,9 @@ def test_csv_and_summary_without_a_gradebook_are_written(tmp_path, outputs):
 
     paths = {"--csv": tmp_path / "grades.csv", "--summary": tmp_path / "summary"}
     arguments = [part for option in outputs for part in (option, str(paths[option]))]
-    runs_before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("vg-run-*"))
+    # This run's folder only (vg-run-<pid>-<start>): other test processes run at the same time.
+    mine = f"vg-run-{os.getpid()}-*"
+    runs_before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob(mine))
     assert main(["grade", str(EXAMPLES / "correct"), str(EXAMPLES / "buggy"), *arguments]) == 0
     if "--csv" in outputs:
         rows = paths["--csv"].read_text().splitlines()
@@ -266,7 +268,7 @@ def test_csv_and_summary_without_a_gradebook_are_written(tmp_path, outputs):
     if "--summary" in outputs:
         assert (paths["--summary"] / "summary.md").is_file()
     assert not list(tmp_path.glob("*.sqlite"))  # the run's own gradebook went with the run
-    assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("vg-run-*")) <= runs_before
+    assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob(mine)) <= runs_before
 
 
 def test_export_of_a_missing_gradebook_is_refused_and_creates_nothing(tmp_path, capsys):

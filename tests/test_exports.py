@@ -74,8 +74,11 @@ def classes(draw):
                 submission=name if how == "name" else str(1000 + i),
                 section=draw(st.sampled_from(["", "A"])), login=f"login{i}", line=i + 2))
     absent = draw(st.integers(0, 2))
+    # An absent student's submission cell is a name, or (as a Canvas roster has it) the LMS
+    # user id: digits, which the Canvas export uses as ID.
     students += [Student(id=f"A{k}", name=f"Absent {k}", email=f"a{k}@example.org",
-                         submission=f"absent{k}", line=50 + k) for k in range(absent)]
+                         submission=draw(st.sampled_from([f"absent{k}", str(9000 + k)])),
+                         line=50 + k) for k in range(absent)]
     order = draw(st.permutations(range(len(students))))
     return graded, [students[i] for i in order]
 
@@ -110,8 +113,8 @@ def test_canvas_export_column_by_column(tmp_path_factory, case):
     for s in students:
         name = next((n for n, (_, _, user) in graded.items() if s.submission in (n, user)), None)
         score = str(int(by_name[name].total)) if name else ""
-        expected.append([s.name, graded[name][2] if name else "", s.id, s.login, s.section,
-                         score])
+        user = graded[name][2] if name else (s.submission if s.submission.isdigit() else "")
+        expected.append([s.name, user, s.id, s.login, s.section, score])
     unknown = sorted(n for n, (_, _, user) in graded.items() if not _owner(students, n, user))
     expected += [[n, graded[n][2], "", "", "", str(int(by_name[n].total))] for n in unknown]
     assert table[2:] == expected
@@ -124,6 +127,17 @@ def test_canvas_export_column_by_column(tmp_path_factory, case):
         f"  no submission: {s.id} ({s.name})" for s in students if s.id.startswith("A")]
     assert [line for line in said if "not on the roster:" in line] == [
         f"  not on the roster: {n}" for n in unknown]
+
+
+@pytest.mark.parametrize(("cell", "canvas_id", "expected"), [
+    ("123456", "", "123456"), ("123456", "777", "777"), ("alice", "", ""),
+    ("alice_*", "", ""), ("12a", "", ""), ("١٢٣", "", ""), ("", "", "")])
+def test_canvas_id_of_a_student_with_no_submission(tmp_path, cell, canvas_id, expected):
+    """The roster's canvas id, else a submission cell of ASCII digits (the LMS user id)."""
+    student = Student(id="S1", name="Absent", submission=cell, canvas_id=canvas_id, line=2)
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        path, _ = export(book, tmp_path / "c.csv", ExportOptions("canvas"), [student])
+    assert _read(path)[2] == ["Absent", expected, "S1", "", "", ""]
 
 
 @generated(40)
@@ -430,7 +444,8 @@ def test_a_canvas_download_and_a_roster_end_to_end(tmp_path):
                 assert (row[0], row[2]) == (name, student_id)
             for user, total in expected.items():
                 assert got[user][5] == str(kept.get(user, total)), user
-            assert table[2 + 7] == ["Absent, Al", "", "S8", "", "", ""]
+            # no submission: the roster's submission cell (2008) is the Canvas user id
+            assert table[2 + 7] == ["Absent, Al", "2008", "S8", "", "", ""]
             assert table[-1][:2] == ["stranger_2099", "2099"]
             assert len(table) == 2 + 8 + 1
         else:

@@ -177,3 +177,37 @@ def test_the_last_resort_results_of_run_autograder_use_the_same_format():
     assert last_resort["output_format"] == last_resort["test_output_format"] == \
         gradescope.OUTPUT_FORMAT
     assert (last_resort["score"], last_resort["tests"]) == (0, [])
+
+
+# --- the late policy is Gradescope's ----------------------------------------------------------
+
+_TABLES = {
+    "points": "[points]\nsigmoid = 3\n",
+    "late": "[late]\ndeadline = 2026-12-01T23:59:00+00:00\npenalty_per_day = 10\n",
+    "extensions": "[extensions]\nalice = 2026-12-03T23:59:00+00:00\n",
+}
+
+
+@pytest.mark.parametrize("tables", [
+    [n for i, n in enumerate(_TABLES) if mask >> i & 1] for mask in range(2 ** len(_TABLES))])
+def test_late_and_extensions_stay_out_of_the_zips_config_and_the_build_says_so(tmp_path, tables):
+    """Every combination of tables: [late]/[extensions] are left out of the zip's grader.toml,
+    with the one line naming them; [points] and the seed go along unchanged."""
+    config = tmp_path / "grader.toml"
+    config.write_text("seed = 12345\n" + "".join(_TABLES[n] for n in tables))
+    chosen, _ = gradescope.grading_config(config, None, repo=tmp_path)
+    shipped, said = gradescope.gradescope_settings(chosen)
+    dropped = [n for n in ("late", "extensions") if n in tables]
+    if dropped:
+        assert said == [f"{gradescope.NOT_APPLIED} ("
+                        + " and ".join(f"[{n}]" for n in dropped)
+                        + " left out of the zip's grader.toml)"]
+        assert said[0].startswith("[late] is not applied on Gradescope: set the assignment's "
+                                  "late policy in Gradescope")
+    else:
+        assert said == []
+    (tmp_path / "zip.toml").write_text(gradescope.config_text(shipped))
+    read = gradescope.Settings.load(tmp_path / "zip.toml")
+    assert set(read.tables) == {n for n in tables if n == "points"}
+    assert read.seed == 12345
+    assert read.tables.get("points") == chosen.tables.get("points")

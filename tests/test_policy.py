@@ -17,7 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.batch.gradebook import Gradebook
-from grader.batch.policy import LatePolicy, Policy, PolicyError, parse_moment, read_times
+from grader.batch.policy import (
+    LatePolicy,
+    Policy,
+    PolicyError,
+    parse_moment,
+    policy_text,
+    read_times,
+    stored_settings,
+)
 from grader.batch.results import SubmissionResult
 from grader.batch.totals import totals
 from grader.checking.judge import CheckResult
@@ -265,7 +273,9 @@ def test_the_policy_through_grade_reaches_the_gradebook_and_the_totals(tmp_path,
     examples = Path(__file__).resolve().parent.parent / "examples"
     shutil.copytree(examples / "buggy", tmp_path / "class" / "bob")
     config = tmp_path / "grader.toml"
-    config.write_text(EXAMPLE)  # dense_backward worth 8, db weighing 2 of 4: db costs 4
+    # dense_backward worth 8, db weighing 2 of 4: db costs 4. The class is bob alone, so
+    # EXAMPLE's extensions (alice, "bob smith": no such submission) would be refused.
+    config.write_text(EXAMPLE.split("[extensions]")[0])
     times = tmp_path / "times.csv"
     times.write_text("student,submitted_at\nbob,2026-12-02T00:30:00+00:00\n")  # 1 day late
     scores = tmp_path / "scores.csv"
@@ -293,7 +303,8 @@ def test_the_policy_through_grade_reaches_the_gradebook_and_the_totals(tmp_path,
     # The same policy again: unchanged, skipped; another one: graded again.
     assert main(args[:-4]) == 0
     assert "1 unchanged submission(s) skipped" in capsys.readouterr().out
-    config.write_text(EXAMPLE.replace("dense_backward = 8", "dense_backward = 4"))
+    config.write_text(EXAMPLE.split("[extensions]")[0].replace("dense_backward = 8",
+                                                                "dense_backward = 4"))
     assert main(args[:-4]) == 0
     assert "bob         39/50" in capsys.readouterr().out  # db now costs 2 of 4
     with Gradebook(book) as opened:
@@ -309,12 +320,359 @@ def test_merging_shards_keeps_their_times_marks_and_overrides(tmp_path, capsys):
         book.set_submitted_at("alice", BASE + timedelta(days=1), "times")
         book.set_manual([("alice", "q1", 2, 2)])
         book.set_override("alice", 44, "reason")
+        book.set_policy('{"late": {}}')
+        book.set_extension_keys({"Alice A": "alice"})
+    other = tmp_path / "other.sqlite"
+    with Gradebook(other) as book:
+        book.record(_result("bob", 30))
+        book.set_policy('{"late": {}}')
+        book.set_extension_keys({"S2": "bob"})
     target = tmp_path / "all.sqlite"
     with Gradebook(target) as book:
         book.record(_result("bob", 30))
         book.set_submitted_at("alice", BASE, "mtime")  # an explicit time from the shard wins
-    assert main(["merge", str(target), str(shard)]) == 0
+    assert main(["merge", str(target), str(shard), str(other)]) == 0
     with Gradebook(target) as book:
+        assert book.policy() == '{"late": {}}'  # the policy the shards were graded with
+        assert book.extension_keys() == {"Alice A": "alice", "S2": "bob"}  # each shard's
         assert book.submitted_times()["alice"] == BASE + timedelta(days=1)
         assert book.manual_scores() == [("alice", "q1", 2.0, 2.0)]
         assert book.overrides() == {"alice": (44.0, "reason")}
+
+
+# --- where submission times come from, and what the instructor is told ---------------------------
+
+LATE_TOML = "[late]\ndeadline = 2026-12-01T23:59:00+00:00\npenalty_per_day = 10\n"
+MTIME_WARNING = (
+    "warning: the late policy takes the submission time of {n} submission(s) from their files' "
+    "modification times (mtime); copying the files (cp -r, unzipping, a download) resets "
+    "mtimes and makes students look late: give the real times with --times CSV (student, "
+    "submitted_at columns, e.g. from the LMS) or --submitted-at TIME")
+LMS_NOTE = (
+    "note: {n} submission(s) of an LMS download have no submission time (the files' times are "
+    "the download's, not the students'): they are not penalised as late; give their times "
+    "with --times CSV or --submitted-at TIME")
+FLAG_WARNING = (
+    "warning: {n} student(s) are marked late by Canvas (LATE_ in the file name) but no "
+    "submission time was given, so they are not penalised: {names}; give their times with "
+    "--times CSV")
+
+
+@pytest.mark.parametrize("late_policy", [False, True])
+@pytest.mark.parametrize("layout", ["folders", "canvas", "moodle"])
+@pytest.mark.parametrize("given", ["nothing", "times", "submitted_at", "some times"])
+def test_times_their_origin_and_the_warnings(tmp_path, late_policy, layout, given):
+    """Every layout x every way of giving times x with/without [late]: plain folders fall back
+    to the mtime (warned, with a late policy); LMS downloads never do (no time: noted, not
+    penalised; Canvas's LATE_ with no time: warned by name); a given time is kept with its
+    origin."""
+    from grader.batch.classroom import ClassList, GradeOptions, record_times
+    from grader.batch.lms import Found
+
+    names = ["ann", "bob", "cat"]
+    paths = []
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "activations.py").write_text("x = 1\n")
+        paths.append(tmp_path / name)
+    late = {"bob", "cat"} if layout == "canvas" else set()
+    found = [Found(n, layout, [p], [p.name], "1" if layout != "folders" else "", n in late)
+             for n, p in zip(names, paths, strict=True)]
+    config = tmp_path / "grader.toml"
+    config.write_text(LATE_TOML if late_policy else "")
+    times = {"ann": BASE, "bob": BASE, "cat": BASE} if given == "times" else (
+        {"ann": BASE} if given == "some times" else None)
+    options = GradeOptions(paths=tuple(paths), settings=Settings.load(config), times=times,
+                           submitted_at=BASE if given == "submitted_at" else None)
+    with Gradebook(Path(":memory:")) as book:
+        said = record_times(book, paths, options, ClassList(found, None))
+        recorded = book.submission_times()
+    timed = set(times or {}) | (set(names) if given == "submitted_at" else set())
+    untimed = [n for n in names if n not in timed]
+    origin = "flag" if given == "submitted_at" else "times"
+    for name in timed:
+        assert recorded[name] == (BASE, origin)
+    expected = []
+    if layout == "folders":
+        assert {n: o for n, (_, o) in recorded.items() if n in untimed} == {
+            n: "mtime" for n in untimed}
+        if untimed:
+            expected.append(MTIME_WARNING.format(n=len(untimed)))
+    else:
+        assert set(recorded) == timed  # a download's mtime is never a submission time
+        if untimed:
+            expected.append(LMS_NOTE.format(n=len(untimed)))
+        flagged = sorted(n for n in untimed if n in late)
+        if flagged:
+            expected.append(FLAG_WARNING.format(n=len(flagged), names=", ".join(flagged)))
+    assert said == (expected if late_policy else [])
+
+
+FILE_TIME = datetime(2026, 12, 5, tzinfo=UTC)
+
+
+def test_a_copied_class_is_warned_about_once_on_stderr(tmp_path, capsys):
+    """Through the CLI: a class folder graded with a late policy and no times says so once."""
+    import shutil
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    shutil.copytree(examples / "buggy", tmp_path / "class" / "bob")
+    config = tmp_path / "grader.toml"
+    import os
+
+    for path in [tmp_path / "class" / "bob", *(tmp_path / "class" / "bob").rglob("*")]:
+        os.utime(path, (FILE_TIME.timestamp(), FILE_TIME.timestamp()))
+    # An extension keyed by the roster's name: grade stores whose it is.
+    config.write_text(LATE_TOML + '[extensions]\n"Bob Smith" = 2026-12-09T00:00:00+00:00\n')
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,email,submission\nS2,Bob Smith,bob@uni.edu,bob\n")
+    assert main(["grade", str(tmp_path / "class"), "--config", str(config), "--gradebook",
+                 str(tmp_path / "book.sqlite"), "--workers", "1", "--roster", str(roster)]) == 0
+    err = capsys.readouterr().err
+    assert err.count(MTIME_WARNING.format(n=1)) == 1
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        assert book.submission_times()["bob"][1] == "mtime"
+        assert book.extension_keys() == {"Bob Smith": "bob"}
+        assert book.submitted_times()["bob"] == FILE_TIME
+        # without the roster, totals still find bob's extension: 4 days late, not penalised
+        (bob,) = totals(book, policy=Policy.from_settings(Settings.load(config)))
+        assert bob.late_penalty == 0
+        (bob,) = totals(book, policy=Policy(late=LatePolicy(BASE, 10)))
+        assert bob.late_penalty == 20  # without it: 4 started days x 10% of 50
+        # grade keeps the policy it graded with, for export/report without --config
+        assert book.policy() == policy_text(Settings.load(config))
+
+
+# --- the policy a class was graded with, kept in the gradebook ---------------------------------
+
+def _toml(deadline: datetime, percent: int, max_days: int | None, extensions: dict,
+          points: int | None) -> str:
+    text = "seed = 3\n"
+    if points is not None:
+        text += f"[points]\nsigmoid = {points}\n"
+    text += f"[late]\ndeadline = {deadline.isoformat()}\npenalty_per_day = {percent}\n"
+    text += f"max_days = {max_days}\n" if max_days is not None else ""
+    if extensions:
+        text += "[extensions]\n" + "".join(f'"{k}" = {v.isoformat()}\n'
+                                             for k, v in extensions.items())
+    return text
+
+
+POLICIES = st.builds(_toml, MOMENTS, st.integers(0, 100), st.none() | st.integers(0, 9),
+                     st.dictionaries(st.sampled_from(["alice", "Bob Li", "ü.x"]), MOMENTS,
+                                     max_size=3),
+                     st.none() | st.integers(0, 9))
+
+
+@settings(derandomize=True, deadline=None, max_examples=scaled(60))
+@given(POLICIES)
+def test_a_stored_policy_reads_back_as_the_same_policy(text):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "grader.toml"
+        config.write_text(text, encoding="utf-8")
+        loaded = Settings.load(config)
+    stored = policy_text(loaded)
+    back = stored_settings(stored)
+    assert policy_text(back) == stored
+    assert Policy.from_settings(back) == Policy.from_settings(loaded)
+
+
+def _graded_book(tmp_path: Path, config_text: str | None) -> Path:
+    """A gradebook with bob one day late (40/50), graded under ``config_text``'s policy."""
+    path = tmp_path / "book.sqlite"
+    with Gradebook(path) as book:
+        book.record(_result("bob", 40))
+        book.set_submitted_at("bob", BASE + timedelta(hours=1), "times")
+        if config_text is not None:
+            (tmp_path / "graded.toml").write_text(config_text)
+            book.set_policy(policy_text(Settings.load(tmp_path / "graded.toml")))
+    return path
+
+
+GRADED = "[late]\ndeadline = 2026-12-01T23:59:00+00:00\npenalty_per_day = 10\n"
+
+
+@pytest.mark.parametrize("command", ["export", "report"])
+@pytest.mark.parametrize("stored,given,applied,said", [
+    (GRADED, None, 5, ["late policy: as graded (stored in the gradebook)"]),
+    (GRADED, GRADED, 5, []),
+    (GRADED, GRADED.replace("= 10", "= 20"), 10, ["note: the policy of {config} differs from "
+     "the one the class was graded with (stored in the gradebook); {config}'s applies"]),
+    (GRADED, "", 0, ["note: the policy of {config} differs from the one the class was graded "
+                     "with (stored in the gradebook); {config}'s applies"]),
+    (None, None, 0, []),  # graded before the policy was stored: nothing to apply
+    ("", None, 0, []),  # graded without a policy
+    ("", GRADED, 5, ["note: the policy of {config} differs from the one the class was graded "
+                     "with (stored in the gradebook); {config}'s applies"]),
+])
+def test_export_and_report_apply_the_policy_the_class_was_graded_with(
+        tmp_path, monkeypatch, capsys, command, stored, given, applied, said):
+    monkeypatch.chdir(tmp_path)  # no ./grader.toml
+    book = _graded_book(tmp_path, stored)
+    args = [command, str(book)]
+    args += ["--csv", str(tmp_path / "out.csv")] if command == "export" else [
+        "--out", str(tmp_path / "report")]
+    config = tmp_path / "given.toml"
+    if given is not None:
+        config.write_text(given)
+        args += ["--config", str(config)]
+    seen = []
+    import grader.batch.totals as totals_module
+
+    real = totals_module.totals
+
+    def spy(gradebook, *, policy=None):
+        rows = real(gradebook, policy=policy)
+        seen.extend(r.late_penalty for r in rows)
+        return rows
+
+    import grader.batch.exports as exports_module
+
+    # Every export and the report read their totals through the exports' rows.
+    monkeypatch.setattr(totals_module, "totals", spy)
+    monkeypatch.setattr(exports_module, "totals", spy)
+    assert main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    wanted = [line.format(config=config) for line in said]
+    assert [line for line in err if line.startswith(("late policy:", "note: the policy"))] \
+        == wanted
+    assert seen and set(seen) == {applied}  # 10% (or 20%) of 50 for one day late
+
+
+# --- [extensions] keys: an identity, or with a roster a row's id, name, email or submission ----
+
+from grader.batch.policy import resolve_extensions  # noqa: E402
+from grader.batch.roster import Matching, Student  # noqa: E402
+
+ROSTER = [
+    Student("S1", "Ann Lee", "ann@uni.edu", "ann_1001", line=2),
+    Student("S2", "Bob Smith", "Bob.Smith@uni.edu", "1002", line=3),
+    Student("S3", "Cat Wu", "cat@uni.edu", "", line=4),  # no submission handed in
+    Student("S4", "Li Na", "li1@uni.edu", "li_a", line=5),
+    Student("S5", "Li Na", "li2@uni.edu", "li_b", line=6),  # the same name twice
+]
+IDENTITIES = {"ann_1001", "smithbob_1002", "li_a", "li_b", "stranger"}
+MATCHING = Matching(by_student={"S1": "ann_1001", "S2": "smithbob_1002", "S4": "li_a",
+                                "S5": "li_b"}, unknown=["stranger"], no_submission=[ROSTER[2]])
+ALL_KEYS = "is a submission's identity (as the score table shows it) or a roster id, name, email"
+NO_ROSTER = ("matches no submission: a key is a submission's identity (as the score table shows "
+             "it); with --roster, also a roster id, name, email or submission cell")
+
+
+@pytest.mark.parametrize(("key", "identity"), [
+    ("ann_1001", "ann_1001"), ("stranger", "stranger"),  # identities, on the roster or not
+    ("S1", "ann_1001"), ("s1", "ann_1001"),  # roster id (case ignored when nothing exact)
+    ("Ann Lee", "ann_1001"), ("ANN LEE", "ann_1001"), (" Ann Lee ", "ann_1001"),  # name
+    ("ann@uni.edu", "ann_1001"), ("bob.smith@UNI.edu", "smithbob_1002"),  # email
+    ("1002", "smithbob_1002"),  # the submission cell: the LMS user id
+    ("li1@uni.edu", "li_a"), ("S5", "li_b"),  # the ambiguous name's students, keyed clearly
+])
+def test_an_extension_key_finds_its_students_submission(key, identity):
+    resolved = resolve_extensions({key: BASE}, IDENTITIES, ROSTER, MATCHING, where="g.toml")
+    assert (resolved.by_identity, resolved.keys, resolved.problems) == (
+        {identity: BASE}, {key: identity}, [])
+    late = LatePolicy(BASE - timedelta(days=3), 10, None, {key: BASE}).resolved(resolved)
+    assert late.due(identity) == BASE
+
+
+@pytest.mark.parametrize(("key", "problem"), [
+    ("zed", f"g.toml: [extensions] 'zed' matches no submission and no roster row: a key "
+            f"{ALL_KEYS} or submission cell"),
+    ("ann", f"g.toml: [extensions] 'ann' matches no submission and no roster row: a key "
+            f"{ALL_KEYS} or submission cell"),  # not a prefix, not a glob
+    ("Li Na", "g.toml: [extensions] 'Li Na' matches 2 roster rows (ids S4, S5): key it by the "
+              "student's id"),
+])
+def test_an_extension_key_finding_nobody_or_several_is_named(key, problem):
+    resolved = resolve_extensions({key: BASE}, IDENTITIES, ROSTER, MATCHING, where="g.toml")
+    assert (resolved.by_identity, resolved.problems) == ({}, [problem])
+
+
+def test_a_roster_row_without_a_submission_and_two_keys_for_one_student():
+    resolved = resolve_extensions({"Cat Wu": BASE}, IDENTITIES, ROSTER, MATCHING)
+    assert (resolved.by_identity, resolved.problems) == ({}, [])  # nothing to extend
+    resolved = resolve_extensions({"S1": BASE, "ann@uni.edu": BASE + timedelta(days=1)},
+                                  IDENTITIES, ROSTER, MATCHING, where="g.toml")
+    assert resolved.by_identity == {"ann_1001": BASE + timedelta(days=1)}  # the later
+    assert resolved.problems == ["g.toml: [extensions] 'S1' and 'ann@uni.edu' both name "
+                                 "'ann_1001': keep one"]
+    # Without a roster only identities (and keys a grade resolved before) are keys.
+    resolved = resolve_extensions({"S1": BASE, "Bob Smith": BASE}, IDENTITIES,
+                                  known={"Bob Smith": "smithbob_1002"}, where="g.toml")
+    assert resolved.by_identity == {"smithbob_1002": BASE}
+    assert resolved.problems == [f"g.toml: [extensions] 'S1' {NO_ROSTER}"]
+
+
+KEY_KINDS = st.sampled_from(["identity", "id", "name", "email", "submission", "upper", "junk"])
+
+
+@PROFILE
+@given(st.lists(st.tuples(st.integers(0, 4), KEY_KINDS), max_size=6), st.booleans())
+def test_every_extension_key_is_applied_named_as_a_problem_or_has_no_submission(picks, roster):
+    """Generated keys of every kind: each ends up extending a recorded submission, or in one
+    problem line naming it, or (on the roster, nothing handed in) extends nobody; never a key
+    silently dropped, never an extension for a submission that does not exist."""
+    extensions = {}
+    for index, kind in picks:
+        s = ROSTER[index]
+        key = {"identity": MATCHING.by_student.get(s.id, "stranger"), "id": s.id, "name": s.name,
+               "email": s.email, "submission": s.submission or s.id, "upper": s.id.lower(),
+               "junk": f"nobody{index}"}[kind]
+        extensions[key] = BASE + timedelta(hours=index)
+    resolved = resolve_extensions(extensions, IDENTITIES, ROSTER if roster else None,
+                                  MATCHING if roster else None)
+    assert set(resolved.by_identity) <= IDENTITIES
+    for key in extensions:
+        named = [line for line in resolved.problems if repr(key) in line]
+        on_roster_without_work = roster and key in {"S3", "Cat Wu", "cat@uni.edu", "s3"}
+        assert key in resolved.keys or named or on_roster_without_work, key
+        if key in IDENTITIES:
+            assert resolved.keys[key] == key
+    assert set(resolved.keys.values()) == set(resolved.by_identity)
+
+
+def test_grade_refuses_an_extension_for_nobody_and_export_warns(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    shutil.copytree(examples / "buggy", tmp_path / "class" / "bob")
+    config = tmp_path / "grader.toml"
+    config.write_text(GRADED + "[extensions]\nzed = 2026-12-05T00:00:00+00:00\n")
+    book = tmp_path / "book.sqlite"
+    assert main(["grade", str(tmp_path / "class"), "--config", str(config), "--gradebook",
+                 str(book)]) == 2
+    assert capsys.readouterr().err == (f"error: {config}: [extensions] 'zed' {NO_ROSTER}\n")
+    assert not book.exists()  # refused before anything is graded or written
+    # export: the same key is a warning, and the export is written
+    _graded_book(tmp_path, GRADED)
+    out = tmp_path / "out.csv"
+    assert main(["export", str(book), "--csv", str(out), "--config", str(config)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert f"warning: {config}: [extensions] 'zed' {NO_ROSTER}" in err
+    assert out.is_file()
+
+
+def test_export_with_a_roster_applies_an_extension_keyed_by_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    book = _graded_book(tmp_path, GRADED)  # bob: one hour late, 40/50
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id;name;email;submission\nS2;Bob Smith;bob@uni.edu;bob\n")
+    out = tmp_path / "out.csv"
+    for key in ("Bob Smith", "S2", "bob@uni.edu", "BOB@uni.edu", "bob"):
+        config = tmp_path / "given.toml"
+        config.write_text(GRADED + f'[extensions]\n"{key}" = 2026-12-03T00:00:00+00:00\n')
+        assert main(["export", str(book), "--csv", str(out), "--config", str(config),
+                     "--roster", str(roster)]) == 0
+        assert not [line for line in capsys.readouterr().err.splitlines()
+                    if line.startswith("warning")]
+        import csv
+
+        rows = list(csv.DictReader(out.open()))
+        assert rows[0]["score"] == "40", key  # the extension holds: no late penalty
+    config.write_text(GRADED)
+    assert main(["export", str(book), "--csv", str(out), "--config", str(config)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["score"] == "35"  # without it: 10% of 50 for a started day

@@ -9,6 +9,7 @@ question without one is listed. The marks' errors are one line each, naming the 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -275,3 +276,53 @@ def test_questions_can_be_given_without_the_narrative(tmp_path):
     collect([tmp_path / "dan"], tmp_path / "o", asked)
     assert "## dan\n\n> Because.\n" in (tmp_path / "o" / "only.md").read_text()
     assert "dan,only,,4" in (tmp_path / "o" / "scores.csv").read_text()
+
+
+@st.composite
+def spreadsheet_saves(draw):
+    """scores.csv as a spreadsheet saves it: the separator (``,``, ``;`` or tab, or an Excel
+    ``sep=`` line), the decimal mark (``,`` where the locale writes it, quoted when ``,`` also
+    separates), a byte order mark, CRLF line ends; and the marks it holds."""
+    delimiter = draw(st.sampled_from([",", ";", "\t"]))
+    decimal = draw(st.sampled_from([".", ","]))
+    marks = {}
+    for student in ("alice", "bob"):
+        for question in draw(st.lists(st.sampled_from(ASKED), unique_by=lambda q: q.name)):
+            halves = draw(st.integers(0, int(question.points * 2)))
+            marks[(student, question.name)] = (halves / 2, question.points)
+    buffer = io.StringIO()
+    quoting = csv.QUOTE_MINIMAL if draw(st.booleans()) else csv.QUOTE_NONNUMERIC
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=quoting,
+                        lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    writer.writerow(["student", "question", "points", "max"])
+    for (student, question), (points, most) in marks.items():
+        writer.writerow([student, question, *(f"{v:g}".replace(".", decimal)
+                                              for v in (points, most))])
+    text = buffer.getvalue()
+    if draw(st.booleans()):
+        text = f"sep={delimiter}\n" + text
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig"]))
+    return text.encode(encoding), marks
+
+
+@settings(max_examples=scaled(60), derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spreadsheet_saves())
+def test_scores_from_any_spreadsheet_dialect_are_read_as_meant(tmp_path, save):
+    """European saves (``;``, decimal comma ``1,5``), tabs, ``sep=`` lines, BOM: every mark is
+    read with its value, none invented."""
+    data, marks = save
+    path = tmp_path / "scores.csv"
+    path.write_bytes(data)
+    got = read_scores(path, {"alice", "bob"}, ASKED)
+    assert {(s, q): (p, m) for s, q, p, m in got} == marks
+    assert len(got) == len(marks)
+
+
+@pytest.mark.parametrize(("cell", "value"), [
+    ("1,5", 1.5), (",5", 0.5), ("2", 2.0), ("0,25", 0.25), (" 1,5 ", 1.5), ("1.5", 1.5),
+    ("1,5,5", None), ("1,", None), ("1.000,5", None), ("", None), ("x,5", None)])
+def test_a_decimal_comma_is_a_decimal_mark(cell, value):
+    from grader.batch.written import _as_number
+
+    assert _as_number(cell) == value

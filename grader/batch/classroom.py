@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, TextIO
 from grader import __version__
 from grader.batch.gradebook import Gradebook
 from grader.batch.identity import BatchRefused, check_unique, submission_name, visible
-from grader.batch.policy import Policy, submission_mtime
+from grader.batch.policy import (
+    Extensions,
+    Policy,
+    policy_text,
+    resolve_extensions,
+    submission_mtime,
+)
 from grader.batch.pool import Interrupted, Run, grade_pooled
 from grader.batch.results import SubmissionResult
 from grader.batch.run import grade_submission, judge_failed, sandbox_description
@@ -179,6 +185,7 @@ def _say_interrupted(run: Run, signum: int) -> None:
 
 def _grade(options: GradeOptions, run: Run) -> int:
     paths, class_list = _submissions(options)
+    extensions = _extensions(options, paths, class_list)
     print(f"grading {len(paths)} submission(s) with grader {__version__}; student code runs in "
           f"{sandbox_description(options.sandbox)}", file=sys.stderr)
     where = options.gradebook
@@ -192,7 +199,10 @@ def _grade(options: GradeOptions, run: Run) -> int:
     progress = Progress(len(paths))
     policy = Policy.from_settings(options.settings)
     if gradebook is not None:
-        record_times(gradebook, paths, options, class_list)
+        gradebook.set_policy(policy_text(options.settings))  # for export/report without --config
+        gradebook.set_extension_keys(extensions.keys)  # whose extension each key is
+        for line in record_times(gradebook, paths, options, class_list):
+            print(line, file=sys.stderr)
     todo, skipped = _changed(paths, gradebook, options.settings.seed, progress,
                              policy.version(__version__))
     if gradebook is not None:
@@ -214,22 +224,95 @@ def _grade(options: GradeOptions, run: Run) -> int:
     return 0
 
 
+def _extensions(options: GradeOptions, paths: list[Path], class_list: ClassList) -> Extensions:
+    """[extensions] keyed by submission identity (``policy.resolve_extensions``), before
+    anything is graded; Refused, one line per key, for a key that finds no student (it would
+    be silently ignored) or finds several. A shard sees only its own submissions, so there a
+    key matching nothing is another shard's student, not a mistake; a run writing neither a
+    gradebook nor a CSV or class report applies no late policy, and is not refused."""
+    policy = Policy.from_settings(options.settings)
+    identities = {submission_name(p) for p in paths}
+    if options.gradebook is not None and Path(options.gradebook).is_file():
+        with Gradebook(options.gradebook) as earlier:  # graded before: still this class
+            identities |= set(earlier.names())
+            known = earlier.extension_keys()
+    else:
+        known = {}
+    matching = None
+    if class_list.students is not None:
+        from grader.batch.roster import Candidate, match
+
+        matching = match(class_list.students, [Candidate(f.identity, tuple(f.names), f.lms_user)
+                                               for f in class_list.found.values()])
+    resolved = resolve_extensions(policy.late.extensions, identities, class_list.students,
+                                  matching, known, policy.source)
+    problems = resolved.problems
+    if options.shard:
+        problems = [line for line in problems if line not in resolved.unknown.values()]
+    if options.gradebook is None and not (options.csv or options.summary):
+        problems = []  # nothing this run writes applies the late policy
+    if problems:
+        raise Refused("\n".join(f"error: {shown(line, sys.stderr)}" for line in problems))
+    return resolved
+
+
 def record_times(gradebook: Gradebook, paths: list[Path], options: GradeOptions,
-                 class_list: ClassList | None = None) -> None:
+                 class_list: ClassList | None = None) -> list[str]:
     """Keep each submission's time in the gradebook (the late policy reads it from there, so
-    it survives re-runs): --times and --submitted-at are kept over any later mtime. From an
-    LMS download the time is the downloaded file's, not the staged copy's."""
+    it survives re-runs): --times and --submitted-at are kept over any later mtime; a plain
+    folder's time is otherwise its files' mtime. An LMS download's files carry the download's
+    mtime, not the student's, so they get no time from it (no time: not penalised).
+
+    Returns the lines to print on stderr (``time_warnings``) when a late policy is set."""
     for name, when in (options.times or {}).items():
         gradebook.set_submitted_at(name, when, "times")
+    no_time: list[str] = []  # LMS downloads with no time given
     for path in paths:
         name = submission_name(path)
         if options.submitted_at is not None:
             gradebook.set_submitted_at(name, options.submitted_at, "flag")
         elif name not in (options.times or {}):
-            original = class_list.original(name) if class_list is not None else None
-            when = submission_mtime(original or path)
+            found = class_list.found.get(name) if class_list is not None else None
+            if found is not None and found.layout != "folders":
+                no_time.append(name)
+                continue
+            when = submission_mtime(path)
             if when is not None:
                 gradebook.set_submitted_at(name, when, "mtime")
+    if Policy.from_settings(options.settings).late.deadline is None:
+        return []
+    return time_warnings(gradebook, [submission_name(p) for p in paths], no_time, class_list)
+
+
+def time_warnings(gradebook: Gradebook, names: list[str], no_time: list[str],
+                  class_list: ClassList | None) -> list[str]:
+    """What the instructor must know about this run's submission times under a late policy:
+    how many come from file mtimes (a copy resets them), how many LMS submissions have none
+    (not penalised), and which Canvas marked LATE with no time given."""
+    lines = []
+    origins = gradebook.submission_times()
+    from_mtime = [n for n in names if origins.get(n, (None, ""))[1] == "mtime"]
+    if from_mtime:
+        lines.append(f"warning: the late policy takes the submission time of {len(from_mtime)} "
+                     "submission(s) from their files' modification times (mtime); copying the "
+                     "files (cp -r, unzipping, a download) resets mtimes and makes students "
+                     "look late: give the real times with --times CSV (student, submitted_at "
+                     "columns, e.g. from the LMS) or --submitted-at TIME")
+    untimed = [n for n in no_time if n not in origins]
+    if untimed:
+        lines.append(f"note: {len(untimed)} submission(s) of an LMS download have no submission "
+                     "time (the files' times are the download's, not the students'): they are "
+                     "not penalised as late; give their times with --times CSV or "
+                     "--submitted-at TIME")
+    found = class_list.found if class_list is not None else {}
+    flagged = sorted(n for n in untimed if n in found and found[n].late)
+    if flagged:
+        listed = ", ".join(shown(n, sys.stderr) for n in flagged[:10])
+        more = f" and {len(flagged) - 10} more" if len(flagged) > 10 else ""
+        lines.append(f"warning: {len(flagged)} student(s) are marked late by Canvas (LATE_ in "
+                     f"the file name) but no submission time was given, so they are not "
+                     f"penalised: {listed}{more}; give their times with --times CSV")
+    return lines
 
 
 class ClassList:
@@ -249,24 +332,10 @@ class ClassList:
             result.notes = [*found.notes, *result.notes]
         return result
 
-    def original(self, name: str) -> Path | None:
-        """The student's newest file as downloaded from an LMS (None outside a download)."""
-        found = self.found.get(name)
-        if found is None or found.layout == "folders" or not found.paths:
-            return None
-        return max((Path(p) for p in found.paths), key=_mtime)
-
     def record_origin(self, gradebook: Gradebook, name: str) -> None:
         found = self.found.get(name)
         if found is not None:
             gradebook.record_origin(name, found.layout, found.lms_user, found.names, found.late)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.lstat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _roster(options: GradeOptions) -> list[Student] | None:

@@ -18,9 +18,10 @@ Formats and the documentation they follow:
   User ID, SIS Login ID, Section``, then one assignment column named ``<name> (<assignment
   id>)`` (without an id Canvas offers to create the assignment), and a second row
   ``Points Possible`` holding the maximum (``max_total``). ``ID`` is Canvas's user id (the
-  roster's ``canvas id``, else the user id of the Canvas download), ``SIS User ID`` the roster's
-  id, ``SIS Login ID`` its ``sis login id``. A student with no submission has an empty score,
-  which Canvas leaves unchanged on import.
+  roster's ``canvas id``, else the user id of the Canvas download, else a roster
+  ``submission`` cell of digits, the LMS user id, so also for a student with no submission),
+  ``SIS User ID`` the roster's id, ``SIS Login ID`` its ``sis login id``. A student with no
+  submission has an empty score, which Canvas leaves unchanged on import.
 * ``moodle``: Moodle's CSV grade import (MoodleDocs "Grade import": the preview maps one column
   to identify users -- "Email address" to useremail or "ID number" to useridnumber -- and each
   grade column to a grade item; a feedback column may be mapped to the item's feedback, and
@@ -35,11 +36,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.batch.gradebook import Gradebook, write_csv
-from grader.batch.policy import Policy
+from grader.batch.policy import Policy, resolve_extensions
 from grader.batch.roster import Candidate, Matching, Student, match
 from grader.batch.totals import StudentTotal, totals
 
@@ -189,13 +190,25 @@ def canvas_column(options: ExportOptions) -> str:
         else options.assignment
 
 
+def canvas_user(student: Student | None, row: Row) -> str:
+    """Canvas's user id for ``row``: the roster's ``canvas id``, else the user id of the
+    Canvas download, else a roster ``submission`` cell that is all digits (how a roster names
+    a Canvas user id, ``roster.user_ids``), so a student with no submission is still found."""
+    if student is not None and student.canvas_id:
+        return student.canvas_id
+    if row.lms_user:
+        return row.lms_user
+    cell = student.submission.strip() if student is not None else ""
+    return cell if cell.isascii() and cell.isdigit() else ""
+
+
 def _canvas(rows: Sequence[Row], options: ExportOptions) -> list[list[object]]:
     table: list[list[object]] = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
                                   canvas_column(options)],
                                  ["    Points Possible", "", "", "", "", _max_total(rows)]]
     for row in rows:
         s = row.student
-        table.append([s.name if s else row.identity, (s.canvas_id if s else "") or row.lms_user,
+        table.append([s.name if s else row.identity, canvas_user(s, row),
                       s.id if s else "", s.login if s else "", s.section if s else "",
                       points(row.total.total) if row.total else ""])
     return table
@@ -243,14 +256,32 @@ def _moodle(gradebook: Gradebook, rows: Sequence[Row], options: ExportOptions,
     return table
 
 
+def export_policy(gradebook: Gradebook, options: ExportOptions,
+                  students: Sequence[Student] | None) -> tuple[Policy | None, list[str]]:
+    """``options.policy`` with its [extensions] keyed by submission identity: a key may be an
+    identity, a key an earlier ``grade`` resolved, or with a roster a row's id, name, email or
+    submission cell (``policy.resolve_extensions``); and one line per key that finds nobody
+    (printed as a warning: the export still runs, those extensions apply to no one)."""
+    policy = options.policy
+    if policy is None or not policy.late.extensions:
+        return policy, []
+    names = [n for n in gradebook.names() if options.present is None or n in options.present]
+    matching = (match(students, [c for c in candidates(gradebook) if c.identity in names])
+                if students is not None else None)
+    extensions = resolve_extensions(policy.late.extensions, names, students, matching,
+                                    gradebook.extension_keys(), policy.source)
+    return replace(policy, late=policy.late.resolved(extensions)), extensions.problems
+
+
 def export(gradebook: Gradebook, path: Path, options: ExportOptions = ExportOptions(),
            students: Sequence[Student] | None = None) -> tuple[Path, list[str]]:
     """Write the gradebook to ``path`` in ``options.format``; returns the path and the lines to
     print (counts, the students with no submission, the submissions not on the roster)."""
     if options.format not in FORMATS:
         raise ValueError(f"unknown export format {options.format!r} (one of {FORMATS})")
-    rows, matching = export_rows(gradebook, students, options.present, options.policy)
-    said = [count_line(rows)]
+    policy, problems = export_policy(gradebook, options, students)
+    rows, matching = export_rows(gradebook, students, options.present, policy)
+    said = [count_line(rows), *(f"warning: {line}" for line in problems)]
     if matching is not None:
         said += [f"  no submission: {r.student.id} ({r.student.name})" for r in rows
                  if r.status == NO_SUBMISSION and r.student]

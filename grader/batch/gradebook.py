@@ -74,6 +74,12 @@ CREATE TABLE IF NOT EXISTS manual_scores (
     max_points REAL NOT NULL,
     PRIMARY KEY (submission, question)
 );
+-- What the class was graded with: "policy" (batch.policy.policy_text), so an export or a
+-- report without --config applies the same late policy.
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS overrides (
     submission TEXT PRIMARY KEY,
     score REAL NOT NULL,
@@ -328,6 +334,37 @@ class Gradebook:
         return {name: datetime.fromisoformat(when) for name, when in
                 self.db.execute("SELECT submission, submitted_at FROM submitted_times")}
 
+    def submission_times(self) -> dict[str, tuple[datetime, str]]:
+        """Each submission's recorded (time, origin): origin "times" (--times), "flag"
+        (--submitted-at) or "mtime" (the file's modification time), for reports to show
+        where a late penalty's time came from."""
+        return {name: (datetime.fromisoformat(when), origin) for name, when, origin in
+                self.db.execute("SELECT submission, submitted_at, origin FROM submitted_times")}
+
+    def set_policy(self, text: str) -> None:
+        """Keep the points policy the class is graded with (``policy.policy_text``); the
+        latest ``grade`` wins."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('policy', ?)", (text,))
+
+    def policy(self) -> str | None:
+        """The stored points policy (``policy.policy_text``), None when never graded here."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'policy'").fetchone()
+        return None if row is None else row[0]
+
+    def set_extension_keys(self, keys: dict[str, str]) -> None:
+        """Keep which submission each [extensions] key named (``policy.Extensions.keys``),
+        added to those kept before (a key given again takes its new submission)."""
+        merged = self.extension_keys() | {fs_text(k): fs_text(v) for k, v in keys.items()}
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('extension_keys', ?)",
+                            (json.dumps(merged, sort_keys=True),))
+
+    def extension_keys(self) -> dict[str, str]:
+        """[extensions] key -> the submission identity a ``grade`` resolved it to."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'extension_keys'").fetchone()
+        return {} if row is None else json.loads(row[0])
+
     def set_manual(self, rows: Iterable[tuple[str, str, float, float]]) -> int:
         """Record marks of written answers, (submission, question, points, max), in one
         transaction; a mark given again replaces the old one. Returns how many."""
@@ -360,14 +397,19 @@ class Gradebook:
                 self.db.execute("SELECT submission, score, reason FROM overrides")}
 
     def merge_policy_from(self, other: Path) -> None:
-        """Copy another gradebook's (a shard's) times, marks and overrides: what this one
-        already holds stays, except that an explicit time replaces a file's mtime."""
+        """Copy another gradebook's (a shard's) times, marks, overrides and stored policy:
+        what this one already holds stays, except that an explicit time replaces a file's
+        mtime."""
         source = sqlite3.connect(Path(other))
         try:
             try:
                 times = source.execute("SELECT * FROM submitted_times").fetchall()
                 marks = source.execute("SELECT * FROM manual_scores").fetchall()
                 overrides = source.execute("SELECT * FROM overrides").fetchall()
+                try:
+                    meta = dict(source.execute("SELECT key, value FROM meta"))
+                except sqlite3.OperationalError:  # a shard written before the table existed
+                    meta = {}
             except sqlite3.OperationalError:  # a gradebook written before the tables existed
                 return
         finally:
@@ -381,6 +423,11 @@ class Gradebook:
                                     (name, when, origin))
             self.db.executemany("INSERT OR IGNORE INTO manual_scores VALUES (?, ?, ?, ?)", marks)
             self.db.executemany("INSERT OR IGNORE INTO overrides VALUES (?, ?, ?, ?)", overrides)
+            if "policy" in meta:  # the shards were graded with one policy: keep the first
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('policy', ?)",
+                                (meta["policy"],))
+        if "extension_keys" in meta:  # each shard resolved its own students' keys
+            self.set_extension_keys(json.loads(meta["extension_keys"]))
 
 
 def _add_outcome_column(db: sqlite3.Connection) -> None:

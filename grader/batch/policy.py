@@ -20,11 +20,14 @@ import json
 import math
 import os
 import stat
+import unicodedata
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.batch.results import SubmissionResult
+from grader.batch.roster import Matching, Student
 from grader.checking.judge import apply_points, total
 from grader.checking.trial import REGISTRY, whole
 from grader.settings import Settings, SettingsError
@@ -58,6 +61,10 @@ class LatePolicy:
         days = math.ceil((submitted_at - due).total_seconds() / DAY_SECONDS)
         return days if self.max_days is None else min(days, self.max_days)
 
+    def resolved(self, extensions: Extensions) -> LatePolicy:
+        """This policy with its extensions keyed by submission identity (``resolve_extensions``)."""
+        return replace(self, extensions=dict(extensions.by_identity))
+
     def penalty(self, student: str, submitted_at: datetime | None, max_total: float,
                 earned: float) -> int | float:
         """Points taken from ``earned`` (never more than it, never below 0)."""
@@ -75,6 +82,8 @@ class Policy:
     points: dict[str, float] = field(default_factory=dict)
     weights: dict[str, dict[str, float]] = field(default_factory=dict)
     late: LatePolicy = LatePolicy()
+    # Where it was read (for messages): not part of the policy.
+    source: str = field(default="grader.toml", compare=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
@@ -98,7 +107,7 @@ class Policy:
         late = settings.tables.get("late", {})
         return cls(points, weights, LatePolicy(
             late.get("deadline"), float(late.get("penalty_per_day", 0.0)), late.get("max_days"),
-            dict(settings.tables.get("extensions", {}))))
+            dict(settings.tables.get("extensions", {}))), str(where))
 
     @property
     def default_points(self) -> bool:
@@ -127,6 +136,124 @@ class Policy:
         score, possible = total(checks)
         return replace(result, checks=checks, score=score, max_score=possible,
                        grader_version=self.version(result.grader_version))
+
+
+# --- whose extension is which: [extensions] keys to submission identities ---------------------
+
+@dataclass
+class Extensions:
+    """[extensions] resolved: ``by_identity`` (submission identity -> deadline), ``keys`` (each
+    key that named a submission -> its identity, kept in the gradebook so a later export or
+    report without the roster finds the same students), and ``problems``: one line per key that
+    matches nothing (those keys also in ``unknown``), matches several roster rows, or names a
+    student another key names."""
+
+    by_identity: dict[str, datetime] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    unknown: dict[str, str] = field(default_factory=dict)  # key matching nothing -> its line
+
+
+def _norm(text: str, fold: bool) -> str:
+    text = unicodedata.normalize("NFC", text.strip())
+    return text.casefold() if fold else text
+
+
+def resolve_extensions(extensions: dict[str, datetime], identities: Collection[str],
+                       students: Sequence[Student] | None = None,
+                       matching: Matching | None = None,
+                       known: dict[str, str] | None = None,
+                       where: str = "grader.toml") -> Extensions:
+    """Each [extensions] key as the submission it means, tried in this order: a submission's
+    identity (exactly as the score table shows it); a key an earlier ``grade`` resolved
+    (``known``); with a roster, a row's id, name, email or submission cell (exactly, then
+    ignoring case; Unicode NFC), whose matched submission (``matching``) it then is. A roster
+    row with no submission is no problem (there is nothing to extend); a key matching nothing
+    is (see ``Extensions.problems``)."""
+    identities = set(identities)
+    known = known or {}
+    result = Extensions()
+    owner: dict[str, str] = {}  # identity -> the key that gave it its extension
+    for key, due in extensions.items():
+        identity = key if key in identities else known.get(key)
+        if identity is None and students:
+            rows: list[Student] = []
+            for fold in (False, True):  # exact first: "Li" and "li" may be two students
+                wanted = _norm(key, fold)
+                rows = [s for s in students
+                        if wanted in {_norm(c, fold) for c in (s.id, s.name, s.email,
+                                                                s.submission) if c}]
+                if rows:
+                    break
+            if len(rows) > 1:
+                result.problems.append(
+                    f"{where}: [extensions] {key!r} matches {len(rows)} roster rows (ids "
+                    f"{', '.join(s.id for s in rows[:5])}): key it by the student's id")
+                continue
+            if rows:
+                identity = (matching.by_student.get(rows[0].id) if matching is not None
+                            else None)
+                if identity is None:
+                    continue  # on the roster, no submission: nothing to extend
+        if identity is None or identity not in identities:
+            if identity is None:
+                line = f"{where}: [extensions] {key!r} {_what_a_key_is(students)}"
+                result.unknown[key] = line
+                result.problems.append(line)
+            continue
+        if identity in owner:
+            result.problems.append(f"{where}: [extensions] {owner[identity]!r} and {key!r} both "
+                                   f"name {identity!r}: keep one")
+            due = max(due, result.by_identity[identity])  # the later: never less than given
+        owner.setdefault(identity, key)
+        result.by_identity[identity] = due
+        result.keys[key] = identity
+    return result
+
+
+def _what_a_key_is(students: Sequence[Student] | None) -> str:
+    if students:
+        return ("matches no submission and no roster row: a key is a submission's identity "
+                "(as the score table shows it) or a roster id, name, email or submission cell")
+    return ("matches no submission: a key is a submission's identity (as the score table shows "
+            "it); with --roster, also a roster id, name, email or submission cell")
+
+
+# --- the policy a class was graded with (kept in its gradebook) -------------------------------
+
+POLICY_TABLES = ("points", "parts", "late", "extensions")
+_MOMENTS = {"late": ("deadline",), "extensions": None}  # None: every value is a date-time
+
+
+def policy_text(settings: Settings) -> str:
+    """The points policy of ``settings`` (its [points], [parts], [late], [extensions]) as
+    canonical JSON, date-times in ISO 8601: what ``grade`` stores in the gradebook, and equal
+    text for equal policies (``export``/``report`` compare a --config with it)."""
+    def plain(value):
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    tables = {name: {key: ({k: plain(v) for k, v in value.items()} if isinstance(value, dict)
+                           else plain(value)) for key, value in settings.tables[name].items()}
+              for name in POLICY_TABLES if settings.tables.get(name)}
+    return json.dumps(tables, sort_keys=True, ensure_ascii=False)
+
+
+def stored_settings(text: str) -> Settings:
+    """The settings whose policy ``policy_text`` wrote (``source``: the gradebook), checked
+    again by ``Policy.from_settings`` when they are used; PolicyError for text it did not
+    write."""
+    try:
+        tables = json.loads(text)
+        for name, keys in _MOMENTS.items():
+            table = tables.get(name, {})
+            for key in (keys if keys is not None else list(table)):
+                if key in table:
+                    table[key] = datetime.fromisoformat(table[key])
+    except (ValueError, TypeError, AttributeError) as error:
+        raise PolicyError(f"the policy stored in the gradebook cannot be read: {error}") from None
+    if not isinstance(tables, dict) or set(tables) - set(POLICY_TABLES):
+        raise PolicyError("the policy stored in the gradebook cannot be read")
+    return Settings(source=Path("the gradebook's stored policy"), tables=tables)
 
 
 # --- submission times ------------------------------------------------------------------------

@@ -131,8 +131,11 @@ def _cell(text: str) -> str:
     return formula.group(1) if formula else text
 
 
-def parse_roster(text: str, shown: str = "roster") -> list[Student]:
-    """The students of a roster's text (see the module docstring); ``RosterError`` otherwise."""
+def spreadsheet_rows(text: str) -> tuple[str, list[tuple[int, list[str]]]]:
+    """The separator and the rows (line number, raw cells) of a CSV a spreadsheet saved: an
+    Excel ``sep=;`` first line names the separator, else the first non-blank line decides
+    between ``,``, ``;`` and tab (the one it holds most of; ``,`` when none). Shared by the
+    roster and ``written.read_scores``, so both read the same dialects."""
     lines = text.removeprefix("\ufeff").splitlines()  # a BOM left by a second decoding
     first = 0
     separator = re.fullmatch(r'"?sep=(.)"?', lines[0].strip(" \r")) if lines else None
@@ -142,8 +145,14 @@ def parse_roster(text: str, shown: str = "roster") -> list[Student]:
         header_line = next((x for x in lines if x.strip(" ,;\t")), "")
         counts = {d: header_line.count(d) for d in (",", ";", "\t")}
         delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-    rows = list(csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=delimiter))
-    numbered = [(i + 1 + first, [_cell(c) for c in row]) for i, row in enumerate(rows)]
+    rows = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=delimiter)
+    return delimiter, [(i + 1 + first, row) for i, row in enumerate(rows)]
+
+
+def parse_roster(text: str, shown: str = "roster") -> list[Student]:
+    """The students of a roster's text (see the module docstring); ``RosterError`` otherwise."""
+    delimiter, rows = spreadsheet_rows(text)
+    numbered = [(n, [_cell(c) for c in row]) for n, row in rows]
     numbered = [(n, row) for n, row in numbered if any(row)]
     if not numbered:
         raise RosterError(f"{shown}: empty (no header row)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader.batch.gradebook import Gradebook
-from grader.batch.policy import Policy
+from grader.batch.policy import Policy, resolve_extensions
 from grader.checking.trial import whole
 
 
@@ -54,6 +54,10 @@ def totals(gradebook: Gradebook, *, policy: Policy | None = None) -> list[Studen
     policy or a time). override: the score set with ``grader override``, and its reason.
     """
     policy = policy or Policy()
+    # [extensions] keyed as the instructor wrote them: by identity, or by a roster id, name or
+    # email an earlier grade resolved (``policy.resolve_extensions``; kept in the gradebook).
+    late = policy.late.resolved(resolve_extensions(
+        policy.late.extensions, gradebook.names(), known=gradebook.extension_keys()))
     errors = gradebook.errors()
     times = gradebook.submitted_times()
     overrides = gradebook.overrides()
@@ -66,8 +70,7 @@ def totals(gradebook: Gradebook, *, policy: Policy | None = None) -> list[Studen
     rows = []
     for name, score, possible in gradebook.scores():
         manual = whole(marks.get(name, 0.0))
-        penalty = policy.late.penalty(name, times.get(name), possible + manual_max,
-                                      score + manual)
+        penalty = late.penalty(name, times.get(name), possible + manual_max, score + manual)
         override, reason = overrides.get(name, (None, ""))
         rows.append(StudentTotal(name, whole(score), whole(possible), manual, manual_max,
                                  penalty, None if override is None else whole(override), reason,

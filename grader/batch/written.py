@@ -18,8 +18,6 @@ points, max; a blank points cell is not marked yet); each error is one line nami
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -29,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.batch.gradebook import Gradebook, write_csv
 from grader.batch.identity import submission_name, visible
+from grader.batch.roster import spreadsheet_rows
 
 ANSWERS_FILE = "answers.md"
 # Bigger than any honest answers file (three short answers) by far; a larger one is cut there.
@@ -302,8 +301,11 @@ def read_scores(path: Path, students: set[str],
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise ManualError(f"{path}: cannot be read: {error}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    fields = [(f or "").strip() for f in reader.fieldnames or []]
+    # What a spreadsheet saves: "," or ";" or tab between cells (a European locale writes ";"
+    # because "," is its decimal mark), an Excel "sep=" line; decimal commas in _as_number.
+    _, lines = spreadsheet_rows(text)
+    lines = [(n, row) for n, row in lines if any(c.strip() for c in row)]
+    fields = [f.strip() for f in lines[0][1]] if lines else []
     wanted = ["student", "question", "points", "max"]
     if [f for f in wanted if f not in fields]:
         raise ManualError(f"{path}: needs the columns {', '.join(wanted)}, has "
@@ -312,8 +314,9 @@ def read_scores(path: Path, students: set[str],
     errors: list[str] = []
     marks: list[tuple[str, str, float, float]] = []
     seen: set[tuple[str, str]] = set()
-    for number, raw in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+    for number, cells in lines[1:]:
+        row = {f: (cells[i].strip() if i < len(cells) else "") for i, f in enumerate(fields)
+               if f}
         where = f"{path} line {number}"
         student, question = row.get("student", ""), row.get("question", "")
         if not any(row.values()):
@@ -351,7 +354,16 @@ def read_scores(path: Path, students: set[str],
     return marks
 
 
+# A decimal comma (1,5): how a European spreadsheet writes 1.5. No thousands separators: marks
+# of written answers are small, and "1,000" would be ambiguous.
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+
+
 def _as_number(text: str) -> float | None:
+    """The number in a cell: ``1.5``, ``1,5``, ``2``; None for anything else."""
+    text = text.strip()
+    if _DECIMAL_COMMA.fullmatch(text):
+        text = text.replace(",", ".")
     try:
         value = float(text)
     except ValueError:
