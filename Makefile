@@ -40,8 +40,11 @@ browser:
 demo: $(STAMP) sandbox
 	$(BIN)/python -m grader demo --out out/demo
 
+# Everything, on two pytest-xdist processes: 7 min instead of 13 on 2 cores (2026-12-01, fresh
+# clone, 2,920 tests); TEST_JOBS=1 for one process.
+TEST_JOBS ?= 2
 test: $(STAMP) sandbox browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -p xdist -n $(TEST_JOBS)
 
 # What is marked slow, and why: tests/conftest.py. tests/test_fast_suite.py checks that this
 # leaves out the slow tests and nothing else. Two pytest-xdist processes: most fast tests wait
