@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,14 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     return options
 
 
+@contextmanager
+def _timed(step: str) -> Iterator[None]:
+    """Print how long ``step`` took, as ``[step: 1.2 s]`` (bench/experiments.py reads it)."""
+    started = time.perf_counter()
+    yield
+    print(f"[{step}: {time.perf_counter() - started:.1f} s]\n")
+
+
 def run_experiments(impl: Implementation, config: Config, out: Path,
                     wanted: Sequence[str] = EXPERIMENTS,
                     show_progress: bool = False) -> dict[str, Path]:
@@ -54,64 +63,59 @@ def run_experiments(impl: Implementation, config: Config, out: Path,
     flow = speed = training = dial = saturation = None
 
     if "flow" in wanted:
-        t0 = time.perf_counter()
-        flow = gradient_flow_grid(impl, config.flow, show_progress)
-        print("Gradient flow at initialisation (L = last hidden layer):")
-        print(gradient_flow_table(flow))
-        written["gradient_flow"] = plots.plot_gradient_flow(flow, out / "gradient_flow.png")
-        written["delta_flow"] = plots.plot_delta_flow(flow, out / "delta_flow.png")
-        written["headline"] = plots.plot_headline(flow, out / "headline.png")
-        print(f"[flow: {time.perf_counter() - t0:.1f} s]\n")
+        with _timed("flow"):
+            flow = gradient_flow_grid(impl, config.flow, show_progress)
+            print("Gradient flow at initialisation (L = last hidden layer):")
+            print(gradient_flow_table(flow))
+            written["gradient_flow"] = plots.plot_gradient_flow(flow, out / "gradient_flow.png")
+            written["delta_flow"] = plots.plot_delta_flow(flow, out / "delta_flow.png")
+            written["headline"] = plots.plot_headline(flow, out / "headline.png")
 
     if "dial" in wanted:
-        t0 = time.perf_counter()
-        dial = backward_gain_sweep(impl, config.dial, show_progress)
-        print(f"The dial: per-layer gain backward / forward at each init's weight scale "
-              f"(geometric mean over {dial['depth']} layers; 1 = the signal keeps its size):")
-        print(dial_table(dial))
-        written["dial"] = plots.plot_dial(dial, out / "dial.png")
-        print(f"[dial: {time.perf_counter() - t0:.1f} s]\n")
+        with _timed("dial"):
+            dial = backward_gain_sweep(impl, config.dial, show_progress)
+            print(f"The dial: per-layer gain backward / forward at each init's weight scale "
+                  f"(geometric mean over {dial['depth']} layers; 1 = the signal keeps its size):")
+            print(dial_table(dial))
+            written["dial"] = plots.plot_dial(dial, out / "dial.png")
 
     if "speed" in wanted:
-        t0 = time.perf_counter()
-        speed = layer_speed(impl, config.speed, show_progress)
-        print("Relative weight update per epoch, median over epochs:")
-        for run in speed["runs"]:
-            medians = [float(np.median(r)) for r in run["update_ratios"]]
-            print(f"  {run['activation']:<8} layer 1..output: "
-                  + " ".join(f"{m:.1e}" for m in medians))
-        written["layer_speed"] = plots.plot_layer_speed(speed, out / "layer_speed.png")
-        print(f"[speed: {time.perf_counter() - t0:.1f} s]\n")
+        with _timed("speed"):
+            speed = layer_speed(impl, config.speed, show_progress)
+            print("Relative weight update per epoch, median over epochs:")
+            for run in speed["runs"]:
+                medians = [float(np.median(r)) for r in run["update_ratios"]]
+                print(f"  {run['activation']:<8} layer 1..output: "
+                      + " ".join(f"{m:.1e}" for m in medians))
+            written["layer_speed"] = plots.plot_layer_speed(speed, out / "layer_speed.png")
 
     if "training" in wanted:
-        t0 = time.perf_counter()
-        training = training_comparison(impl, config.training, show_progress)
-        print(f"Accuracy on the spirals after the last epoch: train = the "
-              f"{len(training['train_rows'])} points each net learned from (a separate pass), "
-              f"held-out = the {len(training['heldout_rows'])} it never saw; best = the highest "
-              "training accuracy during an epoch:")
-        for run in training["runs"] + training["controls"]:
-            print(
-                f"  {run['activation']:<10} depth {run['depth']:>2}  lr {run['lr']:<4} "
-                f"train {run['final_train_accuracy']:6.1%}  "
-                f"held-out {run['final_heldout_accuracy']:6.1%}  "
-                f"best during-epoch train {run['best_accuracy']:6.1%} "
-                f"(epoch {run['best_epoch']})  end ||dW_1||/||dW_out|| "
-                f"{ratio(run['final_grad_norms'][0], run['final_grad_norms'][-1]):.1e}"
-            )
-        written["training"] = plots.plot_training(training, out / "training.png")
-        written["decision_boundary"] = plots.plot_decision_boundary(
-            training, out / "decision_boundary.png")
-        print(f"[training: {time.perf_counter() - t0:.1f} s]\n")
+        with _timed("training"):
+            training = training_comparison(impl, config.training, show_progress)
+            print(f"Accuracy on the spirals after the last epoch: train = the "
+                  f"{len(training['train_rows'])} points each net learned from (a separate "
+                  f"pass), held-out = the {len(training['heldout_rows'])} it never saw; best = "
+                  "the highest training accuracy during an epoch:")
+            for run in training["runs"] + training["controls"]:
+                print(
+                    f"  {run['activation']:<10} depth {run['depth']:>2}  lr {run['lr']:<4} "
+                    f"train {run['final_train_accuracy']:6.1%}  "
+                    f"held-out {run['final_heldout_accuracy']:6.1%}  "
+                    f"best during-epoch train {run['best_accuracy']:6.1%} "
+                    f"(epoch {run['best_epoch']})  end ||dW_1||/||dW_out|| "
+                    f"{ratio(run['final_grad_norms'][0], run['final_grad_norms'][-1]):.1e}"
+                )
+            written["training"] = plots.plot_training(training, out / "training.png")
+            written["decision_boundary"] = plots.plot_decision_boundary(
+                training, out / "decision_boundary.png")
 
     if "saturation" in wanted:
-        t0 = time.perf_counter()
-        saturation = saturation_histograms(impl, config.saturation, show_progress)
-        print(f"Saturated share of each hidden layer's values, at init and after "
-              f"{saturation['epochs']} epochs:")
-        print(saturation_table(saturation))
-        written["saturation"] = plots.plot_saturation(saturation, out / "saturation.png")
-        print(f"[saturation: {time.perf_counter() - t0:.1f} s]\n")
+        with _timed("saturation"):
+            saturation = saturation_histograms(impl, config.saturation, show_progress)
+            print(f"Saturated share of each hidden layer's values, at init and after "
+                  f"{saturation['epochs']} epochs:")
+            print(saturation_table(saturation))
+            written["saturation"] = plots.plot_saturation(saturation, out / "saturation.png")
 
     print("What the measurements show:")
     for sentence in summarize(flow, speed, training, dial, saturation):
